@@ -1,0 +1,297 @@
+/* Block cache with bounded memory.
+ *
+ * Blocks of a fixed power-of-two size, kept in shards (hash + LRU list, one
+ * mutex each) so that readers on many threads rarely meet.  A miss reads the
+ * whole run of consecutive missing blocks from the layer below in one call
+ * (large reads stay large), and no lock is held while the layer below works.
+ * Placed above a VMDK/QCOW2 layer whose grain size divides the block size,
+ * a compressed grain is inflated once and then served from here.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmimport/error.h"
+#include "vmimport/formats.h"
+
+#define NSHARDS 16
+#define MAX_RUN_BYTES (8u << 20)  /* largest single read from below */
+
+struct entry {
+  uint64_t blk;
+  struct entry *hnext;          /* hash chain */
+  struct entry *prev, *next;    /* LRU: head.next is the newest */
+  char data[];
+};
+
+struct shard {
+  pthread_mutex_t lock;
+  struct entry **buckets;
+  size_t nbuckets;
+  struct entry lru;             /* sentinel */
+  size_t count, max;
+};
+
+struct cache {
+  uint32_t bs;
+  unsigned shift;
+  struct shard shards[NSHARDS];
+};
+
+static struct shard *
+shard_of (struct cache *c, uint64_t blk)
+{
+  return &c->shards[(blk ^ (blk >> 7)) % NSHARDS];
+}
+
+static size_t
+bucket_of (const struct shard *s, uint64_t blk)
+{
+  return (blk * UINT64_C (0x9E3779B97F4A7C15)) >> 40 & (s->nbuckets - 1);
+}
+
+static void
+lru_unlink (struct entry *e)
+{
+  e->prev->next = e->next;
+  e->next->prev = e->prev;
+}
+
+static void
+lru_push (struct shard *s, struct entry *e)
+{
+  e->next = s->lru.next;
+  e->prev = &s->lru;
+  s->lru.next->prev = e;
+  s->lru.next = e;
+}
+
+/* Under s->lock. */
+static struct entry *
+lookup (struct shard *s, uint64_t blk)
+{
+  for (struct entry *e = s->buckets[bucket_of (s, blk)]; e; e = e->hnext)
+    if (e->blk == blk) {
+      lru_unlink (e);
+      lru_push (s, e);
+      return e;
+    }
+  return NULL;
+}
+
+static void
+evict_oldest (struct shard *s)
+{
+  struct entry *e = s->lru.prev, **pp;
+
+  lru_unlink (e);
+  for (pp = &s->buckets[bucket_of (s, e->blk)]; *pp != e; pp = &(*pp)->hnext)
+    ;
+  *pp = e->hnext;
+  s->count--;
+  free (e);
+}
+
+/* Copy a block into the cache (best effort: no memory means no caching). */
+static void
+insert (struct cache *c, uint64_t blk, const char *data, size_t len)
+{
+  struct shard *s = shard_of (c, blk);
+  struct entry *e;
+
+  if (s->max == 0)
+    return;
+  pthread_mutex_lock (&s->lock);
+  if (lookup (s, blk) == NULL && (e = malloc (sizeof *e + c->bs)) != NULL) {
+    while (s->count >= s->max)
+      evict_oldest (s);
+    e->blk = blk;
+    memcpy (e->data, data, len);
+    e->hnext = s->buckets[bucket_of (s, blk)];
+    s->buckets[bucket_of (s, blk)] = e;
+    lru_push (s, e);
+    s->count++;
+  }
+  pthread_mutex_unlock (&s->lock);
+}
+
+/* Copy bytes [skip, skip+len) of block BLK to DST if cached. */
+static int
+copy_if_cached (struct cache *c, uint64_t blk, char *dst, size_t skip,
+                size_t len)
+{
+  struct shard *s = shard_of (c, blk);
+  struct entry *e;
+
+  pthread_mutex_lock (&s->lock);
+  e = lookup (s, blk);
+  if (e)
+    memcpy (dst, e->data + skip, len);
+  pthread_mutex_unlock (&s->lock);
+  return e != NULL;
+}
+
+static int
+is_cached (struct cache *c, uint64_t blk)
+{
+  struct shard *s = shard_of (c, blk);
+  int r;
+
+  pthread_mutex_lock (&s->lock);
+  r = lookup (s, blk) != NULL;
+  pthread_mutex_unlock (&s->lock);
+  return r;
+}
+
+/* Read the run of missing blocks [first, last] from below, keep them, and
+ * copy the part the caller wants. */
+static int
+fill_run (struct vmi_layer *l, uint64_t first, uint64_t last, char *dst,
+          uint64_t want_off, size_t want_len)
+{
+  struct cache *c = l->priv;
+  uint64_t start = first << c->shift;
+  uint64_t end = (last + 1) << c->shift;
+  char *tmp;
+
+  if (end > l->size)
+    end = l->size;
+  tmp = malloc (end - start);
+  if (tmp == NULL) {
+    errno = ENOMEM;
+    vmi_error ("%s: cache: out of memory", l->name);
+    return -1;
+  }
+  if (vmi_layer_pread (l->below, tmp, end - start, start) == -1) {
+    free (tmp);
+    return -1;
+  }
+  for (uint64_t b = first; b <= last; b++) {
+    uint64_t bs = b << c->shift;
+    insert (c, b, tmp + (bs - start),
+            end - bs < c->bs ? end - bs : c->bs);
+  }
+  memcpy (dst, tmp + (want_off - start), want_len);
+  free (tmp);
+  return 0;
+}
+
+static int
+cache_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
+{
+  struct cache *c = l->priv;
+  char *p = buf;
+  uint64_t end = offset + count;
+  uint64_t blk = offset >> c->shift;
+  uint64_t last = (end - 1) >> c->shift;
+  uint64_t max_run = MAX_RUN_BYTES >> c->shift;
+
+  while (blk <= last) {
+    uint64_t bstart = blk << c->shift;
+    uint64_t from = offset > bstart ? offset : bstart;
+    uint64_t to = (blk + 1) << c->shift;
+
+    if (to > end)
+      to = end;
+    if (copy_if_cached (c, blk, p + (from - offset), from - bstart, to - from)) {
+      blk++;
+      continue;
+    }
+    /* A run of missing blocks, read from below at once. */
+    uint64_t run_last = blk;
+    while (run_last < last && run_last - blk + 1 < max_run
+           && !is_cached (c, run_last + 1))
+      run_last++;
+    to = (run_last + 1) << c->shift;
+    if (to > end)
+      to = end;
+    if (fill_run (l, blk, run_last, p + (from - offset), from, to - from) == -1)
+      return -1;
+    blk = run_last + 1;
+  }
+  return 0;
+}
+
+static int
+cache_extents (struct vmi_layer *l, uint64_t offset, uint64_t length,
+               struct vmi_extents *out)
+{
+  struct vmi_extents e = { 0 };
+  int r = vmi_layer_extents (l->below, offset, length, &e);
+
+  for (size_t i = 0; r == 0 && i < e.n; i++)
+    r = vmi_extents_add (out, e.v[i].offset, e.v[i].length, e.v[i].type);
+  vmi_extents_free (&e);
+  return r;
+}
+
+static void
+cache_close (struct vmi_layer *l)
+{
+  struct cache *c = l->priv;
+
+  if (c == NULL)
+    return;
+  for (int i = 0; i < NSHARDS; i++) {
+    struct shard *s = &c->shards[i];
+    while (s->count)
+      evict_oldest (s);
+    free (s->buckets);
+    pthread_mutex_destroy (&s->lock);
+  }
+  free (c);
+}
+
+static const struct vmi_layer_ops cache_ops = {
+  .name = "cache",
+  .pread = cache_pread,
+  .extents = cache_extents,
+  .close = cache_close,
+};
+
+struct vmi_layer *
+vmi_cache_open (struct vmi_layer *below, uint64_t capacity,
+                uint32_t block_size)
+{
+  struct cache *c;
+  uint64_t per_shard;
+
+  if (block_size < 512 || (block_size & (block_size - 1))) {
+    errno = EINVAL;
+    vmi_error ("%s: cache block size %" PRIu32 " is not a power of two >= 512",
+               below->name, block_size);
+    vmi_layer_close (below);
+    return NULL;
+  }
+  c = calloc (1, sizeof *c);
+  if (c == NULL)
+    goto nomem;
+  c->bs = block_size;
+  while ((UINT32_C (1) << c->shift) < block_size)
+    c->shift++;
+  per_shard = capacity / block_size / NSHARDS;
+  for (int i = 0; i < NSHARDS; i++) {
+    struct shard *s = &c->shards[i];
+    size_t nb = 16;
+    while (nb < per_shard)
+      nb <<= 1;
+    pthread_mutex_init (&s->lock, NULL);
+    s->lru.next = s->lru.prev = &s->lru;
+    s->max = per_shard;
+    s->nbuckets = nb;
+    s->buckets = calloc (nb, sizeof *s->buckets);
+    if (s->buckets == NULL) {
+      cache_close (&(struct vmi_layer){ .priv = c });
+      goto nomem;
+    }
+  }
+  return vmi_layer_new (&cache_ops, c, below->size, below->name, below);
+
+ nomem:
+  errno = ENOMEM;
+  vmi_error ("%s: cache: out of memory", below->name);
+  vmi_layer_close (below);
+  return NULL;
+}

@@ -1,0 +1,178 @@
+/* The generic half of the layer interface: checked entry points, extent
+ * lists, closing a stack. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmimport/error.h"
+#include "vmimport/layer.h"
+
+struct vmi_layer *
+vmi_layer_new (const struct vmi_layer_ops *ops, void *priv, uint64_t size,
+               const char *name, struct vmi_layer *below)
+{
+  struct vmi_layer *l = calloc (1, sizeof *l);
+
+  if (l == NULL || (l->name = strdup (name ? name : "")) == NULL) {
+    free (l);
+    vmi_layer_close (below);
+    errno = ENOMEM;
+    vmi_error ("%s: out of memory", name ? name : "layer");
+    return NULL;
+  }
+  l->ops = ops;
+  l->priv = priv;
+  l->size = size;
+  l->below = below;
+  l->refs = 1;
+  return l;
+}
+
+int
+vmi_layer_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
+{
+  if (offset > l->size || count > l->size - offset) {
+    errno = EINVAL;
+    vmi_error ("%s: read of %zu bytes at offset %" PRIu64
+               " is past the end (size %" PRIu64 ")",
+               l->name, count, offset, l->size);
+    return -1;
+  }
+  if (count == 0)
+    return 0;
+  return l->ops->pread (l, buf, count, offset);
+}
+
+int
+vmi_extents_add (struct vmi_extents *e, uint64_t offset, uint64_t length,
+                 enum vmi_extent_type type)
+{
+  if (length == 0)
+    return 0;
+  if (e->n > 0) {
+    struct vmi_extent *last = &e->v[e->n - 1];
+    if (last->type == type && last->offset + last->length == offset) {
+      last->length += length;
+      return 0;
+    }
+  }
+  if (e->n == e->cap) {
+    size_t cap = e->cap ? e->cap * 2 : 16;
+    struct vmi_extent *v = realloc (e->v, cap * sizeof *v);
+    if (v == NULL) {
+      errno = ENOMEM;
+      vmi_error ("extents: out of memory");
+      return -1;
+    }
+    e->v = v;
+    e->cap = cap;
+  }
+  e->v[e->n++] = (struct vmi_extent){ offset, length, type };
+  return 0;
+}
+
+void
+vmi_extents_clear (struct vmi_extents *e)
+{
+  e->n = 0;
+}
+
+void
+vmi_extents_free (struct vmi_extents *e)
+{
+  free (e->v);
+  e->v = NULL;
+  e->n = e->cap = 0;
+}
+
+/* Ask the layer repeatedly until [offset, end) is covered, then clip and
+ * merge into OUT. */
+int
+vmi_layer_extents (struct vmi_layer *l, uint64_t offset, uint64_t length,
+                   struct vmi_extents *out)
+{
+  struct vmi_extents tmp = { 0 };
+  uint64_t end, pos;
+  int r = -1;
+
+  vmi_extents_clear (out);
+  if (offset >= l->size)
+    return 0;
+  end = length > l->size - offset ? l->size : offset + length;
+  if (l->ops->extents == NULL)
+    return vmi_extents_add (out, offset, end - offset, VMI_EXTENT_DATA);
+
+  pos = offset;
+  while (pos < end) {
+    vmi_extents_clear (&tmp);
+    if (l->ops->extents (l, pos, end - pos, &tmp) == -1)
+      goto out;
+    if (tmp.n == 0 || tmp.v[0].offset != pos) {
+      errno = EIO;
+      vmi_error ("%s: %s layer returned no extent at offset %" PRIu64,
+                 l->name, l->ops->name, pos);
+      goto out;
+    }
+    for (size_t i = 0; i < tmp.n && pos < end; i++) {
+      const struct vmi_extent *x = &tmp.v[i];
+      uint64_t len;
+      if (x->offset != pos || x->length == 0) {
+        errno = EIO;
+        vmi_error ("%s: %s layer returned non-contiguous extents at offset %"
+                   PRIu64, l->name, l->ops->name, pos);
+        goto out;
+      }
+      len = x->length > end - pos ? end - pos : x->length;
+      if (vmi_extents_add (out, pos, len, x->type) == -1)
+        goto out;
+      pos += len;
+    }
+  }
+  r = 0;
+ out:
+  vmi_extents_free (&tmp);
+  return r;
+}
+
+int64_t
+vmi_layer_allocated (struct vmi_layer *l)
+{
+  struct vmi_extents e = { 0 };
+  const uint64_t chunk = UINT64_C (1) << 36;  /* bound the list's memory */
+  int64_t total = 0;
+
+  for (uint64_t pos = 0; pos < l->size; pos += chunk) {
+    if (vmi_layer_extents (l, pos, chunk, &e) == -1) {
+      vmi_extents_free (&e);
+      return -1;
+    }
+    for (size_t i = 0; i < e.n; i++)
+      if (e.v[i].type == VMI_EXTENT_DATA)
+        total += e.v[i].length;
+  }
+  vmi_extents_free (&e);
+  return total;
+}
+
+struct vmi_layer *
+vmi_layer_ref (struct vmi_layer *l)
+{
+  __atomic_add_fetch (&l->refs, 1, __ATOMIC_RELAXED);
+  return l;
+}
+
+void
+vmi_layer_close (struct vmi_layer *l)
+{
+  while (l) {
+    struct vmi_layer *below = l->below;
+    if (__atomic_sub_fetch (&l->refs, 1, __ATOMIC_ACQ_REL) > 0)
+      return;
+    if (l->ops && l->ops->close)
+      l->ops->close (l);
+    free (l->name);
+    free (l);
+    l = below;
+  }
+}

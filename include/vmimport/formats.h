@@ -1,0 +1,54 @@
+/* vmimport: layers provided by this project (constructors).
+ *
+ * Format openers take ownership of FILE in every case: on failure it is
+ * closed.  SIBLINGS opens files next to the image (descriptor extents,
+ * backing files); may be NULL when there are none to open. */
+#ifndef VMIMPORT_FORMATS_H
+#define VMIMPORT_FORMATS_H
+
+#include <stdint.h>
+
+#include "vmimport/layer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Local file (or block device): pread(2), SEEK_DATA/SEEK_HOLE extents. */
+struct vmi_layer *vmi_file_open(const char *path);
+
+/* In-memory bytes (not copied; must outlive the layer).  For tests and fuzz
+ * targets. */
+struct vmi_layer *vmi_memory_open(const void *data, uint64_t size,
+                                  const char *name);
+
+/* A window [OFFSET, OFFSET+SIZE) of BELOW (tar members, flat extents). */
+struct vmi_layer *vmi_slice_open(struct vmi_layer *below, uint64_t offset,
+                                 uint64_t size, const char *name);
+
+/* Block cache with bounded memory (CAPACITY bytes, blocks of BLOCK_SIZE,
+ * a power of two).  Passes extents through. */
+struct vmi_layer *vmi_cache_open(struct vmi_layer *below, uint64_t capacity,
+                                 uint32_t block_size);
+
+/* Detect the format of FILE by content (not by name) and stack the right
+ * layer: VMDK (sparse magic or descriptor text), QCOW2, else raw (FILE
+ * itself).  *FORMAT_OUT (may be NULL) gets "vmdk", "qcow2" or "raw". */
+struct vmi_layer *vmi_format_open(struct vmi_layer *file,
+                                  const struct vmi_opener *siblings,
+                                  const char **format_out);
+
+struct vmi_layer *vmi_vmdk_open(struct vmi_layer *file,
+                                const struct vmi_opener *siblings);
+struct vmi_layer *vmi_qcow2_open(struct vmi_layer *file,
+                                 const struct vmi_opener *siblings);
+
+/* Probes used by vmi_format_open: 1 if the first bytes (LEN of them) look
+ * like the format. */
+int vmi_vmdk_probe(const void *buf, size_t len);
+int vmi_qcow2_probe(const void *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

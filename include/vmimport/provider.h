@@ -1,0 +1,85 @@
+/* vmimport: sources of VMs.
+ *
+ * A provider lists the VMs a SOURCE holds, describes each one (vm.json),
+ * opens a disk as a layer (raw view, format layers already stacked) and can
+ * power a VM off.  Local images, OVA/OVF (local or HTTP), NBD exports,
+ * VMware and OpenStack all answer this one interface.
+ */
+#ifndef VMIMPORT_PROVIDER_H
+#define VMIMPORT_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmimport/layer.h"
+#include "vmimport/vm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How to reach a source.  Secrets are held here in memory only. */
+struct vmi_source_opts {
+  char *username;        /* NULL: none (or taken from the URL's user part) */
+  char *password;        /* from --password-file, a Secret or VMIMPORT_PASSWORD */
+  char *ca_cert_file;    /* PEM bundle path; NULL: system store */
+  char *ca_cert_pem;     /* PEM text (a Secret's ca.crt); NULL: none */
+  bool insecure;         /* skip TLS verification; never the default */
+  long timeout_seconds;  /* whole-request timeout; 0 = none; default 600 */
+  long connect_timeout_seconds; /* default 30 */
+  int retries;           /* attempts after the first; default 5 */
+  uint64_t cache_size;   /* bytes of block cache per mount; default 64 MiB */
+};
+
+void vmi_source_opts_init(struct vmi_source_opts *o);
+/* Free the strings, wiping the password. */
+void vmi_source_opts_clear(struct vmi_source_opts *o);
+/* Read a password file (first line, trailing newline stripped) into
+ * o->password.  Returns 0 or -1. */
+int vmi_source_opts_read_password(struct vmi_source_opts *o, const char *path);
+
+struct vmi_provider;
+
+struct vmi_provider_ops {
+  const char *name;
+  /* Open a disk of VM as a raw-view layer (format layers stacked, no cache). */
+  struct vmi_layer *(*open_disk)(struct vmi_provider *p, const struct vmi_vm *vm,
+                                 size_t disk_index);
+  /* Power the VM off (gracefully, then hard after TIMEOUT seconds, or hard
+   * at once when FORCE).  NULL: the source has no power (images). */
+  int (*power_off)(struct vmi_provider *p, const struct vmi_vm *vm, bool force,
+                   int timeout_seconds);
+  void (*close)(struct vmi_provider *p);
+};
+
+struct vmi_provider {
+  const struct vmi_provider_ops *ops;
+  void *priv;
+  struct vmi_vm **vms;   /* described at open time */
+  size_t nvms;
+  struct vmi_source_opts opts;  /* owned copy */
+};
+
+/* Open SOURCE (a path, http(s)://, nbd://, ...), describe its VMs.
+ * OPTS is copied.  NULL with an error recorded on failure. */
+struct vmi_provider *vmi_provider_open(const char *source,
+                                       const struct vmi_source_opts *opts);
+/* Open from a Harvester source YAML (OvaSource / VmwareSource /
+ * OpenstackSource + Secret). */
+struct vmi_provider *vmi_provider_open_yaml(const char *yaml_path,
+                                            const struct vmi_source_opts *opts);
+struct vmi_layer *vmi_provider_open_disk(struct vmi_provider *p, size_t vm_index,
+                                         size_t disk_index);
+void vmi_provider_close(struct vmi_provider *p);
+
+/* For providers: a new provider with OPS/PRIV and a copy of OPTS. */
+struct vmi_provider *vmi_provider_new(const struct vmi_provider_ops *ops,
+                                      void *priv,
+                                      const struct vmi_source_opts *opts);
+int vmi_provider_add_vm(struct vmi_provider *p, struct vmi_vm *vm);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,31 @@
+/* vmimport: remote transports and container members, as layers. */
+#ifndef VMIMPORT_TRANSPORT_H
+#define VMIMPORT_TRANSPORT_H
+
+#include "vmimport/layer.h"
+#include "vmimport/provider.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* HTTP(S) with range requests (libcurl).  Size from HEAD (or a ranged GET).
+ * Credentials and TLS settings from OPTS; the URL must not carry them. */
+struct vmi_layer *vmi_http_open(const char *url,
+                                const struct vmi_source_opts *opts);
+
+/* NBD export (libnbd): nbd://, nbds://, nbd+unix://. */
+struct vmi_layer *vmi_nbd_open(const char *uri,
+                               const struct vmi_source_opts *opts);
+
+/* A member of a tar archive, found by reading only the 512-byte headers.
+ * Takes a reference to ARCHIVE (vmi_layer_ref), so the caller keeps its
+ * own.  MEMBER is the path inside the archive ("disk1.vmdk",
+ * "sub/disk2.vmdk"). */
+struct vmi_layer *vmi_tar_open_member(struct vmi_layer *archive,
+                                      const char *member);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,286 @@
+/* Providers: options, the common object, and dispatch from a SOURCE string
+ * to the provider that understands it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "vmimport/error.h"
+#include "vmimport/provider.h"
+#include "providers.h"
+
+void
+vmi_source_opts_init (struct vmi_source_opts *o)
+{
+  memset (o, 0, sizeof *o);
+  o->timeout_seconds = 600;
+  o->connect_timeout_seconds = 30;
+  o->retries = 5;
+  o->cache_size = 64u << 20;
+}
+
+static void
+wipe_free (char *s)
+{
+  if (s) {
+    explicit_bzero (s, strlen (s));
+    free (s);
+  }
+}
+
+void
+vmi_source_opts_clear (struct vmi_source_opts *o)
+{
+  free (o->username);
+  wipe_free (o->password);
+  free (o->ca_cert_file);
+  free (o->ca_cert_pem);
+  o->username = o->password = o->ca_cert_file = o->ca_cert_pem = NULL;
+}
+
+int
+vmi_source_opts_read_password (struct vmi_source_opts *o, const char *path)
+{
+  FILE *f = fopen (path, "r");
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+
+  if (f == NULL) {
+    vmi_error ("password file %s: %s", path, strerror (errno));
+    return -1;
+  }
+  n = getline (&line, &cap, f);
+  fclose (f);
+  if (n < 0) {
+    free (line);
+    errno = EINVAL;
+    vmi_error ("password file %s is empty", path);
+    return -1;
+  }
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    line[--n] = '\0';
+  wipe_free (o->password);
+  o->password = line;
+  return 0;
+}
+
+static char *
+dup_or_null (const char *s, int *err)
+{
+  char *d;
+
+  if (s == NULL)
+    return NULL;
+  if ((d = strdup (s)) == NULL)
+    *err = 1;
+  return d;
+}
+
+struct vmi_provider *
+vmi_provider_new (const struct vmi_provider_ops *ops, void *priv,
+                  const struct vmi_source_opts *opts)
+{
+  struct vmi_provider *p = calloc (1, sizeof *p);
+  int err = 0;
+
+  if (p == NULL)
+    goto nomem;
+  p->ops = ops;
+  p->priv = priv;
+  if (opts) {
+    p->opts = *opts;
+    p->opts.username = dup_or_null (opts->username, &err);
+    p->opts.password = dup_or_null (opts->password, &err);
+    p->opts.ca_cert_file = dup_or_null (opts->ca_cert_file, &err);
+    p->opts.ca_cert_pem = dup_or_null (opts->ca_cert_pem, &err);
+  }
+  else
+    vmi_source_opts_init (&p->opts);
+  if (err) {
+    vmi_source_opts_clear (&p->opts);
+    free (p);
+    goto nomem;
+  }
+  return p;
+ nomem:
+  errno = ENOMEM;
+  vmi_error ("out of memory");
+  return NULL;
+}
+
+int
+vmi_provider_add_vm (struct vmi_provider *p, struct vmi_vm *vm)
+{
+  struct vmi_vm **v = realloc (p->vms, (p->nvms + 1) * sizeof *v);
+
+  if (v == NULL) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return -1;
+  }
+  p->vms = v;
+  p->vms[p->nvms++] = vm;
+  return 0;
+}
+
+struct vmi_layer *
+vmi_provider_open_disk (struct vmi_provider *p, size_t vm_index,
+                        size_t disk_index)
+{
+  if (vm_index >= p->nvms || disk_index >= p->vms[vm_index]->ndisks) {
+    errno = ENOENT;
+    vmi_error ("no disk %zu in VM %zu", disk_index, vm_index);
+    return NULL;
+  }
+  return p->ops->open_disk (p, p->vms[vm_index], disk_index);
+}
+
+void
+vmi_provider_close (struct vmi_provider *p)
+{
+  if (p == NULL)
+    return;
+  if (p->ops && p->ops->close)
+    p->ops->close (p);
+  for (size_t i = 0; i < p->nvms; i++)
+    vmi_vm_free (p->vms[i]);
+  free (p->vms);
+  vmi_source_opts_clear (&p->opts);
+  free (p);
+}
+
+static int
+has_prefix (const char *s, const char *prefix)
+{
+  return strncasecmp (s, prefix, strlen (prefix)) == 0;
+}
+
+/* Does the path (before any ?query) end in .ova or .ovf? */
+static int
+is_appliance_name (const char *s)
+{
+  size_t n = strcspn (s, "?#");
+
+  return n >= 4 && (strncasecmp (s + n - 4, ".ova", 4) == 0
+                    || strncasecmp (s + n - 4, ".ovf", 4) == 0);
+}
+
+/* A tar archive has "ustar" at offset 257 of its first header. */
+static int
+is_tar_file (const char *path)
+{
+  char buf[263];
+  FILE *f = fopen (path, "rb");
+  int r = 0;
+
+  if (f) {
+    r = fread (buf, 1, sizeof buf, f) == sizeof buf
+        && memcmp (buf + 257, "ustar", 5) == 0;
+    fclose (f);
+  }
+  return r;
+}
+
+struct vmi_provider *
+vmi_provider_open (const char *source, const struct vmi_source_opts *opts)
+{
+  struct stat st;
+
+  if (has_prefix (source, "http://") || has_prefix (source, "https://")) {
+    if (is_appliance_name (source))
+      return vmi_ova_provider_open (source, opts);
+    return vmi_http_image_provider_open (source, opts);
+  }
+  if (has_prefix (source, "nbd://") || has_prefix (source, "nbds://")
+      || has_prefix (source, "nbd+unix://") || has_prefix (source, "nbds+unix://"))
+    return vmi_nbd_provider_open (source, opts);
+  if (has_prefix (source, "vmware://") || has_prefix (source, "openstack://")) {
+    errno = ENOTSUP;
+    vmi_error ("%.*s: this source kind is not supported yet",
+               (int) strcspn (source, ":"), source);
+    return NULL;
+  }
+  if (strstr (source, "://")) {
+    errno = EINVAL;
+    vmi_error ("%s: unknown source scheme (expected a path, http://, "
+               "https://, nbd://, nbd+unix://, vmware:// or openstack://)",
+               source);
+    return NULL;
+  }
+  if (stat (source, &st) == -1) {
+    vmi_error ("%s: %s", source, strerror (errno));
+    return NULL;
+  }
+  if (S_ISREG (st.st_mode) && (is_appliance_name (source) || is_tar_file (source)))
+    return vmi_ova_provider_open (source, opts);
+  return vmi_local_provider_open (source, opts);
+}
+
+struct vmi_provider *
+vmi_provider_open_yaml (const char *yaml_path, const struct vmi_source_opts *opts)
+{
+  return vmi_yaml_provider_open (yaml_path, opts);
+}
+
+char *
+vmi_image_name (const char *path)
+{
+  size_t n = strcspn (path, "?#");
+  const char *base, *dot;
+  char *s;
+
+  while (n > 1 && path[n - 1] == '/')
+    n--;
+  base = path;
+  for (size_t i = 0; i < n; i++)
+    if (path[i] == '/' && i + 1 < n)
+      base = path + i + 1;
+  n -= base - path;
+  dot = NULL;
+  for (size_t i = 1; i < n; i++)
+    if (base[i] == '.')
+      dot = base + i;
+  if (dot)
+    n = dot - base;
+  s = strndup (base, n);
+  if (s == NULL) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return NULL;
+  }
+  /* Folder names cannot hold '/' anyway; keep the rest as the source says. */
+  return s;
+}
+
+struct vmi_vm *
+vmi_image_vm_new (const char *name, const char *source_kind, const char *where,
+                  struct vmi_layer *layer, const char *format)
+{
+  struct vmi_vm *vm = vmi_vm_new (name);
+  struct vmi_disk *d;
+  int64_t alloc;
+
+  if (vm == NULL)
+    return NULL;
+  if ((vm->source_kind = strdup (source_kind)) == NULL
+      || (vm->source_where = strdup (where)) == NULL
+      || (d = vmi_vm_add_disk (vm)) == NULL
+      || (d->source_format = strdup (format)) == NULL
+      || (d->source_name = strdup (where)) == NULL) {
+    vmi_vm_free (vm);
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return NULL;
+  }
+  d->capacity = (int64_t) layer->size;
+  alloc = vmi_layer_allocated (layer);
+  if (alloc == -1) {
+    vmi_vm_free (vm);
+    return NULL;
+  }
+  d->allocated = alloc;
+  return vm;
+}

@@ -1,0 +1,33 @@
+/* Internal: the provider constructors that vmi_provider_open dispatches to. */
+#ifndef VMIMPORT_PROVIDERS_H
+#define VMIMPORT_PROVIDERS_H
+
+#include "vmimport/provider.h"
+
+/* A local image file, or a folder of them: one VM per image. */
+struct vmi_provider *vmi_local_provider_open(const char *path,
+                                             const struct vmi_source_opts *o);
+/* An OVA (local or http(s)), or an OVF beside its disks (local or http(s)). */
+struct vmi_provider *vmi_ova_provider_open(const char *source,
+                                           const struct vmi_source_opts *o);
+/* A single disk image over http(s): one VM. */
+struct vmi_provider *vmi_http_image_provider_open(const char *url,
+                                                  const struct vmi_source_opts *o);
+/* A single NBD export (raw or holding a VMDK/QCOW2 image): one VM. */
+struct vmi_provider *vmi_nbd_provider_open(const char *uri,
+                                           const struct vmi_source_opts *o);
+/* Harvester source YAML (OvaSource + Secret, ...). */
+struct vmi_provider *vmi_yaml_provider_open(const char *path,
+                                            const struct vmi_source_opts *o);
+
+/* Shared by single-image providers: describe LAYER (a raw view made by
+ * vmi_format_open) as disk 0 of a new VM named NAME.  Does not keep LAYER. */
+struct vmi_vm *vmi_image_vm_new(const char *name, const char *source_kind,
+                                const char *where, struct vmi_layer *layer,
+                                const char *format);
+
+/* The name a VM gets from an image file or URL: the last path component
+ * without its extension ("/a/b/disk.vmdk" -> "disk").  Caller frees. */
+char *vmi_image_name(const char *path);
+
+#endif

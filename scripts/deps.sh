@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages vmimport needs to build and test.
+set -eu
+pkgs=(
+  # build
+  gcc clang meson ninja-build pkg-config
+  libfuse3-dev libcurl4-openssl-dev libxml2-dev libjson-c-dev libssl-dev
+  zlib1g-dev libdeflate-dev libzstd-dev libnbd-dev libblkid-dev libyaml-dev
+  # run
+  fuse3
+  # tests: fixtures, reference tools, servers
+  qemu-utils e2fsprogs dosfstools xfsprogs fdisk gdisk util-linux
+  nginx nbdkit python3 openssl tar
+  libclang-rt-14-dev time curl
+)
+export DEBIAN_FRONTEND=noninteractive
+if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then
+  apt-get update -qq
+  apt-get install -y -qq "${pkgs[@]}" >/dev/null
+fi

@@ -1,0 +1,129 @@
+/* Unit tests: extents lists, slices, the block cache (bounded memory, same
+ * bytes as below, counts reads from below). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmimport/error.h"
+#include "vmimport/formats.h"
+
+static int failures;
+#define CHECK(cond) do { if (!(cond)) { \
+  fprintf (stderr, "%s:%d: FAIL: %s\n", __FILE__, __LINE__, #cond); failures++; } } while (0)
+
+/* A layer that counts the bytes read from it. */
+static uint64_t counted_bytes;
+static int
+count_pread (struct vmi_layer *l, void *buf, size_t n, uint64_t off)
+{
+  __atomic_add_fetch (&counted_bytes, n, __ATOMIC_RELAXED);
+  return vmi_layer_pread (l->below, buf, n, off);
+}
+static const struct vmi_layer_ops count_ops = { .name = "count", .pread = count_pread };
+
+static void
+extents_merge_adjacent_of_one_type (void)
+{
+  struct vmi_extents e = { 0 };
+  CHECK (vmi_extents_add (&e, 0, 10, VMI_EXTENT_DATA) == 0);
+  CHECK (vmi_extents_add (&e, 10, 5, VMI_EXTENT_DATA) == 0);
+  CHECK (vmi_extents_add (&e, 15, 5, VMI_EXTENT_HOLE) == 0);
+  CHECK (vmi_extents_add (&e, 20, 0, VMI_EXTENT_DATA) == 0);
+  CHECK (e.n == 2 && e.v[0].length == 15 && e.v[1].type == VMI_EXTENT_HOLE);
+  vmi_extents_free (&e);
+}
+
+static void
+slice_reads_its_window_and_refuses_past_end (void)
+{
+  static char data[1000];
+  char buf[10];
+  for (int i = 0; i < 1000; i++)
+    data[i] = (char) i;
+  struct vmi_layer *m = vmi_memory_open (data, sizeof data, "mem");
+  struct vmi_layer *s = vmi_slice_open (m, 100, 50, "slice");
+  CHECK (s && s->size == 50);
+  CHECK (vmi_layer_pread (s, buf, 10, 40) == 0 && buf[0] == (char) 140);
+  CHECK (vmi_layer_pread (s, buf, 10, 45) == -1);
+  CHECK (strstr (vmi_error_get (), "past the end") != NULL);
+  vmi_layer_close (s);
+  CHECK (vmi_slice_open (vmi_memory_open (data, 10, "m"), 5, 6, "x") == NULL);
+}
+
+static void
+cache_returns_same_bytes_and_reads_below_once (void)
+{
+  size_t size = (3 << 20) + 12345;   /* not a multiple of the block */
+  char *data = malloc (size), *a = malloc (size);
+  for (size_t i = 0; i < size; i++)
+    data[i] = (char) (i * 7 + (i >> 13));
+  struct vmi_layer *m = vmi_memory_open (data, size, "mem");
+  struct vmi_layer *c = vmi_layer_new (&count_ops, NULL, size, "count", m);
+  struct vmi_layer *cache = vmi_cache_open (c, 8 << 20, 65536);
+  CHECK (cache != NULL);
+  counted_bytes = 0;
+  CHECK (vmi_layer_pread (cache, a, size, 0) == 0 && memcmp (a, data, size) == 0);
+  CHECK (counted_bytes == size);
+  /* Again, in odd pieces: all hits. */
+  for (size_t off = 0; off < size; off += 99991) {
+    size_t n = size - off < 99991 ? size - off : 99991;
+    CHECK (vmi_layer_pread (cache, a, n, off) == 0 && memcmp (a, data + off, n) == 0);
+  }
+  CHECK (counted_bytes == size);
+  vmi_layer_close (cache);
+  free (data);
+  free (a);
+}
+
+static void
+cache_memory_stays_bounded (void)
+{
+  /* 16 MiB of source through a 1 MiB cache: still correct, and re-reading
+   * the start must go below again (it was evicted). */
+  size_t size = 16 << 20;
+  char *data = calloc (1, size), buf[4096];
+  for (size_t i = 0; i < size; i += 4096)
+    data[i] = (char) (i >> 12);
+  struct vmi_layer *m = vmi_memory_open (data, size, "mem");
+  struct vmi_layer *c = vmi_layer_new (&count_ops, NULL, size, "count", m);
+  struct vmi_layer *cache = vmi_cache_open (c, 1 << 20, 65536);
+  for (size_t off = 0; off < size; off += 4096) {
+    CHECK (vmi_layer_pread (cache, buf, 4096, off) == 0);
+    if (buf[0] != (char) (off >> 12)) {
+      CHECK (!"wrong byte");
+      break;
+    }
+  }
+  counted_bytes = 0;
+  CHECK (vmi_layer_pread (cache, buf, 4096, 0) == 0);
+  CHECK (counted_bytes > 0);
+  vmi_layer_close (cache);
+  free (data);
+}
+
+static void
+layer_extents_default_is_all_data_and_clipped (void)
+{
+  static char data[100];
+  struct vmi_extents e = { 0 };
+  struct vmi_layer *m = vmi_memory_open (data, sizeof data, "m");
+  CHECK (vmi_layer_extents (m, 10, 1000, &e) == 0);
+  CHECK (e.n == 1 && e.v[0].offset == 10 && e.v[0].length == 90
+         && e.v[0].type == VMI_EXTENT_DATA);
+  CHECK (vmi_layer_allocated (m) == 100);
+  vmi_extents_free (&e);
+  vmi_layer_close (m);
+}
+
+int
+main (void)
+{
+  extents_merge_adjacent_of_one_type ();
+  slice_reads_its_window_and_refuses_past_end ();
+  cache_returns_same_bytes_and_reads_below_once ();
+  cache_memory_stays_bounded ();
+  layer_extents_default_is_all_data_and_clipped ();
+  printf ("%s\n", failures ? "FAILED" : "all passed");
+  return failures != 0;
+}
