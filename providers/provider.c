@@ -17,7 +17,7 @@ vmi_source_opts_init (struct vmi_source_opts *o)
   memset (o, 0, sizeof *o);
   o->timeout_seconds = 600;
   o->connect_timeout_seconds = 30;
-  o->retries = 5;
+  vmi_retry_policy_default (&o->retry);
   o->cache_size = 64u << 20;
 }
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "vmimport/layer.h"
+#include "vmimport/retry.h"
 #include "vmimport/vm.h"
 
 #ifdef __cplusplus
@@ -28,7 +29,7 @@ struct vmi_source_opts {
   bool insecure;         /* skip TLS verification; never the default */
   long timeout_seconds;  /* whole-request timeout; 0 = none; default 600 */
   long connect_timeout_seconds; /* default 30 */
-  int retries;           /* attempts after the first; default 5 */
+  struct vmi_retry_policy retry; /* transient network errors */
   uint64_t cache_size;   /* bytes of block cache per mount; default 64 MiB */
 };
 
