@@ -3,6 +3,7 @@
  *   layer-tool info  SOURCE              format, size, allocated (JSON)
  *   layer-tool cat   SOURCE OUT          raw view to OUT; holes stay holes
  *   layer-tool map   SOURCE              extents: "offset length data|zero|hole"
+ *   layer-tool vmjson SOURCE             vm.json of every VM (describe only)
  *   layer-tool random SOURCE REF N THREADS SEED [CACHE_BYTES]
  *        N random reads (1 byte .. 4 MiB, a third of them crossing 64 KiB
  *        boundaries) from THREADS threads, each compared with REF.
@@ -230,6 +231,29 @@ main (int argc, char **argv)
   if (argc < 3) {
     fprintf (stderr, "usage: layer-tool info|map|cat|random SOURCE ...\n");
     return 2;
+  }
+  if (!strcmp (argv[1], "vmjson")) {
+    struct vmi_source_opts o;
+    vmi_source_opts_init (&o);
+    if (getenv ("VMIMPORT_PASSWORD"))
+      o.password = strdup (getenv ("VMIMPORT_PASSWORD"));
+    if (getenv ("VMI_USER"))
+      o.username = strdup (getenv ("VMI_USER"));
+    if (getenv ("VMI_CA"))
+      o.ca_cert_file = strdup (getenv ("VMI_CA"));
+    prov = vmi_provider_open (argv[2], &o);
+    vmi_source_opts_clear (&o);
+    if (prov == NULL) {
+      fprintf (stderr, "layer-tool: %s\n", vmi_error_get ());
+      return 1;
+    }
+    for (size_t i = 0; i < prov->nvms; i++) {
+      char *j = vmi_vm_to_json (prov->vms[i]);
+      fputs (j, stdout);
+      free (j);
+    }
+    vmi_provider_close (prov);
+    return 0;
   }
   l = open_source (argv[2]);
   if (!strcmp (argv[1], "info"))
