@@ -1,8 +1,598 @@
-/* STUB: the FUSE daemon (issue 2). */
+/* vmimportfs: mount a source VM as a read-only folder of raw disk images.
+ *
+ *   MOUNTPOINT/<vm-name>/vm.json
+ *   MOUNTPOINT/<vm-name>/disk-N.img     raw view; size = virtual capacity
+ *
+ * Every disk is opened (metadata only) before the mount exists, so a bad
+ * source fails with a message and nothing is mounted.  Reads go through the
+ * provider's layer stack plus a bounded block cache; SEEK_DATA / SEEK_HOLE
+ * follow the layer's extents and st_blocks is the allocated size, so sparse
+ * copies skip holes.
+ */
+#define FUSE_USE_VERSION 314
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
-int
-main (void)
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmimport/error.h"
+#include "vmimport/formats.h"
+#include "vmimport/provider.h"
+
+#define CACHE_BLOCK 65536
+#define MIN_CACHE_PER_DISK (4 * CACHE_BLOCK)
+#define EXTENTS_CHUNK (UINT64_C (1) << 32)  /* extents asked per lseek step */
+
+struct disk_file {
+  char *name;                /* "disk-0.img" */
+  struct vmi_layer *layer;   /* raw view + cache */
+  uint64_t allocated;
+};
+
+struct vm_dir {
+  char *name;                /* folder name */
+  char *json;                /* vm.json text */
+  struct disk_file *disks;
+  size_t ndisks;
+};
+
+static struct {
+  struct vmi_provider *provider;
+  struct vm_dir *vms;
+  size_t nvms;
+  time_t mount_time;
+} fs;
+
+/* ---- the tree ---------------------------------------------------------- */
+
+enum node_kind { NODE_NONE, NODE_ROOT, NODE_VM, NODE_JSON, NODE_DISK };
+
+struct node {
+  enum node_kind kind;
+  struct vm_dir *vm;
+  struct disk_file *disk;
+};
+
+static struct node
+lookup (const char *path)
 {
-  fprintf (stderr, "vmimportfs: not written yet\n");
-  return 1;
+  struct node n = { NODE_NONE, NULL, NULL };
+  const char *slash;
+  size_t len;
+
+  if (strcmp (path, "/") == 0) {
+    n.kind = NODE_ROOT;
+    return n;
+  }
+  path++;
+  slash = strchr (path, '/');
+  len = slash ? (size_t) (slash - path) : strlen (path);
+  for (size_t i = 0; i < fs.nvms; i++)
+    if (strlen (fs.vms[i].name) == len && !strncmp (fs.vms[i].name, path, len))
+      n.vm = &fs.vms[i];
+  if (n.vm == NULL)
+    return n;
+  if (slash == NULL || slash[1] == '\0') {
+    n.kind = NODE_VM;
+    return n;
+  }
+  path = slash + 1;
+  if (strcmp (path, "vm.json") == 0) {
+    n.kind = NODE_JSON;
+    return n;
+  }
+  for (size_t i = 0; i < n.vm->ndisks; i++)
+    if (strcmp (n.vm->disks[i].name, path) == 0) {
+      n.kind = NODE_DISK;
+      n.disk = &n.vm->disks[i];
+    }
+  return n;
+}
+
+/* ---- FUSE operations --------------------------------------------------- */
+
+static void *
+vfs_init (struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+  /* The content never changes while mounted: let the kernel keep it. */
+  cfg->kernel_cache = 1;
+  cfg->entry_timeout = 3600;
+  cfg->attr_timeout = 3600;
+  cfg->negative_timeout = 3600;
+  conn->max_readahead = conn->max_readahead > (1u << 20)
+                        ? conn->max_readahead : (1u << 20);
+  conn->want |= FUSE_CAP_ASYNC_READ;
+  return NULL;
+}
+
+static int
+vfs_getattr (const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+  struct node n = lookup (path);
+
+  (void) fi;
+  memset (st, 0, sizeof *st);
+  st->st_uid = getuid ();
+  st->st_gid = getgid ();
+  st->st_atime = st->st_mtime = st->st_ctime = fs.mount_time;
+  switch (n.kind) {
+  case NODE_ROOT:
+  case NODE_VM:
+    st->st_mode = S_IFDIR | 0555;
+    st->st_nlink = 2;
+    return 0;
+  case NODE_JSON:
+    st->st_mode = S_IFREG | 0444;
+    st->st_nlink = 1;
+    st->st_size = strlen (n.vm->json);
+    st->st_blocks = (st->st_size + 511) / 512;
+    return 0;
+  case NODE_DISK:
+    st->st_mode = S_IFREG | 0444;
+    st->st_nlink = 1;
+    st->st_size = n.disk->layer->size;
+    st->st_blocks = (n.disk->allocated + 511) / 512;
+    st->st_blksize = CACHE_BLOCK;
+    return 0;
+  default:
+    return -ENOENT;
+  }
+}
+
+static int
+vfs_readdir (const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
+             struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+  struct node n = lookup (path);
+
+  (void) off;
+  (void) fi;
+  (void) flags;
+  if (n.kind != NODE_ROOT && n.kind != NODE_VM)
+    return n.kind == NODE_NONE ? -ENOENT : -ENOTDIR;
+  fill (buf, ".", NULL, 0, 0);
+  fill (buf, "..", NULL, 0, 0);
+  if (n.kind == NODE_ROOT)
+    for (size_t i = 0; i < fs.nvms; i++)
+      fill (buf, fs.vms[i].name, NULL, 0, 0);
+  else {
+    fill (buf, "vm.json", NULL, 0, 0);
+    for (size_t i = 0; i < n.vm->ndisks; i++)
+      fill (buf, n.vm->disks[i].name, NULL, 0, 0);
+  }
+  return 0;
+}
+
+static int
+vfs_open (const char *path, struct fuse_file_info *fi)
+{
+  struct node n = lookup (path);
+
+  if (n.kind == NODE_NONE)
+    return -ENOENT;
+  if (n.kind != NODE_JSON && n.kind != NODE_DISK)
+    return -EISDIR;
+  if ((fi->flags & O_ACCMODE) != O_RDONLY)
+    return -EROFS;
+  fi->keep_cache = 1;
+  return 0;
+}
+
+static int
+vfs_read (const char *path, char *buf, size_t size, off_t off,
+          struct fuse_file_info *fi)
+{
+  struct node n = lookup (path);
+  uint64_t fsize;
+
+  (void) fi;
+  if (n.kind == NODE_JSON) {
+    fsize = strlen (n.vm->json);
+    if ((uint64_t) off >= fsize)
+      return 0;
+    if (size > fsize - off)
+      size = fsize - off;
+    memcpy (buf, n.vm->json + off, size);
+    return size;
+  }
+  if (n.kind != NODE_DISK)
+    return -ENOENT;
+  fsize = n.disk->layer->size;
+  if (off < 0 || (uint64_t) off >= fsize)
+    return 0;
+  if (size > fsize - off)
+    size = fsize - off;
+  if (vmi_layer_pread (n.disk->layer, buf, size, off) == -1) {
+    int e = errno == 0 || errno == EINVAL ? EIO : errno;
+    vmi_log (VMI_LOG_ERROR, "%s/%s: read of %zu bytes at offset %jd: %s",
+             n.vm->name, n.disk->name, size, (intmax_t) off, vmi_error_get ());
+    /* Whatever went wrong below, the reader sees an I/O error. */
+    return e == ENOMEM ? -ENOMEM : -EIO;
+  }
+  return size;
+}
+
+/* SEEK_DATA / SEEK_HOLE from the layer's extents: ZERO and HOLE extents both
+ * read as zeros, so both count as holes. */
+static off_t
+vfs_lseek (const char *path, off_t off, int whence, struct fuse_file_info *fi)
+{
+  struct node n = lookup (path);
+  struct vmi_extents e = { 0 };
+  uint64_t size, pos;
+  off_t r = -ENXIO;
+
+  (void) fi;
+  if (n.kind == NODE_JSON) {
+    size = strlen (n.vm->json);
+    if (off < 0 || (uint64_t) off >= size)
+      return -ENXIO;
+    return whence == SEEK_DATA ? off : (off_t) size;
+  }
+  if (n.kind != NODE_DISK)
+    return -ENOENT;
+  if (whence != SEEK_DATA && whence != SEEK_HOLE)
+    return -EINVAL;
+  size = n.disk->layer->size;
+  if (off < 0 || (uint64_t) off >= size)
+    return -ENXIO;
+  for (pos = off; pos < size;) {
+    if (vmi_layer_extents (n.disk->layer, pos, EXTENTS_CHUNK, &e) == -1) {
+      vmi_log (VMI_LOG_ERROR, "%s/%s: extents at offset %" PRIu64 ": %s",
+               n.vm->name, n.disk->name, pos, vmi_error_get ());
+      r = -EIO;
+      goto out;
+    }
+    for (size_t i = 0; i < e.n; i++) {
+      int data = e.v[i].type == VMI_EXTENT_DATA;
+      if ((whence == SEEK_DATA) == data) {
+        r = e.v[i].offset;
+        goto out;
+      }
+    }
+    if (e.n == 0)
+      break;
+    pos = e.v[e.n - 1].offset + e.v[e.n - 1].length;
+  }
+  /* No more data: ENXIO.  No hole before the end: the virtual hole at EOF. */
+  r = whence == SEEK_DATA ? -ENXIO : (off_t) size;
+ out:
+  vmi_extents_free (&e);
+  return r;
+}
+
+static const struct fuse_operations vfs_ops = {
+  .init = vfs_init,
+  .getattr = vfs_getattr,
+  .readdir = vfs_readdir,
+  .open = vfs_open,
+  .read = vfs_read,
+  .lseek = vfs_lseek,
+};
+
+/* ---- building the tree from a provider -------------------------------- */
+
+static int
+name_taken (const char *name, size_t upto)
+{
+  for (size_t i = 0; i < upto; i++)
+    if (strcmp (fs.vms[i].name, name) == 0)
+      return 1;
+  return 0;
+}
+
+static int
+build_tree (uint64_t cache_size)
+{
+  size_t total_disks = 0;
+  uint64_t per_disk;
+
+  for (size_t i = 0; i < fs.provider->nvms; i++)
+    total_disks += fs.provider->vms[i]->ndisks;
+  per_disk = total_disks ? cache_size / total_disks : cache_size;
+  if (per_disk < MIN_CACHE_PER_DISK && cache_size > 0)
+    per_disk = MIN_CACHE_PER_DISK;
+
+  fs.vms = calloc (fs.provider->nvms, sizeof *fs.vms);
+  if (fs.vms == NULL)
+    goto nomem;
+  for (size_t i = 0; i < fs.provider->nvms; i++) {
+    struct vmi_vm *vm = fs.provider->vms[i];
+    struct vm_dir *d = &fs.vms[i];
+
+    if ((d->name = vmi_vm_dir_name (vm->name)) == NULL)
+      return -1;
+    for (int k = 2; name_taken (d->name, i); k++) {
+      char *alt;
+      if (asprintf (&alt, "%s-%d", vm->name, k) == -1)
+        goto nomem;
+      free (d->name);
+      d->name = vmi_vm_dir_name (alt);
+      free (alt);
+      if (d->name == NULL)
+        return -1;
+    }
+    fs.nvms = i + 1;
+    d->disks = calloc (vm->ndisks, sizeof *d->disks);
+    if (d->disks == NULL)
+      goto nomem;
+    for (size_t j = 0; j < vm->ndisks; j++) {
+      struct disk_file *f = &d->disks[j];
+      struct vmi_layer *l = vmi_provider_open_disk (fs.provider, i, j);
+      int64_t alloc;
+
+      if (l == NULL)
+        return -1;
+      alloc = vm->disks[j].allocated;
+      if (alloc < 0 && (alloc = vmi_layer_allocated (l)) < 0) {
+        vmi_layer_close (l);
+        return -1;
+      }
+      if (cache_size > 0 && (l = vmi_cache_open (l, per_disk, CACHE_BLOCK)) == NULL)
+        return -1;
+      f->layer = l;
+      f->allocated = alloc;
+      d->ndisks = j + 1;
+      if ((f->name = strdup (vm->disks[j].file)) == NULL)
+        goto nomem;
+    }
+    if ((d->json = vmi_vm_to_json (vm)) == NULL)
+      return -1;
+  }
+  return 0;
+ nomem:
+  errno = ENOMEM;
+  vmi_error ("out of memory");
+  return -1;
+}
+
+static void
+free_tree (void)
+{
+  for (size_t i = 0; i < fs.nvms; i++) {
+    for (size_t j = 0; j < fs.vms[i].ndisks; j++) {
+      vmi_layer_close (fs.vms[i].disks[j].layer);
+      free (fs.vms[i].disks[j].name);
+    }
+    free (fs.vms[i].disks);
+    free (fs.vms[i].name);
+    free (fs.vms[i].json);
+  }
+  free (fs.vms);
+  fs.vms = NULL;
+  fs.nvms = 0;
+}
+
+/* ---- command line ------------------------------------------------------ */
+
+static void
+usage (FILE *f)
+{
+  fprintf (f,
+"Usage: vmimportfs [OPTIONS] SOURCE MOUNTPOINT\n"
+"       vmimportfs [OPTIONS] --source-file FILE.yaml MOUNTPOINT\n"
+"\n"
+"Mount the VMs of SOURCE read-only: MOUNTPOINT/<vm>/vm.json and disk-N.img\n"
+"(raw views of VMDK, QCOW2 and raw disks, read lazily).\n"
+"\n"
+"SOURCE: an image file or a folder of images, an .ova / .ovf, an http(s)://\n"
+"URL of one, or nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH.\n"
+"\n"
+"  -f, --foreground        stay in the foreground (log to stderr)\n"
+"  -d, --debug             FUSE debug output (implies -f)\n"
+"  -s, --single-thread     one FUSE thread\n"
+"  -o OPT[,OPT...]         FUSE mount options (e.g. allow_other)\n"
+"      --cache-size SIZE   block cache for all disks (default 64M; 0 = none)\n"
+"      --source-file FILE  a Harvester OvaSource (+ Secret) YAML\n"
+"      --user NAME         user name for the source\n"
+"      --password-file F   password for the source (or VMIMPORT_PASSWORD)\n"
+"      --ca-cert FILE      trust this CA bundle for TLS\n"
+"      --insecure          do not verify TLS certificates (never the default)\n"
+"      --timeout SECONDS   whole-request timeout (default 600; 0 = none)\n"
+"  -v, --verbose           more log lines (twice: debug)\n"
+"  -h, --help              this text\n"
+"  -V, --version           the version\n"
+"\n"
+"Unmount with: fusermount3 -u MOUNTPOINT\n"
+"Exit status: 0 unmounted cleanly, 1 the source could not be opened,\n"
+"2 usage, 3 the mount failed.\n");
+}
+
+static int
+parse_size (const char *s, uint64_t *out)
+{
+  char *end;
+  unsigned long long v;
+  int shift = 0;
+
+  errno = 0;
+  v = strtoull (s, &end, 10);
+  if (errno || end == s)
+    return -1;
+  switch (*end) {
+  case 'k': case 'K': shift = 10; end++; break;
+  case 'm': case 'M': shift = 20; end++; break;
+  case 'g': case 'G': shift = 30; end++; break;
+  case '\0': break;
+  default: return -1;
+  }
+  if (*end == 'i' && end[1] == 'B')
+    end += 2;
+  else if (*end == 'B')
+    end++;
+  if (*end || (shift && v > (ULLONG_MAX >> shift)))
+    return -1;
+  *out = (uint64_t) v << shift;
+  return 0;
+}
+
+enum {
+  OPT_CACHE_SIZE = 256, OPT_SOURCE_FILE, OPT_USER, OPT_PASSWORD_FILE,
+  OPT_CA_CERT, OPT_INSECURE, OPT_TIMEOUT,
+};
+
+static const struct option long_opts[] = {
+  { "foreground", no_argument, NULL, 'f' },
+  { "debug", no_argument, NULL, 'd' },
+  { "single-thread", no_argument, NULL, 's' },
+  { "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
+  { "source-file", required_argument, NULL, OPT_SOURCE_FILE },
+  { "user", required_argument, NULL, OPT_USER },
+  { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
+  { "ca-cert", required_argument, NULL, OPT_CA_CERT },
+  { "insecure", no_argument, NULL, OPT_INSECURE },
+  { "timeout", required_argument, NULL, OPT_TIMEOUT },
+  { "verbose", no_argument, NULL, 'v' },
+  { "help", no_argument, NULL, 'h' },
+  { "version", no_argument, NULL, 'V' },
+  { NULL, 0, NULL, 0 },
+};
+
+int
+main (int argc, char **argv)
+{
+  struct vmi_source_opts opts;
+  struct fuse_args args = FUSE_ARGS_INIT (0, NULL);
+  struct fuse_loop_config *loop_cfg = NULL;
+  const char *source_file = NULL, *source, *mountpoint;
+  char *mount_opts = NULL;
+  int foreground = 0, debug = 0, single = 0, verbose = 0, c, status = 1;
+  struct fuse *f = NULL;
+
+  vmi_log_set_program ("vmimportfs");
+  vmi_source_opts_init (&opts);
+  while ((c = getopt_long (argc, argv, "fdso:vhV", long_opts, NULL)) != -1) {
+    switch (c) {
+    case 'f': foreground = 1; break;
+    case 'd': debug = foreground = 1; break;
+    case 's': single = 1; break;
+    case 'o':
+      if (mount_opts) {
+        char *m;
+        if (asprintf (&m, "%s,%s", mount_opts, optarg) == -1)
+          return 1;
+        free (mount_opts);
+        mount_opts = m;
+      }
+      else
+        mount_opts = strdup (optarg);
+      break;
+    case 'v': verbose++; break;
+    case 'h': usage (stdout); return 0;
+    case 'V': printf ("vmimportfs %s\n", VMIMPORT_VERSION); return 0;
+    case OPT_CACHE_SIZE:
+      if (parse_size (optarg, &opts.cache_size) == -1) {
+        fprintf (stderr, "vmimportfs: --cache-size %s: not a size (e.g. 64M)\n",
+                 optarg);
+        return 2;
+      }
+      break;
+    case OPT_SOURCE_FILE: source_file = optarg; break;
+    case OPT_USER: free (opts.username); opts.username = strdup (optarg); break;
+    case OPT_PASSWORD_FILE:
+      if (vmi_source_opts_read_password (&opts, optarg) == -1) {
+        fprintf (stderr, "vmimportfs: %s\n", vmi_error_get ());
+        return 2;
+      }
+      break;
+    case OPT_CA_CERT: free (opts.ca_cert_file); opts.ca_cert_file = strdup (optarg); break;
+    case OPT_INSECURE: opts.insecure = true; break;
+    case OPT_TIMEOUT: {
+      char *end;
+      opts.timeout_seconds = strtol (optarg, &end, 10);
+      if (*end || opts.timeout_seconds < 0) {
+        fprintf (stderr, "vmimportfs: --timeout %s: not a number of seconds\n",
+                 optarg);
+        return 2;
+      }
+      break;
+    }
+    default:
+      usage (stderr);
+      return 2;
+    }
+  }
+  if (argc - optind != (source_file ? 1 : 2)) {
+    usage (stderr);
+    return 2;
+  }
+  source = source_file ? NULL : argv[optind];
+  mountpoint = argv[argc - 1];
+  if (opts.password == NULL && getenv ("VMIMPORT_PASSWORD"))
+    opts.password = strdup (getenv ("VMIMPORT_PASSWORD"));
+  vmi_log_set_level (verbose >= 2 ? VMI_LOG_DEBUG
+                     : verbose == 1 ? VMI_LOG_INFO : VMI_LOG_WARN);
+
+  /* Open everything before mounting: a bad source mounts nothing. */
+  fs.mount_time = time (NULL);
+  fs.provider = source_file ? vmi_provider_open_yaml (source_file, &opts)
+                            : vmi_provider_open (source, &opts);
+  vmi_source_opts_clear (&opts);
+  if (fs.provider == NULL || build_tree (fs.provider->opts.cache_size) == -1) {
+    fprintf (stderr, "vmimportfs: %s\n", vmi_error_get ());
+    goto out;
+  }
+
+  status = 3;
+  fuse_opt_add_arg (&args, argv[0]);
+  fuse_opt_add_arg (&args, "-o");
+  fuse_opt_add_arg (&args, "ro,default_permissions,fsname=vmimportfs,"
+                           "subtype=vmimportfs");
+  if (mount_opts) {
+    fuse_opt_add_arg (&args, "-o");
+    fuse_opt_add_arg (&args, mount_opts);
+  }
+  if (debug)
+    fuse_opt_add_arg (&args, "-d");
+  f = fuse_new (&args, &vfs_ops, sizeof vfs_ops, NULL);
+  if (f == NULL) {
+    fprintf (stderr, "vmimportfs: bad FUSE options\n");
+    status = 2;
+    goto out;
+  }
+  if (fuse_mount (f, mountpoint) != 0) {
+    fprintf (stderr, "vmimportfs: could not mount on %s\n", mountpoint);
+    goto out;
+  }
+  if (fuse_daemonize (foreground) != 0) {
+    fprintf (stderr, "vmimportfs: could not become a daemon\n");
+    fuse_unmount (f);
+    goto out;
+  }
+  if (!foreground)
+    vmi_log_to_syslog ();
+  if (fuse_set_signal_handlers (fuse_get_session (f)) != 0) {
+    fuse_unmount (f);
+    goto out;
+  }
+  if (single)
+    status = fuse_loop (f) == 0 ? 0 : 3;
+  else {
+    loop_cfg = fuse_loop_cfg_create ();
+    fuse_loop_cfg_set_max_threads (loop_cfg, 32);
+    fuse_loop_cfg_set_idle_threads (loop_cfg, 8);
+    status = fuse_loop_mt (f, loop_cfg) == 0 ? 0 : 3;
+  }
+  fuse_remove_signal_handlers (fuse_get_session (f));
+  fuse_unmount (f);
+
+ out:
+  if (f)
+    fuse_destroy (f);
+  if (loop_cfg)
+    fuse_loop_cfg_destroy (loop_cfg);
+  fuse_opt_free_args (&args);
+  free (mount_opts);
+  free_tree ();
+  vmi_provider_close (fs.provider);
+  return status;
 }

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# vmimportfs on local images: the mounted raw view is byte-identical to
+# qemu-img's conversion, holes are holes (SEEK_DATA/SEEK_HOLE, st_blocks),
+# many threads read at once, bad sources mount nothing, memory stays bounded.
+. "$VMI_SRC/tests/lib.sh"
+
+mkdir -p "$T/src" "$T/mnt"
+make_ext4 "$T/src/fs.img" 100M
+truncate -s 123456789 "$T/src/odd.raw"
+printf 'hello' | dd of="$T/src/odd.raw" bs=1 seek=100000000 conv=notrunc status=none
+# Formats other layers translate join in here when qemu-img can make them.
+qemu-img convert -O qcow2 "$T/src/fs.img" "$T/src/fs-q.qcow2"
+qemu-img convert -O vmdk -o subformat=streamOptimized "$T/src/fs.img" "$T/src/fs-so.vmdk"
+
+check mount_folder_of_images mount_fs "$T/src" "$T/mnt"
+check folder_lists_one_vm_per_image bash -c "ls '$T/mnt' | sort | tr '\n' ' ' | grep -qx 'fs fs-q fs-so odd '"
+for vm in fs fs-q fs-so odd; do
+  ref="$T/$vm.ref"
+  src=$(ls "$T/src/$vm".*)
+  # qemu-img rounds raw sizes up to 512 bytes; a raw image is its own reference.
+  case $src in *.raw|*.img) ln -s "$src" "$ref" ;; *) qemu-img convert -O raw "$src" "$ref" ;; esac
+  check "${vm}_mounted_disk_matches_qemu_img_convert" cmp "$T/mnt/$vm/disk-0.img" "$ref"
+  check "${vm}_random_reads_from_4_threads_match" "$LT" random "$T/mnt/$vm/disk-0.img" "$ref" 2000 4 7
+  # Every range qemu-img map calls data must be data for SEEK_DATA too.
+  check "${vm}_seek_data_covers_qemu_img_map" python3 - "$T/mnt/$vm/disk-0.img" "$src" <<'PY'
+import json, os, subprocess, sys
+path, src = sys.argv[1], sys.argv[2]
+fd = os.open(path, os.O_RDONLY)
+size = os.fstat(fd).st_size
+ours, pos = [], 0
+while pos < size:
+    try:
+        d = os.lseek(fd, pos, os.SEEK_DATA)
+    except OSError:
+        break
+    h = os.lseek(fd, d, os.SEEK_HOLE)
+    ours.append((d, h)); pos = h
+def covered(a, b):
+    for d, h in ours:
+        if d <= a < h:
+            if b <= h: return True
+            a = h
+    return False
+bad = [m for m in json.loads(subprocess.check_output(["qemu-img", "map", "--output=json", src]))
+       if m["data"] and not m.get("zero") and not covered(m["start"], m["start"] + m["length"])]
+if bad: sys.exit(f"ranges qemu-img calls data that we call holes: {bad[:5]}")
+PY
+  check "${vm}_cp_sparse_keeps_bytes_and_holes" bash -c "
+    cp --sparse=always '$T/mnt/$vm/disk-0.img' '$T/cp.img' && cmp '$T/cp.img' '$ref' &&
+    alloc=\$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"disks\"][0][\"allocated\"])' '$T/mnt/$vm/vm.json') &&
+    used=\$((\$(stat -c %b '$T/cp.img') * 512)) &&
+    echo \"cp used \$used, allocated \$alloc\" && [ \$used -le \$((alloc + 65536)) ]"
+  rm -f "$T/cp.img"
+done
+check st_blocks_is_allocated_size bash -c "[ \$(stat -c %b '$T/mnt/odd/disk-0.img') -le 16 ] && [ \$(stat -c %s '$T/mnt/odd/disk-0.img') -eq 123456789 ]"
+check vm_json_names_disk_and_format python3 - "$T/mnt/fs-q/vm.json" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+d = v["disks"][0]
+assert v["name"] == "fs-q", v
+assert d["file"] == "disk-0.img" and d["capacity"] == 100 * 2**20 and d["source_format"] == "qcow2", d
+assert v["cpus"] is None and v["memory_mib"] is None and v["firmware"] is None
+PY
+check mount_is_read_only bash -c "! touch '$T/mnt/fs/disk-0.img' 2>/dev/null && ! touch '$T/mnt/new' 2>/dev/null"
+check unmount_cleanly unmount_fs "$T/mnt"
+
+# A single image mounts as <name>/; daemon mode returns once mounted.
+check daemon_mode_mounts_and_unmounts bash -c "
+  '$VMIFS' '$T/src/odd.raw' '$T/mnt' && mountpoint -q '$T/mnt' &&
+  cmp -n 1000 '$T/mnt/odd/disk-0.img' '$T/src/odd.raw' && fusermount3 -u '$T/mnt'"
+
+# Bad sources: a message naming the file and the cause, exit 1, no mount.
+head -c 1000 /dev/urandom > "$T/garbage.qcow2"
+printf 'QFI\xfb' | dd of="$T/garbage.qcow2" conv=notrunc status=none
+check_fails missing_source_names_the_file "nosuch.img: No such file" timeout 20 "$VMIFS" -f "$T/nosuch.img" "$T/mnt"
+check_fails corrupt_qcow2_is_refused "garbage.qcow2" timeout 20 "$VMIFS" -f "$T/garbage.qcow2" "$T/mnt"
+check bad_source_leaves_nothing_mounted bash -c "! mountpoint -q '$T/mnt'"
+check bad_source_exit_status_is_1 bash -c "timeout 20 '$VMIFS' -f '$T/nosuch.img' '$T/mnt' 2>/dev/null; [ \$? -eq 1 ]"
+check_fails unknown_option_is_usage_error "Usage" "$VMIFS" --bogus "$T/src" "$T/mnt"
+
+# Memory: read every data byte of a 20 GiB sparse image (320 MiB of data
+# spread over it) through a 16 MiB cache; the daemon's peak RSS stays under
+# the cache size + 32 MiB (ASan's quarantine is kept small for this one).
+truncate -s 20G "$T/big.raw"
+for i in $(seq 0 319); do
+  dd if=/dev/urandom of="$T/big.raw" bs=1M count=1 seek=$((i * 64)) conv=notrunc status=none
+done
+mkdir -p "$T/mnt2"
+ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=1:malloc_context_size=2" \
+  check mount_big_sparse mount_fs "$T/big.raw" "$T/mnt2" --cache-size 16M
+pid=$(pgrep -f "vmimportfs -f --cache-size 16M $T/big.raw" | head -1)
+# (cmp of two 20 GiB files takes minutes; compare the data runs, and check
+# that the copy holds nothing but holes elsewhere.)
+check read_20g_sparse_image_end_to_end bash -c "cp --sparse=always '$T/mnt2/big/disk-0.img' '$T/big.copy' && python3 - '$T/big.copy' '$T/big.raw' <<'PY'
+import os, sys
+a, b = (os.open(p, os.O_RDONLY) for p in sys.argv[1:3])
+assert os.fstat(a).st_size == os.fstat(b).st_size == 20 << 30
+M = 1 << 20
+for i in range(320):
+    off = i * 64 * M
+    assert os.pread(a, M, off) == os.pread(b, M, off), f'run {i} differs'
+pos = 0
+while True:
+    try:
+        d = os.lseek(a, pos, os.SEEK_DATA)
+    except OSError:
+        break
+    h = os.lseek(a, d, os.SEEK_HOLE)
+    assert d % (64 * M) < M and h - d <= M + 4096 or os.pread(a, h - d, d).count(0) == h - d, f'unexpected data at {d}'
+    pos = h
+PY"
+rm -f "$T/big.copy"
+check peak_rss_under_cache_plus_32m bash -c "
+  hwm=\$(awk '/VmHWM/ {print \$2}' /proc/$pid/status); echo \"peak RSS \${hwm} kB\"
+  [ \"\$hwm\" -lt \$(( (16 + 32) * 1024 )) ]"
+unmount_fs "$T/mnt2"
+finish
