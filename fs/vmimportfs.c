@@ -17,6 +17,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,8 @@ static struct {
   struct vm_dir *vms;
   size_t nvms;
   time_t mount_time;
+  char *mountpoint;          /* realpath, for the read-ahead tuning */
+  unsigned readahead_kb;
 } fs;
 
 /* ---- the tree ---------------------------------------------------------- */
@@ -96,6 +99,54 @@ lookup (const char *path)
       n.disk = &n.vm->disks[i];
     }
   return n;
+}
+
+/* ---- read-ahead ---------------------------------------------------------- */
+
+/* FUSE caps the kernel's read-ahead for a mount at 128 KiB, so page-cache
+ * reads arrive as 128 KiB requests.  Raising the mount's bdi read_ahead_kb
+ * (root only) makes sequential readers send requests of up to 1 MiB, several
+ * at once.  It must happen after the INIT handshake, which resets it: so on
+ * the first open of a disk.  Best effort. */
+static void
+tune_readahead (void)
+{
+  FILE *f = fopen ("/proc/self/mountinfo", "r");
+  char line[4096], path[PATH_MAX + 64];
+  unsigned maj, min;
+
+  if (f == NULL || fs.mountpoint == NULL || fs.readahead_kb == 0) {
+    if (f)
+      fclose (f);
+    return;
+  }
+  while (fgets (line, sizeof line, f)) {
+    char mnt[PATH_MAX], un[PATH_MAX];
+    size_t j = 0;
+    if (sscanf (line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) != 3)
+      continue;
+    for (size_t i = 0; mnt[i] && j + 1 < sizeof un; i++) {  /* \040 escapes */
+      if (mnt[i] == '\\' && mnt[i + 1] && mnt[i + 2] && mnt[i + 3]) {
+        un[j++] = (char) ((mnt[i + 1] - '0') * 64 + (mnt[i + 2] - '0') * 8
+                          + (mnt[i + 3] - '0'));
+        i += 3;
+      }
+      else
+        un[j++] = mnt[i];
+    }
+    un[j] = '\0';
+    if (strcmp (un, fs.mountpoint) == 0 && strstr (line, "vmimportfs")) {
+      FILE *ra;
+      snprintf (path, sizeof path, "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
+      if ((ra = fopen (path, "w")) != NULL) {
+        fprintf (ra, "%u\n", fs.readahead_kb);
+        fclose (ra);
+        vmi_log (VMI_LOG_DEBUG, "read-ahead of %s set to %u KiB", un,
+                 fs.readahead_kb);
+      }
+    }
+  }
+  fclose (f);
 }
 
 /* ---- FUSE operations --------------------------------------------------- */
@@ -183,6 +234,10 @@ vfs_open (const char *path, struct fuse_file_info *fi)
     return -EISDIR;
   if ((fi->flags & O_ACCMODE) != O_RDONLY)
     return -EROFS;
+  if (n.kind == NODE_DISK) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once (&once, tune_readahead);
+  }
   fi->keep_cache = 1;
   return 0;
 }
@@ -211,6 +266,8 @@ vfs_read (const char *path, char *buf, size_t size, off_t off,
     return 0;
   if (size > fsize - off)
     size = fsize - off;
+  vmi_log (VMI_LOG_DEBUG, "%s/%s: read %zu bytes at offset %jd", n.vm->name,
+           n.disk->name, size, (intmax_t) off);
   if (vmi_layer_pread (n.disk->layer, buf, size, off) == -1) {
     int e = errno == 0 || errno == EINVAL ? EIO : errno;
     vmi_log (VMI_LOG_ERROR, "%s/%s: read of %zu bytes at offset %jd: %s",
@@ -392,6 +449,8 @@ usage (FILE *f)
 "  -s, --single-thread     one FUSE thread\n"
 "  -o OPT[,OPT...]         FUSE mount options (e.g. allow_other)\n"
 "      --cache-size SIZE   block cache for all disks (default 64M; 0 = none)\n"
+"      --readahead KB      kernel read-ahead for the mount (default 1024; 0:\n"
+"                          leave the kernel's 128)\n"
 "      --source-file FILE  a Harvester OvaSource (+ Secret) YAML\n"
 "      --user NAME         user name for the source\n"
 "      --password-file F   password for the source (or VMIMPORT_PASSWORD)\n"
@@ -437,7 +496,7 @@ parse_size (const char *s, uint64_t *out)
 
 enum {
   OPT_CACHE_SIZE = 256, OPT_SOURCE_FILE, OPT_USER, OPT_PASSWORD_FILE,
-  OPT_CA_CERT, OPT_INSECURE, OPT_TIMEOUT,
+  OPT_CA_CERT, OPT_INSECURE, OPT_TIMEOUT, OPT_READAHEAD,
 };
 
 static const struct option long_opts[] = {
@@ -451,6 +510,7 @@ static const struct option long_opts[] = {
   { "ca-cert", required_argument, NULL, OPT_CA_CERT },
   { "insecure", no_argument, NULL, OPT_INSECURE },
   { "timeout", required_argument, NULL, OPT_TIMEOUT },
+  { "readahead", required_argument, NULL, OPT_READAHEAD },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -470,6 +530,7 @@ main (int argc, char **argv)
 
   vmi_log_set_program ("vmimportfs");
   vmi_source_opts_init (&opts);
+  fs.readahead_kb = 1024;
   while ((c = getopt_long (argc, argv, "fdso:vhV", long_opts, NULL)) != -1) {
     switch (c) {
     case 'f': foreground = 1; break;
@@ -497,6 +558,17 @@ main (int argc, char **argv)
       }
       break;
     case OPT_SOURCE_FILE: source_file = optarg; break;
+    case OPT_READAHEAD: {
+      char *end;
+      long v = strtol (optarg, &end, 10);
+      if (*end || v < 0 || v > 1 << 20) {
+        fprintf (stderr, "vmimportfs: --readahead %s: not a number of KiB\n",
+                 optarg);
+        return 2;
+      }
+      fs.readahead_kb = (unsigned) v;
+      break;
+    }
     case OPT_USER: free (opts.username); opts.username = strdup (optarg); break;
     case OPT_PASSWORD_FILE:
       if (vmi_source_opts_read_password (&opts, optarg) == -1) {
@@ -559,6 +631,7 @@ main (int argc, char **argv)
     status = 2;
     goto out;
   }
+  fs.mountpoint = realpath (mountpoint, NULL);
   if (fuse_mount (f, mountpoint) != 0) {
     fprintf (stderr, "vmimportfs: could not mount on %s\n", mountpoint);
     goto out;
@@ -592,6 +665,7 @@ main (int argc, char **argv)
     fuse_loop_cfg_destroy (loop_cfg);
   fuse_opt_free_args (&args);
   free (mount_opts);
+  free (fs.mountpoint);
   free_tree ();
   vmi_provider_close (fs.provider);
   return status;

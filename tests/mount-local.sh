@@ -69,6 +69,14 @@ check daemon_mode_mounts_and_unmounts bash -c "
   '$VMIFS' '$T/src/odd.raw' '$T/mnt' && mountpoint -q '$T/mnt' &&
   cmp -n 1000 '$T/mnt/odd/disk-0.img' '$T/src/odd.raw' && fusermount3 -u '$T/mnt'"
 
+# Large requests: a sequential reader through the page cache makes FUSE
+# requests of 1 MiB (read-ahead raised from the kernel's 128 KiB).
+check mount_with_debug_log mount_fs "$T/src/fs.img" "$T/mnt" -v -v
+check sequential_reads_arrive_as_1mib_requests bash -c "
+  dd if='$T/mnt/fs/disk-0.img' of=/dev/null bs=4M status=none &&
+  grep -c 'read 1048576 bytes' '$T/vmimportfs.log' | awk '{ exit !(\$1 >= 50) }'"
+unmount_fs "$T/mnt"
+
 # Bad sources: a message naming the file and the cause, exit 1, no mount.
 head -c 1000 /dev/urandom > "$T/garbage.qcow2"
 printf 'QFI\xfb' | dd of="$T/garbage.qcow2" conv=notrunc status=none
