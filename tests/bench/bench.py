@@ -1,0 +1,567 @@
+#!/usr/bin/env python3
+"""vmimport benchmark: us against what users run today, side by side.
+
+Generates a fixture once (a 4 GiB virtual disk with ~1.25 GiB of data:
+512 MiB random + 768 MiB text in 64-96 MiB runs, the rest holes) as raw,
+streamOptimized VMDK, zlib-compressed QCOW2 and an OVA, serves it with nginx
+on 127.0.0.1, runs every case several times (alternating contenders, after a
+warm-up), checks every output against the raw fixture before it counts, and
+prints medians, peak RSS, scratch bytes and ratios.  See tests/bench/run.sh.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=isinstance(cmd, str), check=True, **kw)
+
+
+# ---- fixture ----------------------------------------------------------------
+
+def data_runs(seed=42):
+    """(offset, length, kind) runs in a 4 GiB disk: 512 MiB random, 768 MiB
+    text, each run 64-96 MiB, spread with holes between."""
+    rnd = random.Random(seed)
+    runs, budget = [], {"random": 512 * MiB, "text": 768 * MiB}
+    kinds = []
+    while any(v > 0 for v in budget.values()):
+        for k in ("text", "random", "text"):
+            if budget[k] > 0:
+                n = min(budget[k], rnd.randrange(64, 97) * MiB)
+                budget[k] -= n
+                kinds.append((k, n))
+    total = sum(n for _, n in kinds)
+    gap = (4 * GiB - total) // (len(kinds) + 1)
+    pos = gap
+    for k, n in kinds:
+        off = (pos + rnd.randrange(0, gap // 2)) // MiB * MiB
+        runs.append((off, n, k))
+        pos += n + gap
+    return runs
+
+
+def make_text(path, size):
+    # Log-like lines: compressible (about 4-5x with deflate), not trivial.
+    with open(path, "wb") as f:
+        p = subprocess.Popen(
+            ["seq", "-f", "%08g kernel: eth0 link up, 1000 Mbps full duplex, flow control rx/tx seq",
+             "1", str(size // 60 + 1)], stdout=subprocess.PIPE)
+        left = size
+        while left > 0:
+            b = p.stdout.read(min(left, 8 * MiB))
+            if not b:
+                break
+            f.write(b)
+            left -= len(b)
+        p.kill()
+        p.wait()
+
+
+def write_disk(path, vsize, runs, text_src, rand_src):
+    with open(path, "wb") as f:
+        f.truncate(vsize)
+    fd = os.open(path, os.O_WRONLY)
+    tin, rin = open(text_src, "rb"), open(rand_src, "rb")
+    for off, n, kind in runs:
+        src = tin if kind == "text" else rin
+        src.seek(0)
+        left, pos = n, off
+        while left > 0:
+            b = src.read(min(left, 8 * MiB))
+            if not b:
+                src.seek(0)
+                continue
+            os.pwrite(fd, b, pos)
+            pos += len(b)
+            left -= len(b)
+    os.close(fd)
+
+
+OVF = """<?xml version="1.0" encoding="UTF-8"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
+ xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData">
+  <References><File ovf:href="bench-disk1.vmdk" ovf:id="file1" ovf:size="{vmdk_size}"/></References>
+  <DiskSection><Info>disks</Info>
+    <Disk ovf:capacity="{capacity}" ovf:capacityAllocationUnits="byte" ovf:diskId="vmdisk1" ovf:fileRef="file1"
+      ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"/>
+  </DiskSection>
+  <NetworkSection><Info>nets</Info><Network ovf:name="VM Network"/></NetworkSection>
+  <VirtualSystem ovf:id="bench">
+    <Info>bench VM</Info><Name>bench</Name>
+    <VirtualHardwareSection><Info>hw</Info>
+      <Item><rasd:AllocationUnits>hertz * 10^6</rasd:AllocationUnits><rasd:ElementName>2 CPUs</rasd:ElementName>
+        <rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>2</rasd:VirtualQuantity></Item>
+      <Item><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:ElementName>2048MB</rasd:ElementName>
+        <rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>2048</rasd:VirtualQuantity></Item>
+      <Item><rasd:Address>0</rasd:Address><rasd:ElementName>SCSI0</rasd:ElementName><rasd:InstanceID>3</rasd:InstanceID>
+        <rasd:ResourceSubType>lsilogic</rasd:ResourceSubType><rasd:ResourceType>6</rasd:ResourceType></Item>
+      <Item><rasd:AddressOnParent>0</rasd:AddressOnParent><rasd:ElementName>disk0</rasd:ElementName>
+        <rasd:HostResource>ovf:/disk/vmdisk1</rasd:HostResource><rasd:InstanceID>4</rasd:InstanceID>
+        <rasd:Parent>3</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>
+    </VirtualHardwareSection>
+  </VirtualSystem>
+</Envelope>
+"""
+
+
+def make_fixture(d):
+    stamp = os.path.join(d, "fixture.done")
+    if os.path.exists(stamp):
+        return
+    log(f"bench: generating the fixture in {d} (once)")
+    os.makedirs(d, exist_ok=True)
+    runs = data_runs()
+    text, rnd = os.path.join(d, "text.src"), os.path.join(d, "random.src")
+    make_text(text, 96 * MiB)
+    sh(["head", "-c", str(96 * MiB), "/dev/urandom"], stdout=open(rnd, "wb"))
+    for name, vsize in (("bench.raw", 4 * GiB), ("bench64.raw", 64 * GiB)):
+        write_disk(os.path.join(d, name), vsize, runs, text, rnd)
+    os.unlink(text)
+    os.unlink(rnd)
+    for raw, vmdk in (("bench.raw", "bench-disk1.vmdk"), ("bench64.raw", "bench64.vmdk")):
+        sh(["qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized",
+            os.path.join(d, raw), os.path.join(d, vmdk)])
+    sh(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", "compression_type=zlib",
+        os.path.join(d, "bench.raw"), os.path.join(d, "bench.qcow2")])
+    www = os.path.join(d, "www")
+    os.makedirs(www, exist_ok=True)
+    vmdk = os.path.join(d, "bench-disk1.vmdk")
+    with open(os.path.join(d, "bench.ovf"), "w") as f:
+        f.write(OVF.format(vmdk_size=os.path.getsize(vmdk), capacity=4 * GiB))
+    sums = subprocess.run(["sha256sum", "bench.ovf", "bench-disk1.vmdk"], cwd=d, check=True,
+                          capture_output=True, text=True).stdout.split("\n")
+    with open(os.path.join(d, "bench.mf"), "w") as f:
+        for line in sums:
+            if line:
+                h, n = line.split()
+                f.write(f"SHA256({n})= {h}\n")
+    sh(["tar", "--format=ustar", "-cf", os.path.join(www, "bench.ova"), "-C", d,
+        "bench.ovf", "bench-disk1.vmdk", "bench.mf"])
+    open(stamp, "w").close()
+
+
+# ---- helpers ----------------------------------------------------------------
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Nginx:
+    def __init__(self, root, work):
+        self.port = free_port()
+        self.dir = os.path.join(work, "nginx")
+        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""
+worker_processes 2; daemon off; user root; pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log;
+events {{ worker_connections 256; }}
+http {{
+  access_log {self.dir}/access.log;
+  client_body_temp_path {self.dir}/tmp; proxy_temp_path {self.dir}/tmp;
+  fastcgi_temp_path {self.dir}/tmp; uwsgi_temp_path {self.dir}/tmp; scgi_temp_path {self.dir}/tmp;
+  sendfile on; keepalive_requests 100000;
+  server {{ listen 127.0.0.1:{self.port}; root {root}; }}
+}}""")
+        self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", self.dir],
+                                     stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def sparse_equal(a, b):
+    """Same size, same bytes: compares only ranges where either file has data
+    (both read as zeros elsewhere), so a 64 GiB sparse image is quick."""
+    fa, fb = os.open(a, os.O_RDONLY), os.open(b, os.O_RDONLY)
+    try:
+        size = os.fstat(fa).st_size
+        if size != os.fstat(fb).st_size:
+            return False
+
+        def data_ranges(fd):
+            out, pos = [], 0
+            while pos < size:
+                try:
+                    d = os.lseek(fd, pos, os.SEEK_DATA)
+                except OSError:
+                    break
+                h = os.lseek(fd, d, os.SEEK_HOLE)
+                out.append((d, h))
+                pos = h
+            return out
+        for d, h in sorted(data_ranges(fa) + data_ranges(fb)):
+            pos = d
+            while pos < h:
+                n = min(h - pos, 8 * MiB)
+                if os.pread(fa, n, pos) != os.pread(fb, n, pos):
+                    return False
+                pos += n
+        return True
+    finally:
+        os.close(fa)
+        os.close(fb)
+
+
+def peak_rss_kib(pid):
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def timed(cmd, env=None):
+    """Wall time and peak RSS (KiB) of CMD via /usr/bin/time."""
+    with tempfile.NamedTemporaryFile("r") as tf:
+        t0 = time.monotonic()
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf.name] + cmd, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        dt = time.monotonic() - t0
+        rss = int(tf.read().strip().splitlines()[-1])
+    return dt, rss
+
+
+def du_bytes(path):
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            total += os.lstat(os.path.join(root, f)).st_blocks * 512
+    return total
+
+
+# ---- contenders ---------------------------------------------------------------
+# Each returns (seconds, peak_rss_kib or None, scratch_bytes) and leaves its
+# raw output at OUT.
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.build = args.build
+        self.vmi = os.path.join(self.build, "tools", "vmimport")
+        self.fs = os.path.join(self.build, "fs", "vmimportfs")
+        self.d = args.dir
+        self.work = tempfile.mkdtemp(prefix="vmi-bench.", dir=args.work)
+        self.scratch = os.path.join(self.work, "scratch")
+        self.out = os.path.join(self.work, "out.img")
+        self.mnt = os.path.join(self.work, "mnt")
+        os.makedirs(self.mnt)
+
+    def cleanup(self):
+        subprocess.run(["fusermount3", "-u", self.mnt], stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def reset(self):
+        for p in (self.out,):
+            if os.path.exists(p):
+                os.unlink(p)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        os.makedirs(self.scratch)
+
+    def vmimport_copy(self, src, extra=()):
+        dt, rss = timed([self.vmi, "copy", "--quiet", *extra, src, self.out])
+        return dt, rss, 0
+
+    def mount_cp(self, src):
+        t0 = time.monotonic()
+        p = subprocess.Popen([self.fs, "-f", src, self.mnt], stderr=subprocess.PIPE)
+        for _ in range(2000):
+            if os.path.ismount(self.mnt):
+                break
+            if p.poll() is not None:
+                raise RuntimeError("vmimportfs: " + p.stderr.read().decode())
+            time.sleep(0.005)
+        vm = sorted(os.listdir(self.mnt))[0]
+        sh(["cp", "--sparse=always", os.path.join(self.mnt, vm, "disk-0.img"), self.out])
+        dt = time.monotonic() - t0
+        rss = peak_rss_kib(p.pid)
+        sh(["fusermount3", "-u", self.mnt])
+        p.wait()
+        return dt, rss, 0
+
+    def qemu_img(self, src, fmt):
+        dt, rss = timed(["qemu-img", "convert", "-f", fmt, "-O", "raw", src, self.out])
+        return dt, rss, 0
+
+    def nbdkit_qemu(self, url):
+        sock = os.path.join(self.work, "nbd.sock")
+        t0 = time.monotonic()
+        p = subprocess.Popen(["nbdkit", "-f", "-U", sock, "--filter=tar", "curl", url,
+                              "tar-entry=bench-disk1.vmdk"], stderr=subprocess.DEVNULL)
+        for _ in range(2000):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.005)
+        _, rss = timed(["qemu-img", "convert", "-f", "vmdk", "-O", "raw",
+                        f"nbd+unix:///?socket={sock}", self.out])
+        dt = time.monotonic() - t0
+        p.terminate()
+        p.wait()
+        return dt, rss, 0
+
+    def download_convert(self, url):
+        t0 = time.monotonic()
+        ova = os.path.join(self.scratch, "bench.ova")
+        sh(["curl", "-sSf", "-o", ova, url])
+        sh(["tar", "-xf", ova, "-C", self.scratch])
+        _, rss = timed(["qemu-img", "convert", "-f", "vmdk", "-O", "raw",
+                        os.path.join(self.scratch, "bench-disk1.vmdk"), self.out])
+        dt = time.monotonic() - t0
+        scratch = du_bytes(self.scratch)
+        return dt, rss, scratch
+
+    def first_byte(self, url):
+        t0 = time.monotonic()
+        p = subprocess.Popen([self.fs, "-f", url, self.mnt], stderr=subprocess.PIPE)
+        while not os.path.ismount(self.mnt):
+            if p.poll() is not None:
+                raise RuntimeError("vmimportfs: " + p.stderr.read().decode())
+            time.sleep(0.002)
+        t_mount = time.monotonic() - t0
+        vm = sorted(os.listdir(self.mnt))[0]
+        t1 = time.monotonic()
+        with open(os.path.join(self.mnt, vm, "disk-0.img"), "rb") as f:
+            b = f.read(4096)
+        t_read = time.monotonic() - t1
+        rss = peak_rss_kib(p.pid)
+        sh(["fusermount3", "-u", self.mnt])
+        p.wait()
+        if len(b) != 4096:
+            raise RuntimeError("short first read")
+        return t_mount, t_read, rss
+
+    def inspect(self, url):
+        dt, rss = timed([self.vmi, "inspect", url])
+        return dt, rss, 0
+
+
+# ---- the run ------------------------------------------------------------------
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def run_case(b, name, contenders, reference, runs):
+    """contenders: list of (label, fn).  Alternates them; the first round is
+    a warm-up.  Every output is compared with REFERENCE before it counts."""
+    res = {label: {"times": [], "rss": [], "scratch": [], "error": None} for label, _ in contenders}
+    for r in range(runs + 1):
+        for label, fn in contenders:
+            if res[label]["error"]:
+                continue
+            b.reset()
+            try:
+                dt, rss, scratch = fn()
+                if not sparse_equal(b.out, reference):
+                    raise RuntimeError("output differs from the raw fixture")
+            except Exception as e:  # a failure is reported, not timed
+                res[label]["error"] = str(e).strip().splitlines()[-1][:200] if str(e).strip() else repr(e)
+                log(f"bench: {name} / {label}: FAILED: {res[label]['error']}")
+                continue
+            if r == 0:
+                continue
+            res[label]["times"].append(dt)
+            if rss is not None:
+                res[label]["rss"].append(rss)
+            res[label]["scratch"].append(scratch)
+            log(f"bench: {name} / {label}: run {r}: {dt:.2f} s, rss {rss} KiB, scratch {scratch}")
+    out = {}
+    for label, v in res.items():
+        out[label] = {
+            "median_s": median(v["times"]),
+            "runs": len(v["times"]),
+            "peak_rss_mib": round(max(v["rss"]) / 1024, 1) if v["rss"] else None,
+            "scratch_bytes": max(v["scratch"]) if v["scratch"] else None,
+            "error": v["error"],
+        }
+    return out
+
+
+def ratio(a, b):
+    return round(a / b, 3) if a and b else None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--dir", default=None, help="fixture cache (default BUILD/bench-fixture)")
+    ap.add_argument("--work", default=None, help="where outputs go (default: beside the fixture)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--only", default=None, help="comma-separated case names")
+    a = ap.parse_args()
+    a.dir = a.dir or os.path.join(a.build, "bench-fixture")
+    a.work = a.work or a.dir
+    make_fixture(a.dir)
+    d = a.dir
+    raw, raw64 = os.path.join(d, "bench.raw"), os.path.join(d, "bench64.raw")
+    vmdk, vmdk64 = os.path.join(d, "bench-disk1.vmdk"), os.path.join(d, "bench64.vmdk")
+    qcow2 = os.path.join(d, "bench.qcow2")
+    ngx = Nginx(os.path.join(d, "www"), d)
+    url = ngx.url + "/bench.ova"
+    b = Bench(a)
+    only = set(a.only.split(",")) if a.only else None
+    results = {}
+    try:
+        cases = {
+            "remote_ova": (raw, [
+                ("vmimport copy", lambda: b.vmimport_copy(url)),
+                ("cp from mount", lambda: b.mount_cp(url)),
+                ("nbdkit+qemu-img", lambda: b.nbdkit_qemu(url)),
+                ("download+convert", lambda: b.download_convert(url)),
+            ]),
+            "local_vmdk": (raw, [
+                ("vmimport copy", lambda: b.vmimport_copy(vmdk)),
+                ("cp from mount", lambda: b.mount_cp(vmdk)),
+                ("qemu-img convert", lambda: b.qemu_img(vmdk, "vmdk")),
+            ]),
+            "local_qcow2": (raw, [
+                ("vmimport copy", lambda: b.vmimport_copy(qcow2)),
+                ("cp from mount", lambda: b.mount_cp(qcow2)),
+                ("qemu-img convert", lambda: b.qemu_img(qcow2, "qcow2")),
+            ]),
+            "scaling_64g": (raw64, [
+                ("vmimport copy 64G", lambda: b.vmimport_copy(vmdk64)),
+            ]),
+        }
+        for name, (ref, contenders) in cases.items():
+            if only and name not in only:
+                continue
+            log(f"bench: case {name}")
+            results[name] = run_case(b, name, contenders, ref, a.runs)
+        if not only or "first_byte" in only:
+            mounts, reads, rss = [], [], []
+            for _ in range(a.runs + 1):
+                try:
+                    m, r, k = b.first_byte(url)
+                    mounts.append(m); reads.append(r); rss.append(k or 0)
+                except Exception as e:
+                    log(f"bench: first_byte: FAILED: {e}")
+                    break
+            its = []
+            for _ in range(a.runs):
+                try:
+                    its.append(b.inspect(url)[0])
+                except Exception as e:
+                    log(f"bench: inspect: FAILED: {e}")
+                    break
+            results["first_byte"] = {
+                "mount_s": median(mounts[1:]), "first_4k_read_s": median(reads[1:]),
+                "inspect_s": median(its), "peak_rss_mib": round(max(rss) / 1024, 1) if rss else None,
+            }
+    finally:
+        b.cleanup()
+        ngx.stop()
+    if "local_vmdk" in results and "scaling_64g" in results:
+        results["scaling_64g"]["ratio_64g_to_4g"] = ratio(
+            results["scaling_64g"]["vmimport copy 64G"]["median_s"],
+            results["local_vmdk"]["vmimport copy"]["median_s"])
+    inflate = os.path.join(a.build, "tests", "bench", "inflate-bench")
+    if (not only or "inflate" in only) and os.path.exists(inflate):
+        out = subprocess.run([inflate, vmdk], capture_output=True, text=True)
+        try:
+            results["inflate"] = json.loads(out.stdout)
+        except ValueError:
+            results["inflate"] = {"error": out.stderr.strip()[:200]}
+    report(results)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+TARGETS = [
+    # (case, ours, theirs, max ratio)
+    ("remote_ova", "vmimport copy", "nbdkit+qemu-img", 0.33),
+    ("remote_ova", "vmimport copy", "download+convert", 0.25),
+    ("remote_ova", "cp from mount", "nbdkit+qemu-img", None),
+    ("local_vmdk", "vmimport copy", "qemu-img convert", 0.5),
+    ("local_vmdk", "cp from mount", "qemu-img convert", 0.7),
+    ("local_qcow2", "vmimport copy", "qemu-img convert", 0.5),
+    ("local_qcow2", "cp from mount", "qemu-img convert", 0.7),
+]
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3f}{unit}"
+    return f"{v}{unit}"
+
+
+def report(results):
+    print(f"{'case':<14} {'contender':<20} {'median s':>9} {'peak RSS MiB':>13} {'scratch MiB':>12}  note")
+    for case, v in results.items():
+        if case in ("first_byte", "inflate"):
+            continue
+        for label, r in v.items():
+            if not isinstance(r, dict):
+                continue
+            sc = None if r["scratch_bytes"] is None else round(r["scratch_bytes"] / MiB, 1)
+            print(f"{case:<14} {label:<20} {fmt(r['median_s']):>9} {fmt(r['peak_rss_mib']):>13} "
+                  f"{fmt(sc):>12}  {('FAILED: ' + r['error']) if r['error'] else ''}")
+    print()
+    print(f"{'target':<56} {'ratio':>7} {'limit':>6}  met")
+    for case, ours, theirs, limit in TARGETS:
+        if case not in results:
+            continue
+        r = ratio(results[case].get(ours, {}).get("median_s"), results[case].get(theirs, {}).get("median_s"))
+        met = "-" if r is None or limit is None else ("yes" if r <= limit else "NO")
+        print(f"{case + ': ' + ours + ' / ' + theirs:<56} {fmt(r):>7} {fmt(limit):>6}  {met}")
+        results[case][f"ratio {ours} / {theirs}"] = r
+    if "scaling_64g" in results:
+        r = results["scaling_64g"].get("ratio_64g_to_4g")
+        print(f"{'scaling: 64 GiB / 4 GiB time':<56} {fmt(r):>7} {1.1:>6}  "
+              f"{'-' if r is None else ('yes' if r <= 1.1 else 'NO')}")
+    fb = results.get("first_byte")
+    if fb:
+        for k, limit in (("mount_s", 0.2), ("first_4k_read_s", 0.05), ("inspect_s", None)):
+            v = fb.get(k)
+            met = "-" if v is None or limit is None else ("yes" if v <= limit else "NO")
+            print(f"{'remote OVA: ' + k:<56} {fmt(v):>7} {fmt(limit):>6}  {met}")
+    rss = [r["peak_rss_mib"] for c, v in results.items() if c not in ("first_byte", "inflate")
+           for label, r in v.items() if isinstance(r, dict) and label.startswith(("vmimport", "cp from"))
+           and r.get("peak_rss_mib")]
+    if rss:
+        print(f"{'our peak RSS (MiB, worst case)':<56} {max(rss):>7} {128:>6}  {'yes' if max(rss) <= 128 else 'NO'}")
+    inf = results.get("inflate")
+    if inf:
+        print()
+        print("inflate (MB/s of output):", json.dumps(inf))
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    main()
