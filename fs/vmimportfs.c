@@ -17,6 +17,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -531,6 +532,11 @@ main (int argc, char **argv)
   vmi_log_set_program ("vmimportfs");
   vmi_source_opts_init (&opts);
   fs.readahead_kb = 1024;
+  /* Bounded memory: large transient buffers (a 1 MiB read, a run of cache
+   * blocks) go back to the system when freed instead of raising glibc's
+   * dynamic mmap threshold, and FUSE worker threads share a few arenas. */
+  mallopt (M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt (M_ARENA_MAX, 4);
   while ((c = getopt_long (argc, argv, "fdso:vhV", long_opts, NULL)) != -1) {
     switch (c) {
     case 'f': foreground = 1; break;
@@ -651,7 +657,7 @@ main (int argc, char **argv)
     status = fuse_loop (f) == 0 ? 0 : 3;
   else {
     loop_cfg = fuse_loop_cfg_create ();
-    fuse_loop_cfg_set_max_threads (loop_cfg, 32);
+    fuse_loop_cfg_set_max_threads (loop_cfg, 16);
     fuse_loop_cfg_set_idle_threads (loop_cfg, 8);
     status = fuse_loop_mt (f, loop_cfg) == 0 ? 0 : 3;
   }
