@@ -413,24 +413,28 @@ map_run (struct qcow2 *q, uint64_t off, uint64_t max_len, struct run *r)
   return 0;
 }
 
-/* Standard clusters: host bytes.  A host offset at or past the end of the
- * file is corruption; a cluster that starts inside the file and is cut by
- * its end reads as zeros past it, as qemu reads it. */
+/* Standard clusters: host bytes.  A cluster that starts at or past the end
+ * of the file is corruption; one that starts inside the file and is cut by
+ * its end reads as zeros past it, as qemu reads it (qemu leaves the tail of
+ * a cluster unwritten when only some subclusters are allocated). */
 static int
 read_data (struct qcow2 *q, char *buf, uint64_t n, uint64_t host,
            uint64_t guest_off)
 {
+  uint64_t limit = (q->file_size + q->cluster_size - 1) & ~(q->cluster_size - 1);
   uint64_t avail;
 
-  if (host >= q->file_size) {
+  if (host >= limit || n > limit - host) {
+    uint64_t bad = host >= limit ? host : limit;
     errno = EIO;
     vmi_error ("%s: guest offset %" PRIu64 " maps to host offset %" PRIu64
                ", past the end of the file (size %" PRIu64 ")",
-               q->name, guest_off, host, q->file_size);
+               q->name, guest_off + (bad - host), bad, q->file_size);
     return -1;
   }
-  avail = q->file_size - host < n ? q->file_size - host : n;
-  if (vmi_layer_pread (q->file, buf, avail, host) == -1) {
+  avail = host >= q->file_size ? 0
+          : q->file_size - host < n ? q->file_size - host : n;
+  if (avail > 0 && vmi_layer_pread (q->file, buf, avail, host) == -1) {
     vmi_error_prefix ("%s: guest offset %" PRIu64 " (host offset %" PRIu64 ")",
                       q->name, guest_off, host);
     return -1;
