@@ -1202,6 +1202,24 @@ open_backing (struct qcow2 *q, const unsigned char *hdr, size_t hdr_len,
   return r;
 }
 
+/* L2 tables to keep: L2_CACHE_BYTES (with 64 KiB clusters, enough to map
+ * 64 GiB), or VMIMPORT_QCOW2_L2_CACHE bytes (tuning, and tests that want
+ * eviction); never fewer than 4. */
+static size_t
+l2_cache_entries (const struct qcow2 *q)
+{
+  const char *env = getenv ("VMIMPORT_QCOW2_L2_CACHE");
+  uint64_t bytes = L2_CACHE_BYTES;
+
+  if (env && *env) {
+    char *end;
+    unsigned long long v = strtoull (env, &end, 0);
+    if (*end == '\0' && v <= (UINT64_C (1) << 32))
+      bytes = v;
+  }
+  return bytes >> q->cluster_bits > 4 ? bytes >> q->cluster_bits : 4;
+}
+
 struct vmi_layer *
 vmi_qcow2_open (struct vmi_layer *file, const struct vmi_opener *siblings)
 {
@@ -1262,8 +1280,7 @@ vmi_qcow2_open (struct vmi_layer *file, const struct vmi_opener *siblings)
   }
   if (check_features (q, &h) == -1 || load_l1 (q, &h) == -1)
     goto err;
-  if (lru_init (&q->l2_cache, L2_CACHE_BYTES >> q->cluster_bits > 4
-                ? L2_CACHE_BYTES >> q->cluster_bits : 4) == -1
+  if (lru_init (&q->l2_cache, l2_cache_entries (q)) == -1
       || lru_init (&q->inflated, INFLATED_CACHE_BYTES >> q->cluster_bits > 2
                    ? INFLATED_CACHE_BYTES >> q->cluster_bits : 2) == -1) {
     errno = ENOMEM;

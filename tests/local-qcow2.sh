@@ -103,7 +103,11 @@ rm -f "$T/sparse.qcow2" "$T/sparse.map"
 head -c $((24<<20)) /dev/urandom > "$T/full.raw"
 qemu-img convert -q -f raw -O qcow2 "$T/full.raw" "$T/full.qcow2"
 verify full_random_data "$T/full.qcow2"
-rm -f "$T/full.raw" "$T/full.qcow2"
+# 512-byte clusters: 768 L2 tables, read through a cache of 4 of them.
+qemu-img convert -q -f raw -O qcow2 -o cluster_size=512 "$T/full.raw" "$T/full512.qcow2"
+check l2_cache_of_4_tables_evicts_and_reads_match bash -c \
+  "VMIMPORT_QCOW2_L2_CACHE=0 '$LT' random '$T/full512.qcow2' '$T/full.raw' $N 4 77"
+rm -f "$T/full.raw" "$T/full.qcow2" "$T/full512.qcow2"
 qemu-img create -q -f qcow2 -o preallocation=metadata "$T/prealloc.qcow2" 16M
 qemu-io -f qcow2 -c 'write -P 9 1m 100k' "$T/prealloc.qcow2" >/dev/null
 verify preallocated_metadata "$T/prealloc.qcow2"
@@ -151,6 +155,9 @@ qemu-img create -q -f qcow2 -b sub/mid.qcow2 -F qcow2 "$T/chain/top.qcow2" 64M
 scribble "$T/chain/top.qcow2"
 qemu-io -f qcow2 -c 'write -z 30m 1m' "$T/chain/top.qcow2" >/dev/null
 verify chain_of_3_raw_base "$T/chain/top.qcow2" "$N"
+check chain_of_3_small_l2_caches_random_reads_match bash -c \
+  "qemu-img convert -O raw '$T/chain/top.qcow2' '$T/top.ref' && VMIMPORT_QCOW2_L2_CACHE=0 '$LT' random '$T/chain/top.qcow2' '$T/top.ref' $N 4 78"
+rm -f "$T/top.ref"
 
 # The same with a qcow2 base (extended L2) and a v2 middle image.
 qemu-img convert -q -f raw -O qcow2 -o extended_l2=on "$T/fs.raw" "$T/chain/sub/base.qcow2"
