@@ -15,6 +15,11 @@
  * looked at.  Anything we cannot read faithfully (encryption, an external
  * data file, an unknown incompatible feature, an image marked corrupt) is
  * refused at open with a message naming the cause.
+ *
+ * Memory per image, whatever the disk size: the active L1 table (8 bytes
+ * per 512 MiB of disk with 64 KiB clusters; qemu caps it at 32 MiB), at
+ * most L2_CACHE_BYTES of L2 tables and INFLATED_CACHE_BYTES of inflated
+ * clusters.  Each backing file is an image of its own with the same bounds.
  */
 #include <endian.h>
 #include <errno.h>
@@ -73,7 +78,6 @@
 struct lru_entry {
   uint64_t key;
   int refs;                       /* the cache's own + one per user */
-  int linked;
   struct lru_entry *hnext, *prev, *next;
   uint64_t data[];                /* 8-byte aligned for L2 entries */
 };
@@ -113,10 +117,8 @@ lru_entry_new (size_t bytes)
 {
   struct lru_entry *e = malloc (sizeof *e + bytes);
 
-  if (e) {
+  if (e)
     e->refs = 1;
-    e->linked = 0;
-  }
   return e;
 }
 
@@ -139,7 +141,6 @@ lru_unlink (struct lru *c, struct lru_entry *e)
   *pp = e->hnext;
   e->prev->next = e->next;
   e->next->prev = e->prev;
-  e->linked = 0;
   c->count--;
   lru_drop (e);
 }
@@ -191,7 +192,6 @@ lru_put (struct lru *c, uint64_t key, struct lru_entry *e)
     }
   e->key = key;
   e->refs++;
-  e->linked = 1;
   e->hnext = c->buckets[lru_bucket (c, key)];
   c->buckets[lru_bucket (c, key)] = e;
   lru_push_front (c, e);
