@@ -65,6 +65,35 @@ n = sum(int(m.group(1), 16) for m in re.finditer(r' Read id=\d+ offset=0x[0-9a-f
 print('server sent %d bytes for $data bytes of data' % n)
 sys.exit(0 if $data <= n <= $data + 2 * 4096 else 1)"
 
+# SEEK_DATA / SEEK_HOLE on the mounted raw view find the same holes.
+if "$VMIFS" --help 2>&1 | grep -q "not written yet"; then
+  echo "skip nbd_sparse_seek_hole_* (this build has no vmimportfs yet)"
+else
+  mount_fs "$uri" "$T/mnt"
+  check nbd_sparse_seek_hole_finds_the_holes python3 - "$T/mnt" "$data" <<'PY'
+import glob, os, sys
+img = glob.glob(sys.argv[1] + "/*/disk-0.img")[0]
+want = int(sys.argv[2])
+fd = os.open(img, os.O_RDONLY)
+size = os.fstat(fd).st_size
+pos = found = holes = 0
+while pos < size:
+    try:
+        d = os.lseek(fd, pos, os.SEEK_DATA)
+    except OSError:
+        holes += 1
+        break
+    if d > pos:
+        holes += 1
+    h = os.lseek(fd, d, os.SEEK_HOLE)
+    found += h - d
+    pos = h
+print("%s: %d bytes of data in %d runs between holes (map says %d)" % (img, found, holes, want))
+sys.exit(0 if holes > 1 and want <= found <= want + (1 << 20) else 1)
+PY
+  unmount_fs "$T/mnt"
+fi
+
 # TLS with a pre-shared key (nbds+unix://USER@/?tls-psk-file=...).
 printf 'alice:%s\n' "$(openssl rand -hex 32)" > "$T/psk"
 start_nbdkit tls --tls=require --tls-psk="$T/psk" file "$T/disk.img"
