@@ -8,7 +8,7 @@
 #include "vmimport/formats.h"
 #include "fuzz-common.h"
 
-#define READ_BUDGET (16u << 20)     /* bytes read per input */
+#define READ_BUDGET (8u << 20)      /* bytes read per input */
 #define EXTENT_BUDGET 100000        /* extents visited per input */
 #define WINDOW (UINT64_C (1) << 32) /* extents asked for at once */
 #define MAX_OPENS 256
@@ -37,7 +37,7 @@ void
 fuzz_read_layer (struct vmi_layer *l)
 {
   struct vmi_extents e = { 0 };
-  size_t bufsz = 256 << 10, budget = READ_BUDGET, nextents = 0;
+  size_t bufsz = 64 << 10, budget = READ_BUDGET, nextents = 0;
   char *buf = malloc (bufsz);
   uint64_t pos = 0;
 
@@ -63,12 +63,16 @@ fuzz_read_layer (struct vmi_layer *l)
     }
     for (size_t i = 0; i < e.n && budget > 0; i++, nextents++) {
       const struct vmi_extent *x = &e.v[i];
-      for (uint64_t o = x->offset; o < x->offset + x->length && budget > 0;) {
-        size_t n = x->offset + x->length - o;
+      uint64_t end = x->offset + x->length;
+      for (uint64_t o = x->offset; o < end && budget > 0;) {
+        size_t n = end - o;
         if (n > bufsz)
           n = bufsz;
         if (n > budget)
           n = budget;
+        /* Zeros: the head and the tail of the extent are enough. */
+        if (x->type != VMI_EXTENT_DATA && o > x->offset && end - o > bufsz)
+          o = end - n;
         if (vmi_layer_pread (l, buf, n, o) == -1)
           break;   /* a corrupt grain: EIO for this read, go on */
         if (x->type != VMI_EXTENT_DATA)
