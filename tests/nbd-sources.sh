@@ -101,4 +101,29 @@ tls_uri="nbds+unix://alice@/?socket=$T/tls.sock&tls-psk-file=$T/psk"
 check nbd_tls_psk_cat_matches_source bash -c "'$LT' cat '$tls_uri' '$T/tls.out' && cmp '$T/disk.img' '$T/tls.out'"
 check_fails nbd_tls_required_plain_client_refused "$T/tls.sock" \
   "$LT" info "$(unix_uri tls)"
+
+# TLS with X.509 certificates, as libnbd takes them: a directory holding
+# ca-cert.pem (given as the CA option, VMI_CA here), on 127.0.0.1.  A CA
+# file works too (put in a private folder, removed at close).
+mkdir -p "$T/srv-certs" "$T/cli-certs" "$T/other-ca"
+(
+  cd "$T" || exit 1
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca \
+    -keyout ca-key.pem -out srv-certs/ca-cert.pem 2>/dev/null
+  openssl req -new -newkey rsa:2048 -nodes -subj /CN=localhost \
+    -keyout srv-certs/server-key.pem -out server.csr 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > ext
+  openssl x509 -req -in server.csr -CA srv-certs/ca-cert.pem -CAkey ca-key.pem \
+    -CAcreateserial -days 2 -extfile ext -out srv-certs/server-cert.pem 2>/dev/null
+  cp srv-certs/ca-cert.pem cli-certs/
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca \
+    -keyout other-ca/key.pem -out other-ca/ca-cert.pem 2>/dev/null
+)
+start_nbdkit x509-tcp --tls=require --tls-certificates="$T/srv-certs" file "$T/disk.img"
+x509_uri="nbds://127.0.0.1:$(cat "$T/x509-tcp.port")/"
+check nbd_tls_x509_cat_matches_source bash -c "VMI_CA='$T/cli-certs' '$LT' cat '$x509_uri' '$T/x509.out' && cmp '$T/disk.img' '$T/x509.out'"
+check_fails nbd_tls_x509_unknown_ca_refused "certificate|verif|TLS|handshake" \
+  env VMI_CA="$T/other-ca" "$LT" info "$x509_uri"
+mkdir -p "$T/tmp"
+check nbd_tls_x509_ca_file_accepted bash -c "TMPDIR='$T/tmp' VMI_CA='$T/cli-certs/ca-cert.pem' '$LT' info '$x509_uri' && [ -z \"\$(ls '$T/tmp')\" ]"
 finish

@@ -3,9 +3,11 @@
  *   nbd://host[:port]/export   nbds://...   nbd+unix:///export?socket=PATH
  *
  * TLS as libnbd takes it: nbds:// requires TLS; the URI may carry
- * tls-psk-file=FILE or tls-certificates=DIR; opts->ca_cert_file naming a
- * directory is passed as the certificates directory, opts->username as the
- * TLS (PSK) user name, opts->insecure turns off peer verification.
+ * tls-psk-file=FILE or tls-certificates=DIR.  opts->ca_cert_file naming a
+ * directory is passed as the certificates directory; a CA bundle file (or
+ * opts->ca_cert_pem) is put as ca-cert.pem in a private folder that is.
+ * opts->username is the TLS (PSK) user name, opts->insecure turns off
+ * peer verification.
  *
  * Requests are issued with libnbd's asynchronous API so that many are in
  * flight on one connection at once: each connection has an event-loop
@@ -66,6 +68,7 @@ struct conn {
 struct nbdl {
   char *uri;
   char *tls_dir, *tls_user;
+  bool tls_dir_ours;          /* a private folder made by tls_dir_open */
   bool insecure;
   struct vmi_retry_policy retry;
   long timeout;               /* seconds without progress before a reset */
@@ -560,6 +563,99 @@ nbd_layer_extents (struct vmi_layer *l, uint64_t offset, uint64_t length,
   return r;
 }
 
+#define CA_MAX (1u << 20)
+
+/* libnbd reads certificates from a directory (ca-cert.pem, client-cert.pem,
+ * client-key.pem).  A directory in opts is used as it is; a CA file or PEM
+ * text is written to ca-cert.pem in a private folder removed at close. */
+static int
+tls_dir_open (struct nbdl *n, const struct vmi_source_opts *o,
+              const char *uri)
+{
+  const char *tmp = getenv ("TMPDIR");
+  char *pem = NULL, *path = NULL;
+  size_t len = 0;
+  struct stat st;
+  FILE *f;
+  int r = -1;
+
+  if (o->ca_cert_file && stat (o->ca_cert_file, &st) == 0
+      && S_ISDIR (st.st_mode)) {
+    if ((n->tls_dir = strdup (o->ca_cert_file)) == NULL)
+      goto nomem;
+    return 0;
+  }
+  if (o->ca_cert_file) {
+    if ((f = fopen (o->ca_cert_file, "re")) == NULL) {
+      vmi_error ("%s: CA certificates %s: %s", uri, o->ca_cert_file,
+                 strerror (errno));
+      return -1;
+    }
+    if ((pem = malloc (CA_MAX)) == NULL) {
+      fclose (f);
+      goto nomem;
+    }
+    len = fread (pem, 1, CA_MAX, f);
+    fclose (f);
+    if (len == CA_MAX) {
+      errno = EFBIG;
+      vmi_error ("%s: CA certificates %s: larger than %u bytes", uri,
+                 o->ca_cert_file, CA_MAX);
+      goto out;
+    }
+  }
+  else if (o->ca_cert_pem) {
+    len = strlen (o->ca_cert_pem);
+    if ((pem = strdup (o->ca_cert_pem)) == NULL)
+      goto nomem;
+  }
+  else
+    return 0;
+  if (asprintf (&n->tls_dir, "%s/vmimport-nbd-XXXXXX", tmp ? tmp : "/tmp") == -1) {
+    n->tls_dir = NULL;
+    goto nomem;
+  }
+  if (mkdtemp (n->tls_dir) == NULL) {
+    vmi_error ("%s: private folder for the CA certificates: %s", uri,
+               strerror (errno));
+    free (n->tls_dir);
+    n->tls_dir = NULL;
+    goto out;
+  }
+  n->tls_dir_ours = true;
+  if (asprintf (&path, "%s/ca-cert.pem", n->tls_dir) == -1) {
+    path = NULL;
+    goto nomem;
+  }
+  f = fopen (path, "we");
+  if (f == NULL || fwrite (pem, 1, len, f) != len || fclose (f) != 0) {
+    vmi_error ("%s: %s: %s", uri, path, strerror (errno));
+    goto out;
+  }
+  r = 0;
+  goto out;
+ nomem:
+  errno = ENOMEM;
+  vmi_error ("%s: out of memory", uri);
+ out:
+  free (pem);
+  free (path);
+  return r;
+}
+
+static void
+tls_dir_close (struct nbdl *n)
+{
+  char *path;
+
+  if (n->tls_dir_ours && asprintf (&path, "%s/ca-cert.pem", n->tls_dir) != -1) {
+    unlink (path);
+    free (path);
+    rmdir (n->tls_dir);
+  }
+  free (n->tls_dir);
+}
+
 static void
 nbdl_free (struct nbdl *n)
 {
@@ -573,7 +669,7 @@ nbdl_free (struct nbdl *n)
   pthread_mutex_destroy (&n->done_lock);
   pthread_cond_destroy (&n->done_cond);
   free (n->uri);
-  free (n->tls_dir);
+  tls_dir_close (n);
   free (n->tls_user);
   free (n);
 }
@@ -660,7 +756,6 @@ vmi_nbd_open (const char *uri, const struct vmi_source_opts *opts)
 {
   struct nbdl *n = calloc (1, sizeof *n);
   struct vmi_layer *l;
-  struct stat st;
   size_t want = 1;
 
   if (n == NULL)
@@ -673,17 +768,8 @@ vmi_nbd_open (const char *uri, const struct vmi_source_opts *opts)
     n->retry = opts->retry;
     n->timeout = opts->timeout_seconds;
     n->insecure = opts->insecure;
-    if (opts->ca_cert_file) {
-      if (stat (opts->ca_cert_file, &st) == -1 || !S_ISDIR (st.st_mode)) {
-        errno = EINVAL;
-        vmi_error ("%s: NBD over TLS takes a certificates directory "
-                   "(ca-cert.pem, client-cert.pem, client-key.pem), and %s "
-                   "is not one", uri, opts->ca_cert_file);
-        goto err;
-      }
-      if ((n->tls_dir = strdup (opts->ca_cert_file)) == NULL)
-        goto nomem;
-    }
+    if (tls_dir_open (n, opts, uri) == -1)
+      goto err;
     if (opts->username && strncasecmp (uri, "nbds", 4) == 0
         && (n->tls_user = strdup (opts->username)) == NULL)
       goto nomem;
