@@ -139,6 +139,8 @@ event_loop (void *arg)
       dir = nbd_aio_get_direction (h);
       p[0].events = (dir & LIBNBD_AIO_DIRECTION_READ ? POLLIN : 0)
                     | (dir & LIBNBD_AIO_DIRECTION_WRITE ? POLLOUT : 0);
+      if (p[0].events == 0)   /* else POLLHUP would wake us in a loop */
+        p[0].fd = -1;
     }
     if (poll (p, 2, 1000) == -1 && errno != EINTR)
       break;
@@ -160,7 +162,7 @@ event_loop (void *arg)
 
 /* A connection whose commands make no progress for TIMEOUT seconds is
  * reset: shutting the socket down makes libnbd abort its commands, and the
- * callers reconnect.  Called by the event loop's owner (see stall_check). */
+ * callers reconnect.  Waiting callers call this once a second. */
 static void
 stall_check (struct nbdl *n, struct conn *c, struct nbd_handle *h)
 {
@@ -425,14 +427,10 @@ run (struct vmi_layer *l, struct req *q, size_t nq)
       dead = true;
     }
     else {
-      bool need_wake = false;
       for (size_t i = 0; i < nq; i++)
         if (!q[i].ok)
           req_issue (c, &q[i]);
-      if (nbd_aio_get_direction (c->nbd) & LIBNBD_AIO_DIRECTION_WRITE)
-        need_wake = true;
-      if (need_wake)
-        wake (c);
+      wake (c);   /* the loop polls for what libnbd now waits for */
       stall_check (n, c, c->nbd);
       pthread_mutex_lock (&n->done_lock);
       for (size_t i = 0; i < nq; i++) {
