@@ -17,7 +17,12 @@ for name in raw raw-tcp; do
   check "nbd_${name}_random_reads_through_cache_match" "$LT" random "$uri" "$T/disk.img" 400 8 2 $((8<<20))
   check "nbd_${name}_holes_reported" bash -c "'$LT' map '$uri' | grep -q ' hole\$'"
 done
-check nbd_raw_export_name_kept bash -c "'$LT' info 'nbd+unix:///?socket=$T/raw.sock' | grep -q '\"format\": \"raw\"'"
+# The export name in the URI reaches the server (which knows only disk1).
+start_nbdkit named --filter=exportname file "$T/disk.img" exportname=disk1 \
+  exportname-strict=true
+check nbd_export_name_from_uri bash -c "'$LT' cat 'nbd+unix:///disk1?socket=$T/named.sock' '$T/named.out' && cmp '$T/disk.img' '$T/named.out'"
+check_fails nbd_unknown_export_name_refused "disk2" \
+  "$LT" info "nbd+unix:///disk2?socket=$T/named.sock"
 check_fails nbd_missing_socket_fails_clearly "nosuch.sock.*(No such file|connect)" \
   "$LT" info "nbd+unix:///?socket=$T/nosuch.sock"
 
