@@ -41,6 +41,13 @@ open_source (const char *source)
     o.username = strdup (getenv ("VMI_USER"));
   if (getenv ("VMI_CA"))
     o.ca_cert_file = strdup (getenv ("VMI_CA"));
+  /* Retry policy and timeout, for fault tests. */
+  if (getenv ("VMI_RETRY_ATTEMPTS"))
+    o.retry.attempts = atoi (getenv ("VMI_RETRY_ATTEMPTS"));
+  if (getenv ("VMI_RETRY_DEADLINE"))
+    o.retry.deadline = atof (getenv ("VMI_RETRY_DEADLINE"));
+  if (getenv ("VMI_TIMEOUT"))
+    o.timeout_seconds = atol (getenv ("VMI_TIMEOUT"));
   prov = vmi_provider_open (source, &o);
   vmi_source_opts_clear (&o);
   if (prov == NULL) {
@@ -228,6 +235,8 @@ main (int argc, char **argv)
   int r;
 
   vmi_log_set_program ("layer-tool");
+  if (getenv ("VMI_LOG_LEVEL"))   /* 0 error .. 3 debug */
+    vmi_log_set_level ((enum vmi_log_level) atoi (getenv ("VMI_LOG_LEVEL")));
   if (argc < 3) {
     fprintf (stderr, "usage: layer-tool info|map|cat|random SOURCE ...\n");
     return 2;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build (with -Werror, ASan and UBSan) and run every test, then print the
 # line CI reads: "N passed, N failed".  Extra arguments go to meson test
-# (e.g. a test name, or --suite unit).
+# (e.g. a test name, or --suite unit); without any, the ThreadSanitizer and
+# fuzz suites run too (see below).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-test}
@@ -15,14 +16,41 @@ if ! meson compile -C "$BUILD"; then
 fi
 meson test -C "$BUILD" --print-errorlogs --num-processes 2 "$@"
 rc=$?
-python3 - "$BUILD/meson-logs/testlog.json" <<'PY'
-import json, sys
-p = f = s = 0
-for line in open(sys.argv[1]):
-    r = json.loads(line).get("result")
-    if r in ("OK", "EXPECTEDFAIL"): p += 1
-    elif r == "SKIP": s += 1
-    else: f += 1
+logs=("$BUILD/meson-logs/testlog.json")
+broken=0
+# With no test named: also the concurrency tests under ThreadSanitizer
+# (build-tsan) and each fuzz target for FUZZ_SECONDS (default 60; 0 skips)
+# in a clang + libFuzzer build (build-fuzz).
+extra () {  # extra DIR SUITE MESON-SETUP-ARGS...
+  local dir=$1 suite=$2; shift 2
+  rm -f "$dir/meson-logs/testlog.json"
+  if [ ! -f "$dir/build.ninja" ] && ! meson setup "$dir" "$@" >/dev/null; then
+    broken=$((broken+1)); return 1
+  fi
+  meson compile -C "$dir" >/dev/null || { broken=$((broken+1)); return 1; }
+  logs+=("$dir/meson-logs/testlog.json")
+  meson test -C "$dir" --suite "$suite" --print-errorlogs --num-processes 1
+}
+if [ $# -eq 0 ]; then
+  extra build-tsan tsan -Db_sanitize=thread -Db_lundef=false || rc=1
+  if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
+    CC=clang extra build-fuzz fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+      -Db_lundef=false || rc=1
+  fi
+fi
+python3 - "$broken" "${logs[@]}" <<'PY'
+import json, os, sys
+p = s = 0
+f = int(sys.argv[1])          # extra builds that failed to set up or compile
+for log in sys.argv[2:]:
+    if not os.path.exists(log):
+        f += 1
+        continue
+    for line in open(log):
+        r = json.loads(line).get("result")
+        if r in ("OK", "EXPECTEDFAIL"): p += 1
+        elif r == "SKIP": s += 1
+        else: f += 1
 print(f"{p} passed, {f} failed" + (f", {s} skipped" if s else ""))
 PY
 exit $rc

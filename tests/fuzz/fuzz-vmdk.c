@@ -1,0 +1,27 @@
+/* Fuzz target: VMDK (sparse header, descriptor text, grain directory and
+ * tables, streamOptimized markers), through the production path: an
+ * in-memory layer, format detection, then a whole-disk read.  Files the
+ * descriptor names are the input itself. */
+#include "vmimport/formats.h"
+#include "fuzz-common.h"
+
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  (void) argc; (void) argv;
+  fuzz_init ();
+  return 0;
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  struct vmi_opener siblings;
+  struct vmi_layer *l = vmi_memory_open (data, size, "fuzz.vmdk");
+
+  fuzz_opener_init (&siblings, data, size);
+  if (l && (l = vmi_format_open (l, &siblings, NULL)) != NULL)
+    fuzz_read_layer (l);
+  vmi_layer_close (l);
+  return 0;
+}

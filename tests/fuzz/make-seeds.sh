@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# Generate the seed corpora of the fuzz targets into OUTDIR/TARGET/, from
+# images qemu-img makes and archives tar makes (nothing binary is kept in
+# git).  Small on purpose: a seed is mutated millions of times.
+#   tests/fuzz/make-seeds.sh OUTDIR
+set -eu
+out=${1:?usage: make-seeds.sh OUTDIR}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmi-seeds.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+mkdir -p "$out"/{vmdk,qcow2,tar,ovf,manifest,yaml}
+
+# A 1 MiB raw disk: a text run, a random run, zeros, a pattern near the end.
+qemu-img create -q -f raw base.raw 1M
+seq 1 3000 | dd of=base.raw conv=notrunc status=none
+head -c 8000 /dev/urandom | dd of=base.raw bs=1 seek=300000 conv=notrunc status=none
+printf 'END-OF-DISK' | dd of=base.raw bs=1 seek=$((1024*1024-4096)) conv=notrunc status=none
+qemu-img create -q -f raw small.raw 64K
+printf 'tiny' | dd of=small.raw conv=notrunc status=none
+
+# VMDK: every subformat qemu-img writes.  Descriptor-only seeds name their
+# extents; the fuzz opener hands the same bytes back for them.
+v=0
+for o in subformat=monolithicSparse subformat=streamOptimized \
+         subformat=monolithicSparse,compat6=on subformat=monolithicSparse,adapter_type=lsilogic \
+         subformat=monolithicFlat subformat=twoGbMaxExtentSparse \
+         subformat=twoGbMaxExtentFlat subformat=streamOptimized,hwversion=6; do
+  v=$((v+1)); rm -f d*.vmdk
+  qemu-img convert -q -f raw -O vmdk -o "$o" base.raw d.vmdk
+  cp d.vmdk "$out/vmdk/$v-$(echo "$o" | tr ',=' '__').vmdk"
+done
+qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized small.raw "$out/vmdk/small-stream.vmdk"
+qemu-img convert -q -f raw -O vmdk small.raw "$out/vmdk/small-sparse.vmdk"
+# A descriptor by hand: a sparse extent and a zero extent.
+cat > "$out/vmdk/descriptor.vmdk" <<'EOF'
+# Disk DescriptorFile
+version=1
+CID=fffffffe
+parentCID=ffffffff
+createType="monolithicSparse"
+
+# Extent description
+RW 4096 SPARSE "self.vmdk"
+RW 2048 ZERO
+RW 128 FLAT "flat.bin" 0
+
+# The Disk Data Base
+#DDB
+ddb.virtualHWVersion = "4"
+ddb.geometry.cylinders = "6"
+ddb.geometry.heads = "16"
+ddb.geometry.sectors = "63"
+ddb.adapterType = "ide"
+EOF
+
+# QCOW2: versions, cluster sizes, compression, extended L2, backing and
+# external data files, refcount widths.
+q=0
+for o in compat=0.10 compat=1.1 cluster_size=512 cluster_size=4096 \
+         lazy_refcounts=on refcount_bits=1 refcount_bits=64 \
+         extended_l2=on,cluster_size=32K compression_type=zstd; do
+  q=$((q+1))
+  qemu-img convert -q -f raw -O qcow2 -o "$o" base.raw "$out/qcow2/$q-$(echo "$o" | tr ',=' '__').qcow2" 2>/dev/null || true
+done
+qemu-img convert -q -c -f raw -O qcow2 base.raw "$out/qcow2/compressed-zlib.qcow2"
+qemu-img convert -q -c -f raw -O qcow2 -o compression_type=zstd base.raw "$out/qcow2/compressed-zstd.qcow2" 2>/dev/null || true
+qemu-img convert -q -c -f raw -O qcow2 -o cluster_size=4096 small.raw "$out/qcow2/small-compressed.qcow2"
+qemu-img create -q -f qcow2 -b base.raw -F raw over.qcow2
+qemu-io -c 'write -P 0x5a 64k 8k' over.qcow2 >/dev/null 2>&1 || true
+cp over.qcow2 "$out/qcow2/backing-raw.qcow2"
+qemu-img create -q -f qcow2 -o data_file=data.raw,data_file_raw=on ext.qcow2 1M
+cp ext.qcow2 "$out/qcow2/external-data-file.qcow2"
+qemu-img create -q -f qcow2 empty.qcow2 1G
+cp empty.qcow2 "$out/qcow2/empty-1G.qcow2"
+
+# OVF documents: VMware's shape, a minimal one, and an entity bomb (must
+# not be expanded).
+cat > vm.ovf <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<Envelope vmw:buildId="build-123" xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:cim="http://schemas.dmtf.org/wbem/wscim/1/common" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vmw="http://www.vmware.com/schema/ovf" xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <References>
+    <File ovf:href="disk1.vmdk" ovf:id="file1" ovf:size="68608"/>
+    <File ovf:href="sub/disk2.qcow2" ovf:id="file2" ovf:size="196616"/>
+  </References>
+  <DiskSection>
+    <Info>Virtual disk information</Info>
+    <Disk ovf:capacity="2" ovf:capacityAllocationUnits="byte * 2^20" ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized" ovf:populatedSize="1048576"/>
+    <Disk ovf:capacity="1048576" ovf:diskId="vmdisk2" ovf:fileRef="file2" ovf:format="http://www.gnome.org/~markmc/qcow-image-format.html"/>
+  </DiskSection>
+  <NetworkSection>
+    <Info>The list of logical networks</Info>
+    <Network ovf:name="VM Network"><Description>The VM Network network</Description></Network>
+  </NetworkSection>
+  <VirtualSystem ovf:id="web-01">
+    <Info>A virtual machine</Info>
+    <Name>web-01</Name>
+    <OperatingSystemSection ovf:id="101" vmw:osType="ubuntu64Guest"><Info>The kind of installed guest operating system</Info></OperatingSystemSection>
+    <VirtualHardwareSection>
+      <Info>Virtual hardware requirements</Info>
+      <System><vssd:ElementName>Virtual Hardware Family</vssd:ElementName><vssd:InstanceID>0</vssd:InstanceID><vssd:VirtualSystemIdentifier>web-01</vssd:VirtualSystemIdentifier><vssd:VirtualSystemType>vmx-19</vssd:VirtualSystemType></System>
+      <Item><rasd:AllocationUnits>hertz * 10^6</rasd:AllocationUnits><rasd:ElementName>2 virtual CPU(s)</rasd:ElementName><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>2</rasd:VirtualQuantity><vmw:CoresPerSocket ovf:required="false">2</vmw:CoresPerSocket></Item>
+      <Item><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:ElementName>4096MB of memory</rasd:ElementName><rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>4096</rasd:VirtualQuantity></Item>
+      <Item><rasd:Address>0</rasd:Address><rasd:ElementName>SCSI controller 0</rasd:ElementName><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceSubType>VirtualSCSI</rasd:ResourceSubType><rasd:ResourceType>6</rasd:ResourceType></Item>
+      <Item><rasd:Address>0</rasd:Address><rasd:ElementName>SATA controller 0</rasd:ElementName><rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceSubType>vmware.sata.ahci</rasd:ResourceSubType><rasd:ResourceType>20</rasd:ResourceType></Item>
+      <Item><rasd:AddressOnParent>0</rasd:AddressOnParent><rasd:ElementName>Hard disk 1</rasd:ElementName><rasd:HostResource>ovf:/disk/vmdisk1</rasd:HostResource><rasd:InstanceID>5</rasd:InstanceID><rasd:Parent>3</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>
+      <Item><rasd:AddressOnParent>1</rasd:AddressOnParent><rasd:ElementName>Hard disk 2</rasd:ElementName><rasd:HostResource>ovf:/disk/vmdisk2</rasd:HostResource><rasd:InstanceID>6</rasd:InstanceID><rasd:Parent>4</rasd:Parent><rasd:ResourceType>17</rasd:ResourceType></Item>
+      <Item><rasd:AddressOnParent>7</rasd:AddressOnParent><rasd:AutomaticAllocation>true</rasd:AutomaticAllocation><rasd:Connection>VM Network</rasd:Connection><rasd:ElementName>Network adapter 1</rasd:ElementName><rasd:InstanceID>7</rasd:InstanceID><rasd:ResourceSubType>VmxNet3</rasd:ResourceSubType><rasd:ResourceType>10</rasd:ResourceType><rasd:Address>00:50:56:aa:bb:cc</rasd:Address></Item>
+      <vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="efi"/>
+      <vmw:Config ovf:required="false" vmw:key="bootOptions.efiSecureBootEnabled" vmw:value="true"/>
+    </VirtualHardwareSection>
+  </VirtualSystem>
+</Envelope>
+EOF
+cp vm.ovf "$out/ovf/vmware.ovf"
+cat > "$out/ovf/minimal.ovf" <<'EOF'
+<?xml version="1.0"?>
+<ovf:Envelope xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/2" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData">
+ <ovf:References><ovf:File ovf:href="d.vmdk" ovf:id="f"/></ovf:References>
+ <ovf:DiskSection><ovf:Disk ovf:diskId="d" ovf:fileRef="f" ovf:capacity="1073741824"/></ovf:DiskSection>
+ <ovf:VirtualSystem ovf:id="vbox">
+  <ovf:VirtualHardwareSection>
+   <ovf:Item><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>1</rasd:VirtualQuantity></ovf:Item>
+   <ovf:Item><rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:AllocationUnits>MegaBytes</rasd:AllocationUnits><rasd:VirtualQuantity>512</rasd:VirtualQuantity></ovf:Item>
+   <ovf:Item><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceType>5</rasd:ResourceType></ovf:Item>
+   <ovf:Item><rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceType>17</rasd:ResourceType><rasd:Parent>3</rasd:Parent><rasd:HostResource>/disk/d</rasd:HostResource></ovf:Item>
+  </ovf:VirtualHardwareSection>
+ </ovf:VirtualSystem>
+</ovf:Envelope>
+EOF
+cat > "$out/ovf/entities.ovf" <<'EOF'
+<?xml version="1.0"?>
+<!DOCTYPE Envelope [
+ <!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">
+ <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+ <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+ <!ENTITY ext SYSTEM "file:///etc/passwd">
+]>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1">
+ <References><File ovf:href="&ext;" ovf:id="f"/></References>
+ <VirtualSystem ovf:id="&c;"><Name>&c;</Name></VirtualSystem>
+</Envelope>
+EOF
+
+# Manifests: the three digests, CRLF endings, a name with spaces.
+qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized small.raw disk1.vmdk
+mkdir -p sub
+qemu-img convert -q -f raw -O qcow2 small.raw sub/disk2.qcow2
+mf () {  # mf ALGO TOOL FILE...
+  local a=$1 tool=$2 f; shift 2
+  for f; do printf '%s(%s)= %s\n' "$a" "$f" "$($tool "$f" | cut -d' ' -f1)"; done
+}
+mf SHA256 sha256sum vm.ovf disk1.vmdk sub/disk2.qcow2 > vm.mf
+cp vm.mf "$out/manifest/sha256.mf"
+mf SHA1 sha1sum vm.ovf disk1.vmdk > "$out/manifest/sha1.mf"
+mf SHA512 sha512sum vm.ovf | sed 's/$/\r/' > "$out/manifest/sha512-crlf.mf"
+cp vm.ovf "disk with spaces.vmdk"
+mf SHA256 sha256sum "disk with spaces.vmdk" > "$out/manifest/spaces.mf"
+
+# Tar archives as OVAs are: the OVF first, then manifest and disks, in
+# each header format; one with a name too long for ustar, one sparse.
+long=a-very-long-directory-name-to-need-a-gnu-or-pax-header/and-a-long-file-name-as-well-past-one-hundred-bytes-disk3.vmdk
+mkdir -p "$(dirname "$long")"
+cp disk1.vmdk "$long"
+for fmt in ustar gnu pax v7; do
+  tar --format=$fmt -cf "$out/tar/$fmt.ova" vm.ovf vm.mf disk1.vmdk sub/disk2.qcow2 2>/dev/null || true
+done
+tar --format=gnu -cf "$out/tar/gnu-longname.ova" vm.ovf "$long"
+tar --format=pax -cf "$out/tar/pax-longname.ova" vm.ovf "$long"
+truncate -s 1M sparse.img
+printf 'x' | dd of=sparse.img bs=1 seek=500000 conv=notrunc status=none
+cp sparse.img disk1.vmdk
+tar --format=gnu -S -cf "$out/tar/gnu-sparse.ova" vm.ovf disk1.vmdk
+
+# Harvester source YAML: each kind with its Secret, and an alias bomb.
+cat > "$out/yaml/ova.yaml" <<'EOF'
+apiVersion: migration.harvesterhci.io/v1beta1
+kind: OvaSource
+metadata:
+  name: ova-web
+  namespace: default
+spec:
+  url: https://example.com/appliances/web-01.ova
+  httpTimeoutSeconds: 600
+  credentials:
+    name: ova-credentials
+    namespace: default
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ova-credentials
+  namespace: default
+stringData:
+  username: admin
+  password: "p@ss: word"
+  ca.crt: |
+    -----BEGIN CERTIFICATE-----
+    MIIBszCCAVmgAwIBAgIUZm9vYmFyAAAAAAAAAAAAAAAAAAAwCgYIKoZIzj0EAwIw
+    -----END CERTIFICATE-----
+EOF
+cat > "$out/yaml/vmware.yaml" <<'EOF'
+apiVersion: migration.harvesterhci.io/v1beta1
+kind: VmwareSource
+metadata: {name: vcsim, namespace: default}
+spec:
+  endpoint: "https://vscim/sdk"
+  dc: "DCO"
+  credentials: {name: vsphere-credentials, namespace: default}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: vsphere-credentials, namespace: default}
+data:
+  username: YWRtaW5pc3RyYXRvckB2c3BoZXJlLmxvY2Fs
+  password: c2VjcmV0
+EOF
+cat > "$out/yaml/openstack.yaml" <<'EOF'
+apiVersion: migration.harvesterhci.io/v1beta1
+kind: OpenstackSource
+metadata:
+  name: devstack
+  namespace: default
+spec:
+  endpoint: "https://devstack/identity"
+  region: "RegionOne"
+  credentials:
+    name: devstack-credentials
+    namespace: default
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: devstack-credentials
+  namespace: default
+stringData:
+  "username": "user"
+  "password": "pass"
+  "project_name": "admin"
+  "domain_name": "default"
+  "ca_cert": "pem-encoded-ca-cert"
+EOF
+cat > "$out/yaml/aliases.yaml" <<'EOF'
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+kind: OvaSource
+metadata: {name: *c}
+spec: {url: *c}
+EOF
+for t in vmdk qcow2 tar ovf manifest yaml; do
+  echo "make-seeds: $t: $(ls "$out/$t" | wc -l) seeds, $(du -sk "$out/$t" | cut -f1) KiB"
+done
