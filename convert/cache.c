@@ -19,10 +19,14 @@
 #define NSHARDS 16
 #define MAX_RUN_BYTES (8u << 20)  /* largest single read from below */
 
+struct link {
+  struct link *prev, *next;     /* LRU: head.next is the newest */
+};
+
 struct entry {
+  struct link lru;              /* first: a link is its entry */
   uint64_t blk;
   struct entry *hnext;          /* hash chain */
-  struct entry *prev, *next;    /* LRU: head.next is the newest */
   char data[];
 };
 
@@ -30,7 +34,7 @@ struct shard {
   pthread_mutex_t lock;
   struct entry **buckets;
   size_t nbuckets;
-  struct entry lru;             /* sentinel */
+  struct link lru;              /* sentinel */
   size_t count, max;
 };
 
@@ -55,17 +59,17 @@ bucket_of (const struct shard *s, uint64_t blk)
 static void
 lru_unlink (struct entry *e)
 {
-  e->prev->next = e->next;
-  e->next->prev = e->prev;
+  e->lru.prev->next = e->lru.next;
+  e->lru.next->prev = e->lru.prev;
 }
 
 static void
 lru_push (struct shard *s, struct entry *e)
 {
-  e->next = s->lru.next;
-  e->prev = &s->lru;
-  s->lru.next->prev = e;
-  s->lru.next = e;
+  e->lru.next = s->lru.next;
+  e->lru.prev = &s->lru;
+  s->lru.next->prev = &e->lru;
+  s->lru.next = &e->lru;
 }
 
 /* Under s->lock. */
@@ -84,7 +88,7 @@ lookup (struct shard *s, uint64_t blk)
 static void
 evict_oldest (struct shard *s)
 {
-  struct entry *e = s->lru.prev, **pp;
+  struct entry *e = (struct entry *) s->lru.prev, **pp;
 
   lru_unlink (e);
   for (pp = &s->buckets[bucket_of (s, e->blk)]; *pp != e; pp = &(*pp)->hnext)
@@ -146,35 +150,41 @@ is_cached (struct cache *c, uint64_t blk)
 }
 
 /* Read the run of missing blocks [first, last] from below, keep them, and
- * copy the part the caller wants. */
+ * copy the part the caller wants.  When the run lies wholly inside the
+ * caller's buffer (the usual case for large reads) it is read there
+ * directly; otherwise through a temporary buffer. */
 static int
-fill_run (struct vmi_layer *l, uint64_t first, uint64_t last, char *dst,
-          uint64_t want_off, size_t want_len)
+fill_run (struct vmi_layer *l, uint64_t first, uint64_t last, char *buf,
+          uint64_t buf_off, size_t buf_len, uint64_t want_off, size_t want_len)
 {
   struct cache *c = l->priv;
   uint64_t start = first << c->shift;
   uint64_t end = (last + 1) << c->shift;
-  char *tmp;
+  char *tmp, *run;
 
   if (end > l->size)
     end = l->size;
-  tmp = malloc (end - start);
-  if (tmp == NULL) {
+  if (start >= buf_off && end <= buf_off + buf_len) {
+    tmp = NULL;
+    run = buf + (start - buf_off);
+  }
+  else if ((tmp = run = malloc (end - start)) == NULL) {
     errno = ENOMEM;
     vmi_error ("%s: cache: out of memory", l->name);
     return -1;
   }
-  if (vmi_layer_pread (l->below, tmp, end - start, start) == -1) {
+  if (vmi_layer_pread (l->below, run, end - start, start) == -1) {
     free (tmp);
     return -1;
   }
   for (uint64_t b = first; b <= last; b++) {
     uint64_t bs = b << c->shift;
-    insert (c, b, tmp + (bs - start),
-            end - bs < c->bs ? end - bs : c->bs);
+    insert (c, b, run + (bs - start), end - bs < c->bs ? end - bs : c->bs);
   }
-  memcpy (dst, tmp + (want_off - start), want_len);
-  free (tmp);
+  if (tmp) {
+    memcpy (buf + (want_off - buf_off), tmp + (want_off - start), want_len);
+    free (tmp);
+  }
   return 0;
 }
 
@@ -199,15 +209,19 @@ cache_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
       blk++;
       continue;
     }
-    /* A run of missing blocks, read from below at once. */
+    /* A run of missing blocks, read from below at once.  A partial first
+     * or last block of the request is a run of its own, so that the runs
+     * between can go straight into the caller's buffer. */
     uint64_t run_last = blk;
-    while (run_last < last && run_last - blk + 1 < max_run
-           && !is_cached (c, run_last + 1))
+    int partial_first = from != bstart;
+    while (!partial_first && run_last < last && run_last - blk + 1 < max_run
+           && !is_cached (c, run_last + 1)
+           && ((run_last + 2) << c->shift <= end || (run_last + 2) << c->shift > l->size))
       run_last++;
     to = (run_last + 1) << c->shift;
     if (to > end)
       to = end;
-    if (fill_run (l, blk, run_last, p + (from - offset), from, to - from) == -1)
+    if (fill_run (l, blk, run_last, p, offset, count, from, to - from) == -1)
       return -1;
     blk = run_last + 1;
   }
