@@ -1,11 +1,13 @@
 # A private nginx for integration tests.  Source it after lib.sh:
 #   . "$VMI_SRC/tests/nginx.sh"
 #   nginx_start DOCROOT [--tls CERT KEY] [--auth HTPASSWD] [--no-ranges]
-#                       [--limit-rate RATE]
+#                       [--limit-rate RATE] [--no-head]
 # sets NGINX_PORT (a free port on 127.0.0.1), NGINX_URL (http(s)://127.0.0.1:PORT)
 # and NGINX_LOG (the access log: "METHOD URI PROTO" "RANGE" STATUS BYTES_SENT
-# per line).  nginx_stop stops it (also done at exit); nginx_restart stops it
-# and starts it again on the same port with the same settings.
+# per line; emptied by nginx_start).  nginx_stop stops it (also done at
+# exit); nginx_restart stops it and starts it again on the same port with the
+# same settings, keeping the log.  Calling nginx_start again after nginx_stop
+# reuses the port with new settings.
 # Helpers: nginx_bytes_sent (sum of $bytes_sent in the log), nginx_log_clear,
 # nginx_make_ca DIR (ca.crt, server.crt, server.key for 127.0.0.1),
 # nginx_htpasswd FILE USER PASSWORD_FILE.
@@ -17,13 +19,14 @@ _nginx_started=0
 
 nginx_start () {
   local root=$1; shift
-  local tls= cert= key= auth= ranges= rate=
+  local tls= cert= key= auth= ranges= rate= nohead=
   while [ $# -gt 0 ]; do
     case $1 in
       --tls) tls=1; cert=$2; key=$3; shift 3 ;;
       --auth) auth=$2; shift 2 ;;
       --no-ranges) ranges=1; shift ;;
       --limit-rate) rate=$2; shift 2 ;;
+      --no-head) nohead=1; shift ;;
       *) echo "nginx_start: unknown option $1" >&2; return 2 ;;
     esac
   done
@@ -31,6 +34,7 @@ nginx_start () {
   _nginx_dir="$T/nginx-$NGINX_PORT"
   mkdir -p "$_nginx_dir/tmp"
   NGINX_LOG="$_nginx_dir/access.log"
+  : > "$NGINX_LOG"
   local scheme=http listen="127.0.0.1:$NGINX_PORT" extra=
   if [ -n "$tls" ]; then
     scheme=https; listen="$listen ssl"
@@ -39,6 +43,7 @@ nginx_start () {
   [ -n "$auth" ] && extra+="auth_basic \"vmimport test\"; auth_basic_user_file $auth;"$'\n'
   [ -n "$ranges" ] && extra+="max_ranges 0;"$'\n'
   [ -n "$rate" ] && extra+="limit_rate $rate;"$'\n'
+  [ -n "$nohead" ] && extra+="if (\$request_method = HEAD) { return 405; }"$'\n'
   local user=
   [ "$(id -u)" = 0 ] && user="user root;"
   cat > "$_nginx_dir/nginx.conf" <<EOF

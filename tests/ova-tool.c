@@ -11,12 +11,16 @@
  *                                       memory first (the fuzz targets' path)
  *   ova-tool ovf FILE                   vm.json from vmi_ovf_parse alone
  *   ova-tool manifest FILE              the parsed manifest
+ *   ova-tool parallel SOURCE THREADS BYTES REF
+ *        THREADS threads each read BYTES (in 1 MiB pieces) from their own
+ *        region of disk VMI_DISK at once; compared with REF
  *
  * Credentials as layer-tool: VMIMPORT_PASSWORD, VMI_USER, VMI_CA,
  * VMI_INSECURE=1. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +122,61 @@ print_vms (struct vmi_provider *p)
   return 0;
 }
 
+struct par {
+  struct vmi_layer *l;
+  uint64_t off, len;
+  int ref;
+  int failed;
+};
+
+static void *
+par_worker (void *arg)
+{
+  struct par *w = arg;
+  char *a = malloc (1 << 20), *b = malloc (1 << 20);
+
+  for (uint64_t pos = w->off; pos < w->off + w->len && a && b; pos += 1 << 20) {
+    size_t n = w->off + w->len - pos < (1 << 20) ? w->off + w->len - pos : 1 << 20;
+    if (vmi_layer_pread (w->l, a, n, pos) == -1) {
+      fprintf (stderr, "ova-tool: %s\n", vmi_error_get ());
+      w->failed = 1;
+      break;
+    }
+    if (pread (w->ref, b, n, pos) != (ssize_t) n || memcmp (a, b, n)) {
+      fprintf (stderr, "ova-tool: MISMATCH at %" PRIu64 "\n", pos);
+      w->failed = 1;
+      break;
+    }
+  }
+  free (a);
+  free (b);
+  return NULL;
+}
+
+static int
+cmd_parallel (struct vmi_layer *l, int threads, uint64_t bytes, const char *ref)
+{
+  pthread_t t[64];
+  struct par w[64];
+  int fd = open (ref, O_RDONLY), failed = 0;
+
+  if (fd == -1 || threads < 1 || threads > 64
+      || (uint64_t) threads * bytes > l->size) {
+    fprintf (stderr, "ova-tool: bad parallel arguments\n");
+    return 2;
+  }
+  for (int i = 0; i < threads; i++) {
+    w[i] = (struct par){ l, (uint64_t) i * bytes, bytes, fd, 0 };
+    pthread_create (&t[i], NULL, par_worker, &w[i]);
+  }
+  for (int i = 0; i < threads; i++) {
+    pthread_join (t[i], NULL);
+    failed |= w[i].failed;
+  }
+  close (fd);
+  return failed;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -143,6 +202,16 @@ main (int argc, char **argv)
       r = fail ();
     else {
       r = write_layer (l, strtoull (argv[3], NULL, 0), argv[4]);
+      vmi_layer_close (l);
+    }
+  }
+  else if (!strcmp (argv[1], "parallel") && argc == 6) {
+    struct vmi_layer *l;
+    if ((p = vmi_provider_open (argv[2], &o)) == NULL
+        || (l = vmi_provider_open_disk (p, 0, disk ? atoi (disk) : 0)) == NULL)
+      r = fail ();
+    else {
+      r = cmd_parallel (l, atoi (argv[3]), strtoull (argv[4], NULL, 0), argv[5]);
       vmi_layer_close (l);
     }
   }

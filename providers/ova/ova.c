@@ -277,10 +277,8 @@ ova_open_descriptor (struct ova *o, const char *source,
       vmi_error ("out of memory");
       return NULL;
     }
-    if (vmi_tar_list (o->archive, list_cb, o) == -1) {
-      vmi_error_prefix ("%s: reading the OVA's tar headers", o->source);
+    if (vmi_tar_list (o->archive, list_cb, o) == -1)
       return NULL;
-    }
     for (size_t i = 0; i < o->nmembers && !ovf; i++)
       if (has_suffix (o->members[i].name, ".ovf"))
         ovf = &o->members[i];
@@ -397,7 +395,7 @@ vmi_ova_provider_open (const char *source, const struct vmi_source_opts *opts)
     const char *format = "raw";
     struct vmi_layer *v = open_view (o, d, &format);
     if (v == NULL) {
-      vmi_error_prefix ("%s: disk %zu (%s)", o->source, i, d->source_name);
+      vmi_error_prefix ("disk %zu (%s)", i, d->source_name);
       goto fail;
     }
     o->views[o->nviews++] = v;
