@@ -335,7 +335,7 @@ status_error (struct http *s, long status, const char *what)
 
   if (status == 401) {
     errno = EACCES;
-    if (s->password || s->username)
+    if (s->password)
       vmi_error ("%s: %s: authentication failed (HTTP 401 Unauthorized): "
                  "the server refused the username and password", s->url, what);
     else
