@@ -314,7 +314,6 @@ curl_transient (CURLcode rc)
   case CURLE_HTTP2:
   case CURLE_HTTP2_STREAM:
   case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_COULDNT_RESOLVE_HOST:
     return true;
   default:
     return false;
