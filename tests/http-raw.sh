@@ -63,6 +63,15 @@ check http_restart_mid_read_bytes_match cmp "$T/restart.out" "$T/www/odd.raw"
 # boundary as the copy's own requests do.
 check http_restart_mid_read_resumed_mid_request bash -c "grep -o '\"bytes=[0-9]*' '$NGINX_LOG' | cut -d= -f2 | awk '\$1 % 4194304 != 0 {f=1} END {exit !f}'"
 
+# Requests over 10 a second answered 503, then 429: each read is retried
+# with back-off until it gets through, and the bytes are right.
+for status in 503 429; do
+  nginx_stop
+  nginx_start "$T/www" --req-limit 10r/s $status
+  check "http_${status}_retried_reads_match" "$LT" random "$NGINX_URL/odd.raw" "$T/www/odd.raw" 40 4 9
+  check "http_${status}_was_answered" grep -q "\" $status " "$NGINX_LOG"
+done
+
 # HEAD refused (405): the size comes from a ranged GET.
 nginx_stop
 nginx_start "$T/www" --no-head
