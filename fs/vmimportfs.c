@@ -458,7 +458,7 @@ usage (FILE *f)
 "      --ca-cert FILE      trust this CA bundle for TLS\n"
 "      --insecure          do not verify TLS certificates (never the default)\n"
 "      --timeout SECONDS   whole-request timeout (default 600; 0 = none)\n"
-"  -v, --verbose           more log lines (twice: debug)\n"
+"  -v, --verbose           debug log lines (every read)\n"
 "  -h, --help              this text\n"
 "  -V, --version           the version\n"
 "\n"
@@ -607,8 +607,8 @@ main (int argc, char **argv)
   mountpoint = argv[argc - 1];
   if (opts.password == NULL && getenv ("VMIMPORT_PASSWORD"))
     opts.password = strdup (getenv ("VMIMPORT_PASSWORD"));
-  vmi_log_set_level (verbose >= 2 ? VMI_LOG_DEBUG
-                     : verbose == 1 ? VMI_LOG_INFO : VMI_LOG_WARN);
+  /* A daemon says what it retried (info); -v adds debug lines. */
+  vmi_log_set_level (verbose >= 1 ? VMI_LOG_DEBUG : VMI_LOG_INFO);
 
   /* Open everything before mounting: a bad source mounts nothing. */
   fs.mount_time = time (NULL);

@@ -13,6 +13,7 @@
 struct remote {
   char *where;
   int is_nbd;
+  struct vmi_layer *view;   /* opened once to describe the VM, then shared */
 };
 
 /* Files beside an image on a web server: the same URL directory. */
@@ -57,12 +58,16 @@ open_raw_view (struct vmi_provider *p, const char **format)
   return vmi_format_open (t, r->is_nbd ? NULL : &sib, format);
 }
 
+/* Every open of the disk shares the view made at describe time: one
+ * connection setup, one probe.  Layers are thread-safe. */
 static struct vmi_layer *
 remote_open_disk (struct vmi_provider *p, const struct vmi_vm *vm, size_t i)
 {
+  struct remote *r = p->priv;
+
   (void) vm;
   (void) i;
-  return open_raw_view (p, NULL);
+  return vmi_layer_ref (r->view);
 }
 
 static void
@@ -71,6 +76,7 @@ remote_close (struct vmi_provider *p)
   struct remote *r = p->priv;
 
   if (r) {
+    vmi_layer_close (r->view);
     free (r->where);
     free (r);
   }
@@ -114,7 +120,7 @@ remote_open (const char *where, int is_nbd, const struct vmi_source_opts *o)
   vm = name ? vmi_image_vm_new (name, is_nbd ? "nbd" : "http", where, l, format)
             : NULL;
   free (name);
-  vmi_layer_close (l);
+  r->view = l;
   if (vm == NULL || vmi_provider_add_vm (p, vm) == -1) {
     vmi_vm_free (vm);
     goto err;
