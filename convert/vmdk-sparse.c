@@ -23,6 +23,7 @@
 
 #define KDMV_FLAG_NL_DETECT (1u << 0)
 #define KDMV_FLAG_ZERO_GRAIN (1u << 2)
+#define KDMV_FLAG_MARKERS (1u << 17)    /* compressed grains behind markers */
 #define GD_AT_END UINT64_MAX
 #define COMPRESS_DEFLATE 1
 enum { MARKER_EOS = 0, MARKER_GT = 1, MARKER_GD = 2, MARKER_FOOTER = 3 };
@@ -681,7 +682,7 @@ sparse_new (const struct header *h, uint64_t file_size)
   s->zero_grain = !h->cowd && (h->flags & KDMV_FLAG_ZERO_GRAIN);
   s->compressed = !h->cowd && h->compress == COMPRESS_DEFLATE;
   /* Grain markers only change how compressed grains are stored. */
-  s->markers = !h->cowd && (h->flags & (1u << 17));
+  s->markers = !h->cowd && (h->flags & KDMV_FLAG_MARKERS);
   if (s->compressed) {
     s->gc_n = GRAIN_CACHE_BYTES / s->grain_bytes;
     if (s->gc_n < 4)
