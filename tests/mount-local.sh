@@ -94,7 +94,7 @@ for i in $(seq 0 319); do
   dd if=/dev/urandom of="$T/big.raw" bs=1M count=1 seek=$((i * 64)) conv=notrunc status=none
 done
 mkdir -p "$T/mnt2"
-ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=1:malloc_context_size=2" \
+ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=1:malloc_context_size=2:allocator_release_to_os_interval_ms=500" \
   check mount_big_sparse mount_fs "$T/big.raw" "$T/mnt2" --cache-size 16M
 pid=$(pgrep -f "vmimportfs -f --cache-size 16M $T/big.raw" | head -1)
 # (cmp of two 20 GiB files takes minutes; compare the data runs, and check

@@ -19,7 +19,7 @@ rc=$?
 logs=("$BUILD/meson-logs/testlog.json")
 broken=0
 # With no test named: also the concurrency tests under ThreadSanitizer
-# (build-tsan) and each fuzz target for FUZZ_SECONDS (default 60; 0 skips)
+# (build-tsan) and each fuzz target for FUZZ_SECONDS (default 30; 0 skips)
 # in a clang + libFuzzer build (build-fuzz).
 extra () {  # extra DIR SUITE MESON-SETUP-ARGS...
   local dir=$1 suite=$2; shift 2
@@ -33,7 +33,8 @@ extra () {  # extra DIR SUITE MESON-SETUP-ARGS...
 }
 if [ $# -eq 0 ]; then
   extra build-tsan tsan -Db_sanitize=thread -Db_lundef=false || rc=1
-  if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
+  export FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+  if [ "$FUZZ_SECONDS" != 0 ]; then
     CC=clang extra build-fuzz fuzz -Dfuzz=true -Db_sanitize=address,undefined \
       -Db_lundef=false || rc=1
   fi
