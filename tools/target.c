@@ -144,7 +144,7 @@ target_open (struct target *t, const char *path, uint64_t vsize, bool force,
     return 0;
   }
   if (S_ISDIR (st.st_mode))
-    return fail (path, "is a directory; give a file name (…/disk-0.raw) or "
+    return fail (path, "is a directory; give a file name (./disk-0.raw) or "
                  "a block device", EXIT_DEST);
   if (S_ISBLK (st.st_mode)) {
     t->is_blk = true;
