@@ -385,8 +385,7 @@ verify (struct copy *c, char *sha_hex)
     goto out;
   }
   /* Read what is on the destination, not what is cached. */
-  if (!c->dst->is_blk)
-    posix_fadvise (c->dst->fd, 0, 0, POSIX_FADV_DONTNEED);
+  posix_fadvise (c->dst->fd, 0, 0, POSIX_FADV_DONTNEED);
   EVP_DigestInit_ex (whole, EVP_sha256 (), NULL);
   for (uint64_t k = 0; k < c->nunits; k++) {
     uint64_t start = k * UNIT;

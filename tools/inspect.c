@@ -402,7 +402,9 @@ inspect_disk (struct vmi_provider *p, size_t vi, size_t di)
                strerror (errno));
     goto out;
   }
-  if ((alloc = vmi_layer_allocated (disk)) < 0
+  /* The provider counted it when it described the VM. */
+  alloc = p->vms[vi]->disks[di].allocated;
+  if ((alloc < 0 && (alloc = vmi_layer_allocated (disk)) < 0)
       || populate (&s, 0, MiB) < 0
       || populate (&s, s.size > MiB ? s.size - MiB : 0, MiB) < 0
       || populate_partitions (&s) < 0)
