@@ -1,0 +1,754 @@
+/* One VMDK sparse extent as a layer of its capacity.
+ *
+ * "KDMV" (hosted sparse, VMDK 4, versions 1-3): monolithicSparse,
+ * twoGbMaxExtentSparse extents and streamOptimized (deflated grains behind
+ * grain markers, the real header possibly in a footer).  "COWD" (ESX
+ * VMFSSPARSE): the same two-level map with 4096 entries per grain table.
+ *
+ * The grain directory (GD) is read and checked at open; grain tables (GT)
+ * are read when first needed and kept in a small LRU; inflated grains are
+ * kept in another small LRU so that a grain is inflated once.  Both caches
+ * have a short mutex of their own; no lock is held during I/O.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <libdeflate.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmimport/error.h"
+#include "vmimport/formats.h"
+#include "vmdk.h"
+
+#define KDMV_FLAG_NL_DETECT (1u << 0)
+#define KDMV_FLAG_ZERO_GRAIN (1u << 2)
+#define GD_AT_END UINT64_MAX
+#define COMPRESS_DEFLATE 1
+enum { MARKER_EOS = 0, MARKER_GT = 1, MARKER_GD = 2, MARKER_FOOTER = 3 };
+/* VMDK: a GTE of 1 means "grain reads as zeros" when the zeroed-grain flag
+ * is set. */
+#define GTE_ZEROED 1
+
+#define MAX_GRAIN_SECTORS 2048          /* 1 MiB; VMware uses 64 KiB */
+#define MAX_GTES 4096                   /* COWD has 4096, KDMV at most 512 */
+#define MAX_GD_ENTRIES (1u << 24)       /* 64 MiB of GD */
+#define GT_SLOTS 32                     /* tables kept per extent, allocated
+                                           as used: 64 KiB at most */
+#define GT_PREFETCH 16                  /* adjacent GTs read in one go */
+#define GRAIN_CACHE_BYTES (2u << 20)
+#define GRAIN_MARKER_BYTES 12           /* lba (8), size (4), then data */
+
+struct gt_slot {
+  uint32_t gdi;
+  int valid;
+  uint64_t used;
+  uint32_t *e;
+};
+
+struct grain_slot {
+  uint64_t grain;
+  int valid;
+  uint64_t used;
+  size_t len;
+  char *data;
+};
+
+struct sparse {
+  uint64_t file_size;
+  uint64_t grain_bytes;
+  unsigned grain_shift;
+  uint32_t gtes;                /* entries per grain table */
+  uint32_t gt_bytes, gt_stride; /* size; distance of adjacent GTs in file */
+  uint32_t *gd;
+  uint32_t gd_n;
+  int zero_grain, compressed, markers;
+
+  pthread_mutex_t gt_lock;
+  struct gt_slot gt[GT_SLOTS];
+  uint64_t gt_clock;
+
+  pthread_mutex_t grain_lock;
+  struct grain_slot *gc;
+  size_t gc_n;
+  uint64_t gc_clock;
+
+  uint64_t inflations;
+};
+
+static uint32_t
+le32 (const unsigned char *p)
+{
+  return p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16
+    | (uint32_t) p[3] << 24;
+}
+
+static uint64_t
+le64 (const unsigned char *p)
+{
+  return le32 (p) | (uint64_t) le32 (p + 4) << 32;
+}
+
+/* Header fields common to KDMV and COWD, in sectors. */
+struct header {
+  uint32_t version, flags;
+  uint64_t capacity, grain, desc_offset, desc_size, gd_offset, overhead;
+  uint32_t gtes, gd_entries;    /* gd_entries: COWD only */
+  uint16_t compress;
+  int cowd;
+};
+
+static void
+parse_kdmv (const unsigned char *b, struct header *h)
+{
+  memset (h, 0, sizeof *h);
+  h->version = le32 (b + 4);
+  h->flags = le32 (b + 8);
+  h->capacity = le64 (b + 12);
+  h->grain = le64 (b + 20);
+  h->desc_offset = le64 (b + 28);
+  h->desc_size = le64 (b + 36);
+  h->gtes = le32 (b + 44);
+  h->gd_offset = le64 (b + 56);
+  h->overhead = le64 (b + 64);
+  h->compress = b[77] | b[78] << 8;
+}
+
+static void
+parse_cowd (const unsigned char *b, struct header *h)
+{
+  memset (h, 0, sizeof *h);
+  h->cowd = 1;
+  h->version = le32 (b + 4);
+  h->flags = le32 (b + 8);
+  h->capacity = le32 (b + 12);
+  h->grain = le32 (b + 16);
+  h->gd_offset = le32 (b + 20);
+  h->gd_entries = le32 (b + 24);
+  h->gtes = MAX_GTES;
+}
+
+static int
+fail (int err, struct vmi_layer *file, const char *msg)
+{
+  errno = err;
+  vmi_error ("%s: %s", file->name, msg);
+  return -1;
+}
+
+/* VMDK: gdOffset == GD_AT_END means the footer near the end of the file
+ * holds the real header: footer marker, footer (a header sector), EOS
+ * marker, the last three sectors. */
+static int
+read_footer (struct vmi_layer *file, struct header *h)
+{
+  unsigned char b[3 * VMDK_SECTOR];
+  uint64_t end = file->size & ~(uint64_t) (VMDK_SECTOR - 1), off;
+
+  if (end < 4 * VMDK_SECTOR)
+    return fail (EINVAL, file, "header says the grain directory is in the "
+                 "footer, but the file is too small to hold one");
+  off = end - sizeof b;
+  if (vmi_layer_pread (file, b, sizeof b, off) == -1)
+    return -1;
+  if (le32 (b + 8) != 0 || le32 (b + 12) != MARKER_FOOTER
+      || memcmp (b + VMDK_SECTOR, "KDMV", 4) != 0
+      || le64 (b + 2 * VMDK_SECTOR) != 0
+      || le32 (b + 2 * VMDK_SECTOR + 8) != 0
+      || le32 (b + 2 * VMDK_SECTOR + 12) != MARKER_EOS) {
+    errno = EINVAL;
+    vmi_error ("%s: header says the grain directory is in the footer, but "
+               "there is no valid footer at offset %" PRIu64
+               " (footer marker, header, end-of-stream marker expected); "
+               "truncated stream?", file->name, off);
+    return -1;
+  }
+  parse_kdmv (b + VMDK_SECTOR, h);
+  if (h->gd_offset == GD_AT_END)
+    return fail (EINVAL, file, "footer's grain directory offset is also "
+                 "GD_AT_END");
+  return 0;
+}
+
+static int
+check_header (struct vmi_layer *file, const unsigned char *b,
+              const struct header *h)
+{
+  const char *name = file->name;
+
+  if (h->version < 1 || h->version > 3) {
+    errno = ENOTSUP;
+    vmi_error ("%s: unsupported sparse VMDK version %" PRIu32
+               " (1, 2 and 3 are known)", name, h->version);
+    return -1;
+  }
+  if (!h->cowd && (h->flags & KDMV_FLAG_NL_DETECT)
+      && memcmp (b + 73, "\n \r\n", 4) != 0)
+    return fail (EINVAL, file, "newline check bytes of the header are "
+                 "damaged (file transferred in text mode?)");
+  if (h->capacity > VMDK_MAX_SECTORS) {
+    errno = EINVAL;
+    vmi_error ("%s: capacity of %" PRIu64 " sectors is absurd (more than "
+               "2^50 bytes); corrupt header", name, h->capacity);
+    return -1;
+  }
+  if (h->grain == 0 || (h->grain & (h->grain - 1))
+      || h->grain > MAX_GRAIN_SECTORS) {
+    errno = EINVAL;
+    vmi_error ("%s: grain size of %" PRIu64 " sectors is not a power of two "
+               "between 1 and %d", name, h->grain, MAX_GRAIN_SECTORS);
+    return -1;
+  }
+  if (h->gtes == 0 || h->gtes > (h->cowd ? MAX_GTES : 512)) {
+    errno = EINVAL;
+    vmi_error ("%s: %" PRIu32 " entries per grain table (1 to 512 allowed)",
+               name, h->gtes);
+    return -1;
+  }
+  if (!h->cowd && h->compress != 0 && h->compress != COMPRESS_DEFLATE) {
+    errno = ENOTSUP;
+    vmi_error ("%s: unsupported compression algorithm %u (only deflate, 1)",
+               name, h->compress);
+    return -1;
+  }
+  if (h->overhead > file->size / VMDK_SECTOR) {
+    errno = EINVAL;
+    vmi_error ("%s: truncated: header says grains start at offset %" PRIu64
+               " but the file is %" PRIu64 " bytes", name,
+               h->overhead * VMDK_SECTOR, file->size);
+    return -1;
+  }
+  return 0;
+}
+
+/* Read the grain directory and check every grain table lies in the file. */
+static int
+load_gd (struct vmi_layer *file, struct sparse *s, const struct header *h)
+{
+  uint64_t span = h->grain * h->gtes;        /* sectors per GT */
+  uint64_t n = (h->capacity + span - 1) / span;
+  uint64_t off, bytes;
+  unsigned char *raw;
+
+  if (h->cowd && n > h->gd_entries) {
+    errno = EINVAL;
+    vmi_error ("%s: grain directory has %" PRIu32 " entries, capacity needs %"
+               PRIu64, file->name, h->gd_entries, n);
+    return -1;
+  }
+  if (n > MAX_GD_ENTRIES) {
+    errno = EINVAL;
+    vmi_error ("%s: grain directory of %" PRIu64 " entries is too large "
+               "(limit %u)", file->name, n, MAX_GD_ENTRIES);
+    return -1;
+  }
+  s->gd_n = n;
+  if (n == 0)
+    return 0;
+  bytes = n * 4;
+  if (h->gd_offset == 0 || h->gd_offset > file->size / VMDK_SECTOR
+      || bytes > file->size - h->gd_offset * VMDK_SECTOR) {
+    errno = EINVAL;
+    vmi_error ("%s: grain directory at sector %" PRIu64 " (%" PRIu64
+               " bytes) is past end of file (size %" PRIu64 ")",
+               file->name, h->gd_offset, bytes, file->size);
+    return -1;
+  }
+  off = h->gd_offset * VMDK_SECTOR;
+  raw = malloc (bytes);
+  s->gd = malloc (n * sizeof *s->gd);
+  if (raw == NULL || s->gd == NULL) {
+    free (raw);
+    return fail (ENOMEM, file, "out of memory for the grain directory");
+  }
+  if (vmi_layer_pread (file, raw, bytes, off) == -1) {
+    free (raw);
+    return -1;
+  }
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t gt = le32 (raw + 4 * i);
+    s->gd[i] = gt;
+    if (gt != 0 && (gt > file->size / VMDK_SECTOR
+                    || s->gt_bytes > file->size - gt * VMDK_SECTOR)) {
+      free (raw);
+      errno = EINVAL;
+      vmi_error ("%s: grain table %" PRIu64 " at offset %" PRIu64
+                 " points past end of file (size %" PRIu64 ")",
+                 file->name, i, gt * VMDK_SECTOR, file->size);
+      return -1;
+    }
+  }
+  free (raw);
+  return 0;
+}
+
+/* Copy entries [FIRST, FIRST+N) of grain table GDI to OUT (host order).
+ * Reads the table (and the adjacent ones after it) on a miss. */
+static int
+gt_get (struct vmi_layer *l, uint32_t gdi, uint32_t first, uint32_t n,
+        uint32_t *out)
+{
+  struct sparse *s = l->priv;
+  uint32_t k = 1;
+  unsigned char *raw;
+  int found = 0;
+
+  pthread_mutex_lock (&s->gt_lock);
+  for (int i = 0; i < GT_SLOTS; i++)
+    if (s->gt[i].valid && s->gt[i].gdi == gdi) {
+      memcpy (out, s->gt[i].e + first, n * sizeof *out);
+      s->gt[i].used = ++s->gt_clock;
+      found = 1;
+      break;
+    }
+  pthread_mutex_unlock (&s->gt_lock);
+  if (found)
+    return 0;
+
+  /* Tables laid out one after another (monolithicSparse) are read at once. */
+  while (k < GT_PREFETCH && gdi + k < s->gd_n
+         && (uint64_t) s->gd[gdi + k] * VMDK_SECTOR
+            == (uint64_t) s->gd[gdi] * VMDK_SECTOR
+               + (uint64_t) k * s->gt_stride)
+    k++;
+  raw = malloc ((size_t) (k - 1) * s->gt_stride + s->gt_bytes);
+  if (raw == NULL) {
+    errno = ENOMEM;
+    vmi_error ("%s: out of memory for a grain table", l->name);
+    return -1;
+  }
+  if (vmi_layer_pread (l->below, raw, (size_t) (k - 1) * s->gt_stride
+                       + s->gt_bytes, (uint64_t) s->gd[gdi] * VMDK_SECTOR)
+      == -1) {
+    vmi_error_prefix ("%s: reading grain table %" PRIu32, l->name, gdi);
+    free (raw);
+    return -1;
+  }
+  for (uint32_t j = 0; j < n; j++)
+    out[j] = le32 (raw + 4 * (first + j));
+
+  pthread_mutex_lock (&s->gt_lock);
+  for (uint32_t t = 0; t < k; t++) {
+    struct gt_slot *victim = &s->gt[0];
+    int present = 0;
+    for (int i = 0; i < GT_SLOTS && !present; i++) {
+      if (s->gt[i].valid && s->gt[i].gdi == gdi + t)
+        present = 1;
+      else if (!s->gt[i].valid
+               || (victim->valid && s->gt[i].used < victim->used))
+        victim = &s->gt[i];
+    }
+    if (present)
+      continue;
+    if (victim->e == NULL && (victim->e = malloc (s->gt_bytes)) == NULL)
+      break;                    /* no memory: no caching */
+    for (uint32_t j = 0; j < s->gtes; j++)
+      victim->e[j] = le32 (raw + (size_t) t * s->gt_stride + 4 * j);
+    victim->gdi = gdi + t;
+    victim->valid = 1;
+    /* Prefetched tables are the first to go. */
+    victim->used = t == 0 ? ++s->gt_clock : s->gt_clock / 2;
+  }
+  pthread_mutex_unlock (&s->gt_lock);
+  free (raw);
+  return 0;
+}
+
+static int
+grain_cache_copy (struct sparse *s, uint64_t grain, char *dst, size_t skip,
+                  size_t len)
+{
+  int hit = 0;
+
+  pthread_mutex_lock (&s->grain_lock);
+  for (size_t i = 0; i < s->gc_n; i++)
+    if (s->gc[i].valid && s->gc[i].grain == grain) {
+      memcpy (dst, s->gc[i].data + skip, len);
+      s->gc[i].used = ++s->gc_clock;
+      hit = 1;
+      break;
+    }
+  pthread_mutex_unlock (&s->grain_lock);
+  return hit;
+}
+
+static void
+grain_cache_put (struct sparse *s, uint64_t grain, const char *data,
+                 size_t len)
+{
+  struct grain_slot *victim = NULL;
+
+  pthread_mutex_lock (&s->grain_lock);
+  for (size_t i = 0; i < s->gc_n; i++) {
+    if (s->gc[i].valid && s->gc[i].grain == grain) {
+      victim = NULL;
+      goto out;
+    }
+    if (victim == NULL || !s->gc[i].valid
+        || (victim->valid && s->gc[i].used < victim->used))
+      victim = &s->gc[i];
+  }
+  if (victim->data == NULL
+      && (victim->data = malloc (s->grain_bytes)) == NULL)
+    goto out;                   /* no memory: no caching */
+  memcpy (victim->data, data, len);
+  victim->len = len;
+  victim->grain = grain;
+  victim->valid = 1;
+  victim->used = ++s->gc_clock;
+ out:
+  pthread_mutex_unlock (&s->grain_lock);
+}
+
+static int
+is_zlib (const unsigned char *p, size_t n)
+{
+  return n >= 2 && (p[0] & 0x0f) == 8 && (p[0] >> 4) <= 7
+    && ((p[0] << 8) | p[1]) % 31 == 0;
+}
+
+/* Read LEN bytes at SKIP of compressed grain GRAIN stored at SECTOR. */
+static int
+read_compressed (struct vmi_layer *l, uint64_t grain, uint64_t sector,
+                 char *dst, size_t skip, size_t len)
+{
+  struct sparse *s = l->priv;
+  uint64_t off = sector * VMDK_SECTOR, data_off, csize;
+  uint64_t gstart = grain << s->grain_shift;
+  uint64_t expect = l->size - gstart < s->grain_bytes
+    ? l->size - gstart : s->grain_bytes;
+  uint64_t limit = 2 * s->grain_bytes;          /* deflate may expand */
+  unsigned char *in = NULL;
+  char *out = NULL;
+  struct libdeflate_decompressor *d = NULL;
+  enum libdeflate_result r;
+  size_t in_used, got = 0;
+  int ret = -1;
+
+  if (grain_cache_copy (s, grain, dst, skip, len))
+    return 0;
+
+  if (off >= s->file_size) {
+    errno = EIO;
+    vmi_error ("%s: compressed grain %" PRIu64 " at offset %" PRIu64
+               " points past end of file (size %" PRIu64 ")",
+               l->name, grain, off, s->file_size);
+    return -1;
+  }
+  if (s->markers) {
+    unsigned char m[GRAIN_MARKER_BYTES];
+    uint64_t lba;
+    if (GRAIN_MARKER_BYTES > s->file_size - off) {
+      errno = EIO;
+      vmi_error ("%s: grain marker of grain %" PRIu64 " at offset %" PRIu64
+                 " is cut off by end of file (size %" PRIu64 ")",
+                 l->name, grain, off, s->file_size);
+      return -1;
+    }
+    if (vmi_layer_pread (l->below, m, sizeof m, off) == -1)
+      return -1;
+    lba = le64 (m);
+    csize = le32 (m + 8);
+    data_off = off + GRAIN_MARKER_BYTES;
+    if (lba != gstart / VMDK_SECTOR) {
+      errno = EIO;
+      vmi_error ("%s: grain marker at offset %" PRIu64 " is for sector %"
+                 PRIu64 ", expected %" PRIu64 " (grain %" PRIu64 ")",
+                 l->name, off, lba, gstart / VMDK_SECTOR, grain);
+      return -1;
+    }
+    if (csize == 0 || csize > limit || csize > s->file_size - data_off) {
+      errno = EIO;
+      vmi_error ("%s: compressed grain %" PRIu64 " at offset %" PRIu64
+                 " has size %" PRIu64 " (limit %" PRIu64 ", file size %"
+                 PRIu64 ")", l->name, grain, off, csize, limit, s->file_size);
+      return -1;
+    }
+  }
+  else {
+    data_off = off;
+    csize = s->file_size - off < limit ? s->file_size - off : limit;
+  }
+
+  in = malloc (csize);
+  out = malloc (s->grain_bytes);
+  d = libdeflate_alloc_decompressor ();
+  if (in == NULL || out == NULL || d == NULL) {
+    errno = ENOMEM;
+    vmi_error ("%s: out of memory inflating grain %" PRIu64, l->name, grain);
+    goto out;
+  }
+  if (vmi_layer_pread (l->below, in, csize, data_off) == -1)
+    goto out;
+  if (is_zlib (in, csize))      /* what qemu and VMware write (RFC 1950) */
+    r = libdeflate_zlib_decompress_ex (d, in, csize, out, s->grain_bytes,
+                                       &in_used, &got);
+  else                          /* bare RFC 1951 stream */
+    r = libdeflate_deflate_decompress_ex (d, in, csize, out, s->grain_bytes,
+                                          &in_used, &got);
+  if (r != LIBDEFLATE_SUCCESS) {
+    errno = EIO;
+    vmi_error ("%s: compressed grain %" PRIu64 " at offset %" PRIu64
+               " does not inflate: %s", l->name, grain, off,
+               r == LIBDEFLATE_INSUFFICIENT_SPACE
+               ? "it inflates to more than the grain size" : "bad data");
+    goto out;
+  }
+  if (got != s->grain_bytes && got != expect) {
+    errno = EIO;
+    vmi_error ("%s: compressed grain %" PRIu64 " at offset %" PRIu64
+               " inflates to %zu bytes, expected %" PRIu64,
+               l->name, grain, off, got, expect);
+    goto out;
+  }
+  __atomic_add_fetch (&s->inflations, 1, __ATOMIC_RELAXED);
+  memcpy (dst, out + skip, len);
+  grain_cache_put (s, grain, out, got);
+  ret = 0;
+ out:
+  libdeflate_free_decompressor (d);
+  free (in);
+  free (out);
+  return ret;
+}
+
+static int
+is_zero_gte (const struct sparse *s, uint32_t e)
+{
+  return e == 0 || (s->zero_grain && e == GTE_ZEROED);
+}
+
+#define CHUNK 512               /* grains handled per step */
+
+static int
+sparse_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
+{
+  struct sparse *s = l->priv;
+  uint64_t pos = offset, end = offset + count;
+  uint64_t gsec = s->grain_bytes / VMDK_SECTOR;
+  uint32_t tbl[CHUNK];
+  char *p = buf;
+
+  while (pos < end) {
+    uint64_t grain = pos >> s->grain_shift;
+    uint64_t gdi = grain / s->gtes, gti = grain % s->gtes;
+    uint64_t last = (end - 1) >> s->grain_shift;
+    uint64_t n = last - grain + 1, chunk_end;
+
+    if (n > s->gtes - gti)
+      n = s->gtes - gti;
+    if (n > CHUNK)
+      n = CHUNK;
+    chunk_end = (grain + n) << s->grain_shift;
+    if (chunk_end > end)
+      chunk_end = end;
+    if (s->gd[gdi] == 0) {
+      memset (p + (pos - offset), 0, chunk_end - pos);
+      pos = chunk_end;
+      continue;
+    }
+    if (gt_get (l, gdi, gti, n, tbl) == -1)
+      return -1;
+    for (uint64_t i = 0; i < n;) {
+      uint64_t gstart = (grain + i) << s->grain_shift;
+      uint64_t to = gstart + s->grain_bytes;
+      uint64_t j = i + 1, foff;
+
+      if (to > chunk_end)
+        to = chunk_end;
+      if (is_zero_gte (s, tbl[i]))
+        memset (p + (pos - offset), 0, to - pos);
+      else if (s->compressed) {
+        if (read_compressed (l, grain + i, tbl[i], p + (pos - offset),
+                             pos - gstart, to - pos) == -1)
+          return -1;
+      }
+      else {
+        /* Grains stored one after another are read at once. */
+        while (j < n && tbl[j] == tbl[j - 1] + gsec)
+          j++;
+        to = (grain + j) << s->grain_shift;
+        if (to > chunk_end)
+          to = chunk_end;
+        foff = (uint64_t) tbl[i] * VMDK_SECTOR + (pos - gstart);
+        if (foff > s->file_size || to - pos > s->file_size - foff) {
+          errno = EIO;
+          vmi_error ("%s: grain %" PRIu64 " at offset %" PRIu64
+                     " points past end of file (size %" PRIu64 ")",
+                     l->name, grain + i, (uint64_t) tbl[i] * VMDK_SECTOR,
+                     s->file_size);
+          return -1;
+        }
+        if (vmi_layer_pread (l->below, p + (pos - offset), to - pos, foff)
+            == -1)
+          return -1;
+      }
+      i = j;
+      pos = to;
+    }
+  }
+  return 0;
+}
+
+/* One grain table's worth of extents at a time, from metadata only. */
+static int
+sparse_extents (struct vmi_layer *l, uint64_t offset, uint64_t length,
+                struct vmi_extents *out)
+{
+  struct sparse *s = l->priv;
+  uint64_t grain = offset >> s->grain_shift;
+  uint64_t gdi = grain / s->gtes, gti = grain % s->gtes;
+  uint64_t end = (gdi + 1) * s->gtes << s->grain_shift, n, pos = offset;
+  uint32_t tbl[CHUNK];
+
+  if (end > l->size)
+    end = l->size;
+  if (s->gd[gdi] == 0)
+    return vmi_extents_add (out, offset, end - offset, VMI_EXTENT_HOLE);
+  if (length < end - offset)
+    end = offset + length;
+  n = ((end - 1) >> s->grain_shift) - grain + 1;
+  if (n > CHUNK)
+    n = CHUNK;
+  if (gt_get (l, gdi, gti, n, tbl) == -1)
+    return -1;
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t to = (grain + i + 1) << s->grain_shift;
+    enum vmi_extent_type t = VMI_EXTENT_DATA;
+    if (to > l->size)
+      to = l->size;
+    if (tbl[i] == 0)
+      t = VMI_EXTENT_HOLE;
+    else if (s->zero_grain && tbl[i] == GTE_ZEROED)
+      t = VMI_EXTENT_ZERO;
+    if (vmi_extents_add (out, pos, to - pos, t) == -1)
+      return -1;
+    pos = to;
+  }
+  return 0;
+}
+
+static void
+sparse_free (struct sparse *s)
+{
+  if (s == NULL)
+    return;
+  for (int i = 0; i < GT_SLOTS; i++)
+    free (s->gt[i].e);
+  for (size_t i = 0; i < s->gc_n; i++)
+    free (s->gc[i].data);
+  free (s->gc);
+  free (s->gd);
+  pthread_mutex_destroy (&s->gt_lock);
+  pthread_mutex_destroy (&s->grain_lock);
+  free (s);
+}
+
+static void
+sparse_close (struct vmi_layer *l)
+{
+  sparse_free (l->priv);
+}
+
+static const struct vmi_layer_ops sparse_ops = {
+  .name = "vmdk-sparse",
+  .pread = sparse_pread,
+  .extents = sparse_extents,
+  .close = sparse_close,
+};
+
+uint64_t
+vmdk_sparse_inflations (struct vmi_layer *l)
+{
+  if (l->ops != &sparse_ops)
+    return 0;
+  return __atomic_load_n (&((struct sparse *) l->priv)->inflations,
+                          __ATOMIC_RELAXED);
+}
+
+static struct sparse *
+sparse_new (const struct header *h, uint64_t file_size)
+{
+  struct sparse *s = calloc (1, sizeof *s);
+
+  if (s == NULL)
+    return NULL;
+  pthread_mutex_init (&s->gt_lock, NULL);
+  pthread_mutex_init (&s->grain_lock, NULL);
+  s->file_size = file_size;
+  s->grain_bytes = h->grain * VMDK_SECTOR;
+  while ((UINT64_C (1) << s->grain_shift) < s->grain_bytes)
+    s->grain_shift++;
+  s->gtes = h->gtes;
+  s->gt_bytes = h->gtes * 4;
+  s->gt_stride = (s->gt_bytes + VMDK_SECTOR - 1) & ~(VMDK_SECTOR - 1);
+  s->zero_grain = !h->cowd && (h->flags & KDMV_FLAG_ZERO_GRAIN);
+  s->compressed = !h->cowd && h->compress == COMPRESS_DEFLATE;
+  /* Grain markers only change how compressed grains are stored. */
+  s->markers = !h->cowd && (h->flags & (1u << 17));
+  if (s->compressed) {
+    s->gc_n = GRAIN_CACHE_BYTES / s->grain_bytes;
+    if (s->gc_n < 4)
+      s->gc_n = 4;
+    if ((s->gc = calloc (s->gc_n, sizeof *s->gc)) == NULL)
+      goto nomem;
+  }
+  return s;
+ nomem:
+  sparse_free (s);
+  return NULL;
+}
+
+struct vmi_layer *
+vmdk_sparse_open (struct vmi_layer *file, uint64_t *desc_offset,
+                  uint64_t *desc_size)
+{
+  unsigned char b[VMDK_SECTOR];
+  struct header h;
+  struct sparse *s = NULL;
+  struct vmi_layer *l;
+
+  if (file->size < VMDK_SECTOR) {
+    errno = EINVAL;
+    vmi_error ("%s: truncated: %" PRIu64 " bytes, a sparse VMDK header "
+               "needs 512", file->name, file->size);
+    goto err;
+  }
+  if (vmi_layer_pread (file, b, sizeof b, 0) == -1)
+    goto err;
+  if (memcmp (b, "KDMV", 4) == 0) {
+    parse_kdmv (b, &h);
+    if (h.gd_offset == GD_AT_END && read_footer (file, &h) == -1)
+      goto err;
+  }
+  else if (memcmp (b, "COWD", 4) == 0)
+    parse_cowd (b, &h);
+  else {
+    errno = EINVAL;
+    vmi_error ("%s: not a sparse VMDK extent (no KDMV or COWD magic)",
+               file->name);
+    goto err;
+  }
+  if (check_header (file, b, &h) == -1)
+    goto err;
+  if ((s = sparse_new (&h, file->size)) == NULL) {
+    errno = ENOMEM;
+    vmi_error ("%s: out of memory", file->name);
+    goto err;
+  }
+  if (load_gd (file, s, &h) == -1)
+    goto err;
+  if (desc_offset)
+    *desc_offset = h.cowd ? 0 : h.desc_offset * VMDK_SECTOR;
+  if (desc_size)
+    *desc_size = h.cowd ? 0 : h.desc_size * VMDK_SECTOR;
+  l = vmi_layer_new (&sparse_ops, s, h.capacity * VMDK_SECTOR, file->name,
+                     file);
+  if (l == NULL)
+    sparse_free (s);
+  return l;
+ err:
+  sparse_free (s);
+  vmi_layer_close (file);
+  return NULL;
+}

@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+. "$VMI_SRC/tests/lib.sh"
+finish
