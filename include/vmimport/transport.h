@@ -25,6 +25,16 @@ struct vmi_layer *vmi_nbd_open(const char *uri,
 struct vmi_layer *vmi_tar_open_member(struct vmi_layer *archive,
                                       const char *member);
 
+/* Walk the regular-file members of a tar archive, reading only headers.
+ * FN gets each member's path, the offset of its data in the archive and
+ * its size; a non-zero return from FN stops the walk and is returned.
+ * Returns 0 at the end of the archive, -1 on error (truncated or corrupt
+ * headers). */
+typedef int (*vmi_tar_member_fn)(void *opaque, const char *name,
+                                 uint64_t offset, uint64_t size);
+int vmi_tar_list(struct vmi_layer *archive, vmi_tar_member_fn fn,
+                 void *opaque);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,14 +1,941 @@
-/* STUB: to be written (see the open issue).  Everything here fails cleanly. */
+/* Transport: a file on a web server, read with HTTP range requests
+ * (libcurl).
+ *
+ * The size comes from HEAD (or, when HEAD is refused, from the
+ * Content-Range of a one-byte ranged GET).  Each pread is one
+ * "Range: bytes=A-B" GET.  Requests run on a pool of easy handles, each
+ * keeping its own keep-alive connection, so readers on many threads have
+ * many requests in flight and none waits for another's transfer; DNS and
+ * TLS sessions are shared between them.  A reader that reads on from where
+ * its last read stopped gets read-ahead: its requests grow (64 KiB doubling
+ * to 2 MiB) and the surplus is kept in a few buffers for its next reads.
+ *
+ * Connection errors, 5xx, 408, 429 and short bodies are retried with the
+ * shared back-off policy; a broken transfer resumes at the first byte it
+ * did not get.
+ */
 #include <errno.h>
-#include <stddef.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
 #include "vmimport/error.h"
+#include "vmimport/retry.h"
 #include "vmimport/transport.h"
+
+#define MAX_CONNS 8
+#define RA_SLOTS 8
+#define RA_STREAMS 8
+#define RA_MIN (64u << 10)
+#define RA_MAX (2u << 20)
+
+struct conn {
+  CURL *h;
+  struct conn *next;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Bytes read ahead for a sequential reader: [off, off+len). */
+struct ra_slot {
+  uint64_t off;
+  size_t len;
+  char *buf;
+  uint64_t used;   /* for LRU */
+};
+
+/* A sequential reader: its next expected offset and its window. */
+struct ra_stream {
+  uint64_t next;
+  size_t window;
+  uint64_t used;
+};
+
+struct http {
+  char *url;                 /* without credentials */
+  char *username, *password;
+  char *ca_file, *ca_pem;
+  bool insecure;
+  long timeout, connect_timeout;
+  struct vmi_retry_policy retry;
+
+  CURLSH *share;
+  pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+  pthread_mutex_t lock;      /* the pool and the read-ahead state */
+  pthread_cond_t cond;
+  struct conn *idle;
+  int nconns;
+
+  struct ra_slot slots[RA_SLOTS];
+  struct ra_stream streams[RA_STREAMS];
+  uint64_t tick;
+};
+
+/* What one request is receiving. */
+struct xfer {
+  CURL *h;
+  char *buf;          /* NULL: discard the body */
+  size_t want, got;
+  uint64_t offset;    /* first byte asked for */
+  bool ranged;        /* a Range header was sent */
+  bool whole;         /* the range asked for is the whole file */
+  bool no_ranges;     /* server answered 200 to a Range request */
+  bool bad_range;     /* Content-Range does not start where we asked */
+  bool started;       /* the body of the final response has begun */
+  long status;
+  int64_t cr_start, cr_total;  /* from Content-Range; -1 unknown */
+  bool accept_none;   /* Accept-Ranges: none */
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result;
+
+static void
+curl_init (void)
+{
+  curl_init_result = curl_global_init (CURL_GLOBAL_ALL);
+}
+
+/* The share handle's locks: one mutex per kind of shared data. */
+static void
+share_lock (CURL *h, curl_lock_data data, curl_lock_access access, void *p)
+{
+  struct http *s = p;
+
+  (void) h;
+  (void) access;
+  pthread_mutex_lock (&s->share_locks[data]);
+}
+
+static void
+share_unlock (CURL *h, curl_lock_data data, void *p)
+{
+  struct http *s = p;
+
+  (void) h;
+  pthread_mutex_unlock (&s->share_locks[data]);
+}
+
+static size_t
+header_cb (char *line, size_t size, size_t n, void *opaque)
+{
+  struct xfer *x = opaque;
+  size_t len = size * n;
+  char tmp[256];
+
+  if (len >= sizeof tmp)
+    return len;
+  memcpy (tmp, line, len);
+  tmp[len] = '\0';
+  if (strncmp (tmp, "HTTP/", 5) == 0) {
+    /* A new response (after a redirect or a 100): forget the last one. */
+    x->cr_start = x->cr_total = -1;
+    x->accept_none = false;
+  }
+  else if (strncasecmp (tmp, "Content-Range:", 14) == 0) {
+    unsigned long long a, b, t;
+    const char *v = tmp + 14;
+    while (*v == ' ' || *v == '\t')
+      v++;
+    if (sscanf (v, "bytes %llu-%llu/%llu", &a, &b, &t) == 3) {
+      x->cr_start = (int64_t) a;
+      x->cr_total = (int64_t) t;
+    }
+    else if (sscanf (v, "bytes */%llu", &t) == 1)
+      x->cr_total = (int64_t) t;
+  }
+  else if (strncasecmp (tmp, "Accept-Ranges:", 14) == 0) {
+    const char *v = tmp + 14;
+    while (*v == ' ' || *v == '\t')
+      v++;
+    x->accept_none = strncasecmp (v, "none", 4) == 0;
+  }
+  return len;
+}
+
+static size_t
+write_cb (char *data, size_t size, size_t n, void *opaque)
+{
+  struct xfer *x = opaque;
+  size_t len = size * n;
+
+  if (!x->started) {
+    curl_easy_getinfo (x->h, CURLINFO_RESPONSE_CODE, &x->status);
+    x->started = true;
+  }
+  if (x->status == 200 && x->ranged && !x->whole) {
+    /* The server ignored the Range header: it is sending the whole file. */
+    x->no_ranges = true;
+    return 0;
+  }
+  if (x->status == 206 && x->cr_start >= 0
+      && (uint64_t) x->cr_start != x->offset) {
+    x->bad_range = true;
+    return 0;
+  }
+  if (x->buf == NULL || (x->status != 200 && x->status != 206))
+    return len;   /* an error page: drop it */
+  if (len > x->want - x->got)
+    len = x->want - x->got;   /* more than asked for: keep what we need */
+  memcpy (x->buf + x->got, data, len);
+  x->got += len;
+  return size * n;
+}
+
+static struct conn *
+conn_new (struct http *s)
+{
+  struct conn *c = calloc (1, sizeof *c);
+  CURL *h;
+
+  if (c == NULL || (h = c->h = curl_easy_init ()) == NULL) {
+    free (c);
+    errno = ENOMEM;
+    vmi_error ("%s: cannot create a curl handle", s->url);
+    return NULL;
+  }
+  curl_easy_setopt (h, CURLOPT_URL, s->url);
+  curl_easy_setopt (h, CURLOPT_SHARE, s->share);
+  curl_easy_setopt (h, CURLOPT_ERRORBUFFER, c->errbuf);
+  curl_easy_setopt (h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (h, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt (h, CURLOPT_MAXREDIRS, 10L);
+  curl_easy_setopt (h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt (h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt (h, CURLOPT_TIMEOUT, s->timeout);
+  curl_easy_setopt (h, CURLOPT_CONNECTTIMEOUT, s->connect_timeout);
+  curl_easy_setopt (h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt (h, CURLOPT_USERAGENT, "vmimport/" VMIMPORT_VERSION);
+  curl_easy_setopt (h, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt (h, CURLOPT_WRITEFUNCTION, write_cb);
+  if (s->username || s->password) {
+    curl_easy_setopt (h, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+    curl_easy_setopt (h, CURLOPT_USERNAME, s->username ? s->username : "");
+    curl_easy_setopt (h, CURLOPT_PASSWORD, s->password ? s->password : "");
+  }
+  if (s->insecure) {
+    curl_easy_setopt (h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt (h, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  else if (s->ca_file)
+    curl_easy_setopt (h, CURLOPT_CAINFO, s->ca_file);
+  else if (s->ca_pem) {
+    struct curl_blob blob = { s->ca_pem, strlen (s->ca_pem), CURL_BLOB_COPY };
+    curl_easy_setopt (h, CURLOPT_CAINFO_BLOB, &blob);
+  }
+  return c;
+}
+
+static void
+conn_free (struct conn *c)
+{
+  if (c) {
+    curl_easy_cleanup (c->h);
+    free (c);
+  }
+}
+
+/* Take an idle connection, make one, or wait for one (at most MAX_CONNS). */
+static struct conn *
+conn_get (struct http *s)
+{
+  struct conn *c = NULL;
+
+  pthread_mutex_lock (&s->lock);
+  while (s->idle == NULL && s->nconns >= MAX_CONNS)
+    pthread_cond_wait (&s->cond, &s->lock);
+  if (s->idle) {
+    c = s->idle;
+    s->idle = c->next;
+    pthread_mutex_unlock (&s->lock);
+    return c;
+  }
+  s->nconns++;
+  pthread_mutex_unlock (&s->lock);
+  c = conn_new (s);
+  if (c == NULL) {
+    pthread_mutex_lock (&s->lock);
+    s->nconns--;
+    pthread_cond_signal (&s->cond);
+    pthread_mutex_unlock (&s->lock);
+  }
+  return c;
+}
+
+static void
+conn_put (struct http *s, struct conn *c)
+{
+  pthread_mutex_lock (&s->lock);
+  c->next = s->idle;
+  s->idle = c;
+  pthread_cond_signal (&s->cond);
+  pthread_mutex_unlock (&s->lock);
+}
+
+static const char *
+status_text (long status)
+{
+  switch (status) {
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 410: return "Gone";
+  case 416: return "Range Not Satisfiable";
+  case 429: return "Too Many Requests";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  default: return "";
+  }
+}
+
+/* A curl error worth trying again: the network or the server hiccuped. */
+static bool
+curl_transient (CURLcode rc)
+{
+  switch (rc) {
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_RECV_ERROR:
+  case CURLE_SEND_ERROR:
+  case CURLE_PARTIAL_FILE:
+  case CURLE_GOT_NOTHING:
+  case CURLE_OPERATION_TIMEDOUT:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_COULDNT_RESOLVE_HOST:
+    return true;
+  default:
+    return false;
+  }
+}
+
+static bool
+status_transient (long status)
+{
+  return status >= 500 || status == 408 || status == 429;
+}
+
+/* Record the error for a final HTTP status (not 200/206). */
+static void
+status_error (struct http *s, long status, const char *what)
+{
+  const char *text = status_text (status);
+
+  if (status == 401) {
+    errno = EACCES;
+    if (s->password || s->username)
+      vmi_error ("%s: %s: authentication failed (HTTP 401 Unauthorized): "
+                 "the server refused the username and password", s->url, what);
+    else
+      vmi_error ("%s: %s: authentication required (HTTP 401 Unauthorized): "
+                 "give a username and a password (--password-file, the "
+                 "Secret or VMIMPORT_PASSWORD)", s->url, what);
+  }
+  else if (status == 403) {
+    errno = EACCES;
+    vmi_error ("%s: %s: access denied (HTTP 403 Forbidden)", s->url, what);
+  }
+  else if (status == 404 || status == 410) {
+    errno = ENOENT;
+    vmi_error ("%s: %s: no such file on the server (HTTP %ld %s)", s->url,
+               what, status, text);
+  }
+  else {
+    errno = EIO;
+    vmi_error ("%s: %s: the server answered HTTP %ld%s%s", s->url, what,
+               status, *text ? " " : "", text);
+  }
+}
+
+/* Record the error for a failed transfer. */
+static void
+curl_error (struct http *s, CURLcode rc, const char *errbuf, const char *what)
+{
+  const char *detail = errbuf && *errbuf ? errbuf : curl_easy_strerror (rc);
+
+  switch (rc) {
+  case CURLE_PEER_FAILED_VERIFICATION:
+    errno = EPERM;
+    vmi_error ("%s: %s: TLS certificate verification failed: %s (give the "
+               "server's CA with --ca-cert FILE or the Secret's ca.crt)",
+               s->url, what, detail);
+    break;
+  case CURLE_SSL_CACERT_BADFILE:
+    errno = EINVAL;
+    vmi_error ("%s: %s: cannot load the CA certificate: %s", s->url, what,
+               detail);
+    break;
+  case CURLE_LOGIN_DENIED:
+    errno = EACCES;
+    vmi_error ("%s: %s: authentication failed: %s", s->url, what, detail);
+    break;
+  case CURLE_OPERATION_TIMEDOUT:
+    errno = ETIMEDOUT;
+    vmi_error ("%s: %s: timed out: %s", s->url, what, detail);
+    break;
+  case CURLE_COULDNT_CONNECT:
+    errno = ECONNREFUSED;
+    vmi_error ("%s: %s: cannot connect: %s", s->url, what, detail);
+    break;
+  case CURLE_OUT_OF_MEMORY:
+    errno = ENOMEM;
+    vmi_error ("%s: %s: out of memory", s->url, what);
+    break;
+  default:
+    errno = EIO;
+    vmi_error ("%s: %s: %s", s->url, what, detail);
+    break;
+  }
+}
+
+/* One GET of [offset, offset+count) into BUF, retried and resumed.  WHOLE
+ * says the range is the whole file (a 200 answer is then fine). */
+static int
+http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole)
+{
+  struct vmi_retry r;
+  char what[96];
+  int ret = -1;
+
+  vmi_retry_start (&r, &s->retry);
+  snprintf (what, sizeof what, "read of %zu bytes at offset %" PRIu64, count,
+            offset);
+  for (;;) {
+    struct conn *c = conn_get (s);
+    struct xfer x = {
+      .buf = buf, .want = count, .offset = offset, .ranged = true,
+      .whole = whole, .cr_start = -1, .cr_total = -1,
+    };
+    char range[64], cause[CURL_ERROR_SIZE + 64];
+    CURLcode rc;
+    long status = 0;
+
+    if (c == NULL)
+      return -1;
+    x.h = c->h;
+    c->errbuf[0] = '\0';
+    snprintf (range, sizeof range, "%" PRIu64 "-%" PRIu64, offset,
+              offset + count - 1);
+    curl_easy_setopt (c->h, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt (c->h, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt (c->h, CURLOPT_RANGE, range);
+    curl_easy_setopt (c->h, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
+    rc = curl_easy_perform (c->h);
+    curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
+
+    if (x.no_ranges) {
+      errno = ENOTSUP;
+      vmi_error ("%s: the server does not support range requests (it "
+                 "answered a Range request with the whole file, HTTP 200); "
+                 "vmimport reads remote files lazily and needs a server "
+                 "that honours \"Range: bytes=\" (e.g. nginx, Apache, S3)",
+                 s->url);
+      conn_put (s, c);
+      goto out;
+    }
+    if (x.bad_range) {
+      errno = EIO;
+      vmi_error ("%s: %s: the server sent bytes from offset %" PRId64
+                 " instead", s->url, what, x.cr_start);
+      conn_put (s, c);
+      goto out;
+    }
+    if (rc == CURLE_OK && (status == 206 || (status == 200 && whole))
+        && x.got == x.want) {
+      conn_put (s, c);
+      ret = 0;
+      goto out;
+    }
+
+    /* Something went wrong: decide whether to try again. */
+    if (rc != CURLE_OK && !curl_transient (rc)) {
+      curl_error (s, rc, c->errbuf, what);
+      conn_put (s, c);
+      goto out;
+    }
+    if (rc == CURLE_OK && status != 200 && status != 206
+        && !status_transient (status)) {
+      status_error (s, status, what);
+      conn_put (s, c);
+      goto out;
+    }
+    if (rc != CURLE_OK)
+      snprintf (cause, sizeof cause, "%s",
+                c->errbuf[0] ? c->errbuf : curl_easy_strerror (rc));
+    else if (status != 200 && status != 206)
+      snprintf (cause, sizeof cause, "HTTP %ld %s", status,
+                status_text (status));
+    else
+      snprintf (cause, sizeof cause, "short body (%zu of %zu bytes)", x.got,
+                x.want);
+    conn_put (s, c);
+
+    /* Resume from the first byte not received. */
+    buf += x.got;
+    count -= x.got;
+    offset += x.got;
+    if (x.got > 0)
+      whole = false;
+    if (!vmi_retry_again (&r, s->url, cause)) {
+      if (rc != CURLE_OK)
+        curl_error (s, rc, cause, what);
+      else if (status != 200 && status != 206)
+        status_error (s, status, what);
+      else {
+        errno = EIO;
+        vmi_error ("%s: %s: the server kept sending short bodies", s->url,
+                   what);
+      }
+      vmi_error_prefix ("%s: giving up after %d retries", s->url, r.attempt);
+      goto out;
+    }
+  }
+ out:
+  return ret;
+}
+
+/* Size of the file: HEAD, else a one-byte ranged GET. */
+static int
+http_size (struct http *s, uint64_t *size)
+{
+  struct vmi_retry r;
+
+  vmi_retry_start (&r, &s->retry);
+  for (;;) {
+    struct conn *c = conn_get (s);
+    struct xfer x = { .cr_start = -1, .cr_total = -1 };
+    curl_off_t len = -1;
+    long status = 0;
+    CURLcode rc;
+    char cause[CURL_ERROR_SIZE + 64];
+
+    if (c == NULL)
+      return -1;
+    x.h = c->h;
+    c->errbuf[0] = '\0';
+    curl_easy_setopt (c->h, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt (c->h, CURLOPT_RANGE, NULL);
+    curl_easy_setopt (c->h, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
+    rc = curl_easy_perform (c->h);
+    curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo (c->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+    curl_easy_setopt (c->h, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt (c->h, CURLOPT_HTTPGET, 1L);
+
+    if (rc == CURLE_OK && status == 200 && len >= 0) {
+      conn_put (s, c);
+      if (x.accept_none) {
+        errno = ENOTSUP;
+        vmi_error ("%s: the server does not support range requests "
+                   "(Accept-Ranges: none); vmimport reads remote files "
+                   "lazily and needs a server that honours \"Range: bytes=\"",
+                   s->url);
+        return -1;
+      }
+      *size = (uint64_t) len;
+      return 0;
+    }
+    if (rc == CURLE_OK && (status == 200 || status == 405 || status == 501
+                           || status == 403 || status == 400))
+      break;   /* HEAD refused or no length: try a ranged GET */
+    if (rc != CURLE_OK && !curl_transient (rc)) {
+      curl_error (s, rc, c->errbuf, "HEAD");
+      conn_put (s, c);
+      return -1;
+    }
+    if (rc == CURLE_OK && !status_transient (status)) {
+      status_error (s, status, "HEAD");
+      conn_put (s, c);
+      return -1;
+    }
+    if (rc != CURLE_OK)
+      snprintf (cause, sizeof cause, "%s",
+                c->errbuf[0] ? c->errbuf : curl_easy_strerror (rc));
+    else
+      snprintf (cause, sizeof cause, "HTTP %ld %s", status,
+                status_text (status));
+    conn_put (s, c);
+    if (!vmi_retry_again (&r, s->url, cause)) {
+      if (rc != CURLE_OK)
+        curl_error (s, rc, cause, "HEAD");
+      else
+        status_error (s, status, "HEAD");
+      return -1;
+    }
+  }
+
+  /* Ranged GET of byte 0: "Content-Range: bytes 0-0/SIZE". */
+  vmi_retry_start (&r, &s->retry);
+  for (;;) {
+    struct conn *c = conn_get (s);
+    char byte;
+    struct xfer x = {
+      .buf = &byte, .want = 1, .ranged = true, .cr_start = -1, .cr_total = -1,
+    };
+    long status = 0;
+    CURLcode rc;
+
+    if (c == NULL)
+      return -1;
+    x.h = c->h;
+    c->errbuf[0] = '\0';
+    curl_easy_setopt (c->h, CURLOPT_RANGE, "0-0");
+    curl_easy_setopt (c->h, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
+    rc = curl_easy_perform (c->h);
+    curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
+    if (x.no_ranges) {
+      conn_put (s, c);
+      errno = ENOTSUP;
+      vmi_error ("%s: the server does not support range requests (it "
+                 "answered a Range request with the whole file, HTTP 200)",
+                 s->url);
+      return -1;
+    }
+    if (rc == CURLE_OK && (status == 206 || status == 416) && x.cr_total >= 0) {
+      conn_put (s, c);
+      *size = (uint64_t) x.cr_total;
+      return 0;
+    }
+    if (rc == CURLE_OK && status == 206) {
+      conn_put (s, c);
+      errno = EIO;
+      vmi_error ("%s: the server gave no size (no Content-Length in HEAD, no "
+                 "total in Content-Range)", s->url);
+      return -1;
+    }
+    if ((rc != CURLE_OK && !curl_transient (rc))
+        || (rc == CURLE_OK && !status_transient (status))
+        || !vmi_retry_again (&r, s->url, rc != CURLE_OK
+                             ? curl_easy_strerror (rc) : status_text (status))) {
+      if (rc != CURLE_OK)
+        curl_error (s, rc, c->errbuf, "GET");
+      else
+        status_error (s, status, "GET");
+      conn_put (s, c);
+      return -1;
+    }
+    conn_put (s, c);
+  }
+}
+
+/* Copy what the read-ahead buffers hold of the front of the request.
+ * Under s->lock.  Returns the number of bytes copied. */
+static size_t
+ra_copy_front (struct http *s, char *buf, size_t count, uint64_t offset)
+{
+  size_t done = 0;
+  bool progress = true;
+
+  while (done < count && progress) {
+    progress = false;
+    for (int i = 0; i < RA_SLOTS; i++) {
+      struct ra_slot *sl = &s->slots[i];
+      uint64_t pos = offset + done;
+      if (sl->buf && pos >= sl->off && pos < sl->off + sl->len) {
+        size_t n = sl->off + sl->len - pos;
+        if (n > count - done)
+          n = count - done;
+        memcpy (buf + done, sl->buf + (pos - sl->off), n);
+        sl->used = ++s->tick;
+        done += n;
+        progress = true;
+        break;
+      }
+    }
+  }
+  return done;
+}
+
+/* Find (or start) the stream this read continues; return the bytes to
+ * fetch for it.  Under s->lock. */
+static size_t
+ra_plan (struct http *s, uint64_t offset, size_t count, uint64_t size)
+{
+  struct ra_stream *st = NULL, *oldest = &s->streams[0];
+  size_t fetch = count;
+
+  for (int i = 0; i < RA_STREAMS; i++) {
+    if (s->streams[i].window && s->streams[i].next == offset) {
+      st = &s->streams[i];
+      break;
+    }
+    if (s->streams[i].used < oldest->used)
+      oldest = &s->streams[i];
+  }
+  if (st) {
+    if (st->window < RA_MAX)
+      st->window *= 2;
+    if (count < st->window)
+      fetch = st->window;
+  }
+  else {
+    st = oldest;
+    st->window = RA_MIN / 2;
+  }
+  if (fetch > size - offset)
+    fetch = size - offset;
+  st->next = offset + fetch;
+  st->used = ++s->tick;
+  return fetch;
+}
+
+/* Keep BUF (fetch bytes at offset) for later reads.  Under s->lock. */
+static void
+ra_keep (struct http *s, char *buf, size_t len, uint64_t offset)
+{
+  struct ra_slot *victim = &s->slots[0];
+
+  for (int i = 0; i < RA_SLOTS; i++) {
+    if (s->slots[i].buf == NULL) {
+      victim = &s->slots[i];
+      break;
+    }
+    if (s->slots[i].used < victim->used)
+      victim = &s->slots[i];
+  }
+  free (victim->buf);
+  victim->buf = buf;
+  victim->off = offset;
+  victim->len = len;
+  victim->used = ++s->tick;
+}
+
+static int
+http_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
+{
+  struct http *s = l->priv;
+  char *p = buf, *tmp;
+  size_t done, fetch;
+
+  pthread_mutex_lock (&s->lock);
+  done = ra_copy_front (s, p, count, offset);
+  if (done == count) {
+    /* Served from read-ahead: the stream moves on. */
+    for (int i = 0; i < RA_STREAMS; i++)
+      if (s->streams[i].window && s->streams[i].next >= offset
+          && s->streams[i].next <= offset + count) {
+        s->streams[i].used = ++s->tick;
+        break;
+      }
+    pthread_mutex_unlock (&s->lock);
+    return 0;
+  }
+  p += done;
+  count -= done;
+  offset += done;
+  fetch = ra_plan (s, offset, count, l->size);
+  pthread_mutex_unlock (&s->lock);
+
+  if (fetch <= count)
+    return http_get (s, p, count, offset, offset == 0 && count == l->size);
+
+  tmp = malloc (fetch);
+  if (tmp == NULL)
+    return http_get (s, p, count, offset, false);
+  if (http_get (s, tmp, fetch, offset, offset == 0 && fetch == l->size) == -1) {
+    free (tmp);
+    return -1;
+  }
+  memcpy (p, tmp, count);
+  pthread_mutex_lock (&s->lock);
+  ra_keep (s, tmp, fetch, offset);
+  pthread_mutex_unlock (&s->lock);
+  return 0;
+}
+
+static void
+wipe_free (char *str)
+{
+  if (str) {
+    explicit_bzero (str, strlen (str));
+    free (str);
+  }
+}
+
+static void
+http_free (struct http *s)
+{
+  if (s == NULL)
+    return;
+  while (s->idle) {
+    struct conn *c = s->idle;
+    s->idle = c->next;
+    conn_free (c);
+  }
+  if (s->share)
+    curl_share_cleanup (s->share);
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_destroy (&s->share_locks[i]);
+  pthread_mutex_destroy (&s->lock);
+  pthread_cond_destroy (&s->cond);
+  for (int i = 0; i < RA_SLOTS; i++)
+    free (s->slots[i].buf);
+  free (s->url);
+  free (s->username);
+  wipe_free (s->password);
+  free (s->ca_file);
+  free (s->ca_pem);
+  free (s);
+}
+
+static void
+http_close (struct vmi_layer *l)
+{
+  http_free (l->priv);
+}
+
+static const struct vmi_layer_ops http_ops = {
+  .name = "http",
+  .pread = http_pread,
+  .close = http_close,
+};
+
+/* Split credentials off URL: S->url gets the URL without them, a user name
+ * in the URL becomes the user name.  A password in the URL is refused: it
+ * would sit in argv and in logs. */
+static int
+parse_url (struct http *s, const char *url)
+{
+  CURLU *u = curl_url ();
+  char *user = NULL, *pass = NULL, *clean = NULL;
+  int r = -1;
+
+  if (u == NULL) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return -1;
+  }
+  if (curl_url_set (u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+    errno = EINVAL;
+    vmi_error ("%.*s: not a valid URL", (int) strcspn (url, "@"), url);
+    goto out;
+  }
+  curl_url_get (u, CURLUPART_USER, &user, CURLU_URLDECODE);
+  curl_url_get (u, CURLUPART_PASSWORD, &pass, 0);
+  curl_url_set (u, CURLUPART_USER, NULL, 0);
+  curl_url_set (u, CURLUPART_PASSWORD, NULL, 0);
+  if (curl_url_get (u, CURLUPART_URL, &clean, 0) != CURLUE_OK) {
+    errno = EINVAL;
+    vmi_error ("not a valid URL");
+    goto out;
+  }
+  if (pass) {
+    errno = EINVAL;
+    vmi_error ("%s: the URL holds a password; give it with --password-file, "
+               "a Secret or VMIMPORT_PASSWORD instead", clean);
+    goto out;
+  }
+  if ((s->url = strdup (clean)) == NULL
+      || (user && !s->username && (s->username = strdup (user)) == NULL)) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    goto out;
+  }
+  r = 0;
+ out:
+  curl_free (user);
+  if (pass) {
+    explicit_bzero (pass, strlen (pass));
+    curl_free (pass);
+  }
+  curl_free (clean);
+  curl_url_cleanup (u);
+  return r;
+}
+
+static char *
+dup_opt (const char *str, int *err)
+{
+  char *d = NULL;
+
+  if (str && (d = strdup (str)) == NULL)
+    *err = 1;
+  return d;
+}
 
 struct vmi_layer *
 vmi_http_open (const char *url, const struct vmi_source_opts *opts)
 {
-  (void) opts;
-  errno = ENOTSUP;
-  vmi_error ("%s: HTTP is not supported yet", url);
+  struct http *s;
+  uint64_t size = 0;
+  int err = 0;
+
+  pthread_once (&curl_once, curl_init);
+  if (curl_init_result != CURLE_OK) {
+    errno = EIO;
+    vmi_error ("cannot initialise libcurl: %s",
+               curl_easy_strerror (curl_init_result));
+    return NULL;
+  }
+  s = calloc (1, sizeof *s);
+  if (s == NULL) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return NULL;
+  }
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_init (&s->share_locks[i], NULL);
+  pthread_mutex_init (&s->lock, NULL);
+  pthread_cond_init (&s->cond, NULL);
+  if (opts) {
+    s->username = dup_opt (opts->username, &err);
+    s->password = dup_opt (opts->password, &err);
+    s->ca_file = dup_opt (opts->ca_cert_file, &err);
+    s->ca_pem = dup_opt (opts->ca_cert_pem, &err);
+    s->insecure = opts->insecure;
+    s->timeout = opts->timeout_seconds > 0 ? opts->timeout_seconds : 0;
+    s->connect_timeout = opts->connect_timeout_seconds > 0
+                         ? opts->connect_timeout_seconds : 30;
+    s->retry = opts->retry;
+  }
+  else {
+    s->timeout = 600;
+    s->connect_timeout = 30;
+    vmi_retry_policy_default (&s->retry);
+  }
+  if (err) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    goto fail;
+  }
+  if (parse_url (s, url) == -1)
+    goto fail;
+  s->share = curl_share_init ();
+  if (s->share == NULL) {
+    errno = ENOMEM;
+    vmi_error ("%s: cannot create a curl share handle", s->url);
+    goto fail;
+  }
+  curl_share_setopt (s->share, CURLSHOPT_LOCKFUNC, share_lock);
+  curl_share_setopt (s->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+  curl_share_setopt (s->share, CURLSHOPT_USERDATA, s);
+  curl_share_setopt (s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt (s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  if (http_size (s, &size) == -1)
+    goto fail;
+  {
+    struct vmi_layer *l = vmi_layer_new (&http_ops, s, size, s->url, NULL);
+    if (l == NULL)
+      http_free (s);
+    return l;
+  }
+
+ fail:
+  http_free (s);
   return NULL;
 }

@@ -1,0 +1,25 @@
+/* Internal to the OVA provider: what the OVF says about a disk's file that
+ * vm.json has no field for.  Kept in vmi_disk.provider_data (one flat
+ * allocation, freed with free()). */
+#ifndef VMIMPORT_OVA_INTERNAL_H
+#define VMIMPORT_OVA_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmimport/layer.h"
+
+struct ova_file_info {
+  bool gzip;          /* ovf:compression="gzip" */
+  bool chunked;       /* ovf:chunkSize: the file is split in pieces */
+  int64_t size;       /* ovf:size of the file as stored; -1 unknown */
+};
+
+/* Largest OVF / manifest we read into memory. */
+#define OVA_MAX_DESCRIPTOR (32u << 20)
+
+/* The uncompressed bytes of a gzip file (sequential-only; see gzip.c).
+ * Takes ownership of FILE. */
+struct vmi_layer *vmi_gzip_open (struct vmi_layer *file);
+
+#endif
