@@ -197,6 +197,7 @@ copy_unit (struct copy *c, uint64_t k, char *buf, struct vmi_extents *seg,
            EVP_MD_CTX *md)
 {
   uint64_t start = k * UNIT, len = unit_len (c, k), handled = 0;
+  size_t i;
 
   if (vmi_layer_extents (c->src, start, len, seg) == -1) {
     fail (c, EXIT_SOURCE, "reading the allocation map at offset %" PRIu64
@@ -205,7 +206,7 @@ copy_unit (struct copy *c, uint64_t k, char *buf, struct vmi_extents *seg,
   }
   if (c->verify)
     EVP_DigestInit_ex (md, EVP_sha256 (), NULL);
-  for (size_t i = 0; i < seg->n && !stopping (c); i++) {
+  for (i = 0; i < seg->n && !stopping (c); i++) {
     const struct vmi_extent *x = &seg->v[i];
     if (x->type == VMI_EXTENT_DATA) {
       if (vmi_layer_pread (c->src, buf, x->length, x->offset) == -1) {
@@ -233,7 +234,7 @@ copy_unit (struct copy *c, uint64_t k, char *buf, struct vmi_extents *seg,
       handled += x->length;
     }
   }
-  if (stopping (c))
+  if (i < seg->n)   /* stopped part way: the unit is not done */
     return;
   if (c->verify) {
     EVP_DigestFinal_ex (md, c->digest[k], NULL);
