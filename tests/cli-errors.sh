@@ -36,6 +36,9 @@ expect unknown_vm_exits_2 2 'no VM named .zz.' "$VMI" copy "$T/two" --vm zz "$T/
 expect password_on_argv_refused 2 'never taken on the command line' "$VMI" ls --password secret "$R"
 expect missing_password_file_is_usage 2 'password file' "$VMI" ls --password-file "$T/no-such-file" "$R"
 
+sum_r=$(sha256sum < "$R")
+expect same_file_refused_even_with_force 2 'are the same file' "$VMI" copy --force "$R" "$R"
+check same_file_untouched bash -c "[ \"\$(sha256sum < '$R')\" = '$sum_r' ]"
 expect dst_directory_exits_3 3 'is a directory' "$VMI" copy "$R" "$T"
 # A non-empty file is not overwritten without --force.
 head -c 1M /dev/urandom > "$T/busy.out"

@@ -112,6 +112,24 @@ assert d['filesystem']['type'] == 'ext4' and d['filesystem']['label'] == 'whole'
 assert d['filesystem']['uuid'] == '33333333-0000-4000-8000-000000000000'
 assert d['firmware_hint'] is None"
 
+# NTFS (Windows guests): the label sits in the MFT, far from the start.
+if command -v mkntfs >/dev/null; then
+  N=$T/ntfs.img
+  truncate -s 50G "$N"
+  sgdisk -n1:2048:+10G -t1:0700 -c1:win "$N" >/dev/null 2>&1
+  make_loop_range "$N" $((2048*512)) $((10 << 30))
+  mkntfs -Q -F -L WINDATA -U "$LOOP" >/dev/null 2>&1
+  losetup -d "$LOOP"
+  "$VMI" inspect --json "$N" > "$T/ntfs.json"
+  want=$(blkid -p -o export -O $((2048*512)) "$N" | sed -n 's/^UUID=//p')
+  check ntfs_partition_type_label_uuid python3 -c "
+import json; d=json.load(open('$T/ntfs.json'))[0]; f=d['partitions'][0]['filesystem']
+assert f['type']=='ntfs' and f['label']=='WINDATA' and f['uuid']=='$want', f
+assert d['bytes_read'] <= 1 << 20, d['bytes_read']"
+else
+  echo "skip ntfs: mkntfs (ntfs-3g) is not installed"
+fi
+
 # --disk selects; a disk that does not exist is a usage error.
 expect_rc 2 inspect_missing_disk_index_exits_2 "$VMI" inspect --disk 4 "$G"
 finish

@@ -73,6 +73,20 @@ expect_rc 2 copy_http_without_disk_index_exits_2 "$VMI" copy "$URL" "$T/never.ra
 expect_rc 2 copy_http_missing_disk_exits_2 "$VMI" copy "$URL" --disk 2 "$T/never.raw"
 check copy_http_bad_disk_dst_untouched test ! -e "$T/never.raw"
 
+# verify: every file against the manifest (vmi_ova_verify).
+cp "$W/web01.ova" "$W/bad.ova"
+python3 - "$W/bad.ova" <<'PY'
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    m = t.getmember("disk2.vmdk")
+    at = m.offset_data + m.size // 2
+with open(sys.argv[1], "r+b") as f:
+    f.seek(at); b = f.read(1); f.seek(at); f.write(bytes([b[0] ^ 0xff]))
+PY
+check verify_http_ova_exits_0 "$VMI" verify "$URL"
+expect_rc 1 verify_tampered_ova_exits_1 "$VMI" verify "$NGINX_URL/bad.ova"
+check verify_tampered_names_the_file grep -q 'disk2.vmdk' "$T/out" "$T/err"
+
 # A slow server: one JSON line per second while the copy runs.
 nginx_stop
 nginx_start "$W" --limit-rate 2m

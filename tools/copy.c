@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -549,6 +550,16 @@ check_space (struct target *t, uint64_t need)
   return -1;
 }
 
+static bool
+same_file (const char *a, const char *b)
+{
+  struct stat sa, sb;
+
+  return stat (a, &sa) == 0 && stat (b, &sb) == 0
+         && ((sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
+             || (S_ISBLK (sa.st_mode) && sa.st_rdev == sb.st_rdev));
+}
+
 int
 cli_copy (int argc, char **argv)
 {
@@ -573,6 +584,12 @@ cli_copy (int argc, char **argv)
   src_arg = cc.source_file ? NULL : argv[optind];
   dst_arg = argv[argc - 1];
 
+  if (src_arg && same_file (src_arg, dst_arg)) {
+    fprintf (stderr, "vmimport copy: %s and %s are the same file\n", src_arg,
+             dst_arg);
+    rc = EXIT_USAGE;
+    goto out;
+  }
   /* The source first: nothing touches DST until it is known to work. */
   if ((p = cli_open_source (&cc, src_arg, &rc)) == NULL)
     goto out;
