@@ -15,6 +15,11 @@
  * looked at.  Anything we cannot read faithfully (encryption, an external
  * data file, an unknown incompatible feature, an image marked corrupt) is
  * refused at open with a message naming the cause.
+ *
+ * Memory per image, whatever the disk size: the active L1 table (8 bytes
+ * per 512 MiB of disk with 64 KiB clusters; qemu caps it at 32 MiB), at
+ * most L2_CACHE_BYTES of L2 tables and INFLATED_CACHE_BYTES of inflated
+ * clusters.  Each backing file is an image of its own with the same bounds.
  */
 #include <endian.h>
 #include <errno.h>
@@ -73,7 +78,6 @@
 struct lru_entry {
   uint64_t key;
   int refs;                       /* the cache's own + one per user */
-  int linked;
   struct lru_entry *hnext, *prev, *next;
   uint64_t data[];                /* 8-byte aligned for L2 entries */
 };
@@ -113,10 +117,8 @@ lru_entry_new (size_t bytes)
 {
   struct lru_entry *e = malloc (sizeof *e + bytes);
 
-  if (e) {
+  if (e)
     e->refs = 1;
-    e->linked = 0;
-  }
   return e;
 }
 
@@ -139,7 +141,6 @@ lru_unlink (struct lru *c, struct lru_entry *e)
   *pp = e->hnext;
   e->prev->next = e->next;
   e->next->prev = e->prev;
-  e->linked = 0;
   c->count--;
   lru_drop (e);
 }
@@ -191,7 +192,6 @@ lru_put (struct lru *c, uint64_t key, struct lru_entry *e)
     }
   e->key = key;
   e->refs++;
-  e->linked = 1;
   e->hnext = c->buckets[lru_bucket (c, key)];
   c->buckets[lru_bucket (c, key)] = e;
   lru_push_front (c, e);
@@ -413,24 +413,28 @@ map_run (struct qcow2 *q, uint64_t off, uint64_t max_len, struct run *r)
   return 0;
 }
 
-/* Standard clusters: host bytes.  A host offset at or past the end of the
- * file is corruption; a cluster that starts inside the file and is cut by
- * its end reads as zeros past it, as qemu reads it. */
+/* Standard clusters: host bytes.  A cluster that starts at or past the end
+ * of the file is corruption; one that starts inside the file and is cut by
+ * its end reads as zeros past it, as qemu reads it (qemu leaves the tail of
+ * a cluster unwritten when only some subclusters are allocated). */
 static int
 read_data (struct qcow2 *q, char *buf, uint64_t n, uint64_t host,
            uint64_t guest_off)
 {
+  uint64_t limit = (q->file_size + q->cluster_size - 1) & ~(q->cluster_size - 1);
   uint64_t avail;
 
-  if (host >= q->file_size) {
+  if (host >= limit || n > limit - host) {
+    uint64_t bad = host >= limit ? host : limit;
     errno = EIO;
     vmi_error ("%s: guest offset %" PRIu64 " maps to host offset %" PRIu64
                ", past the end of the file (size %" PRIu64 ")",
-               q->name, guest_off, host, q->file_size);
+               q->name, guest_off + (bad - host), bad, q->file_size);
     return -1;
   }
-  avail = q->file_size - host < n ? q->file_size - host : n;
-  if (vmi_layer_pread (q->file, buf, avail, host) == -1) {
+  avail = host >= q->file_size ? 0
+          : q->file_size - host < n ? q->file_size - host : n;
+  if (avail > 0 && vmi_layer_pread (q->file, buf, avail, host) == -1) {
     vmi_error_prefix ("%s: guest offset %" PRIu64 " (host offset %" PRIu64 ")",
                       q->name, guest_off, host);
     return -1;
@@ -883,17 +887,17 @@ parse_header (struct qcow2 *q, const unsigned char *buf, size_t len,
     h->incompat = be64 (buf + 72);
     h->header_len = be32 (buf + 100);
     if (h->header_len < V3_HEADER_LEN || h->header_len % 8
-        || h->header_len > q->cluster_size || h->header_len > len)
+        || h->header_len > q->cluster_size || h->header_len > q->file_size)
       return bad_header (q, "header_length %" PRIu32 " is invalid (at least "
                          "%d, a multiple of 8, within the first cluster and "
                          "the file)", h->header_len, V3_HEADER_LEN);
-    if (h->header_len > 104)
+    if (h->header_len > 104 && len > 104)
       h->compression_type = buf[104];
   }
   if (h->backing_off > q->cluster_size)
     return bad_header (q, "backing file name offset %" PRIu64 " is outside "
                        "the first cluster", h->backing_off);
-  return parse_extensions (q, buf, len, h);
+  return 0;
 }
 
 /* Features: refuse what changes the meaning of the bytes. */
@@ -1198,15 +1202,95 @@ open_backing (struct qcow2 *q, const unsigned char *hdr, size_t hdr_len,
   return r;
 }
 
+/* L2 tables to keep: L2_CACHE_BYTES (with 64 KiB clusters, enough to map
+ * 64 GiB), or VMIMPORT_QCOW2_L2_CACHE bytes (tuning, and tests that want
+ * eviction); never fewer than 4. */
+static size_t
+l2_cache_entries (const struct qcow2 *q)
+{
+  const char *env = getenv ("VMIMPORT_QCOW2_L2_CACHE");
+  uint64_t bytes = L2_CACHE_BYTES;
+
+  if (env && *env) {
+    char *end;
+    unsigned long long v = strtoull (env, &end, 0);
+    if (*end == '\0' && v <= (UINT64_C (1) << 32))
+      bytes = v;
+  }
+  return bytes >> q->cluster_bits > 4 ? bytes >> q->cluster_bits : 4;
+}
+
+/* The header, its extensions and the backing file name are all in the
+ * first cluster: read the fixed header to learn the cluster size, then the
+ * whole first cluster (or file, if shorter).  *BUF is the caller's. */
+static int
+read_first_cluster (struct qcow2 *q, struct header *h, unsigned char **buf,
+                    size_t *len)
+{
+  unsigned char head[512];
+  size_t n = q->file_size < sizeof head ? q->file_size : sizeof head;
+
+  if (vmi_layer_pread (q->file, head, n, 0) == -1
+      || parse_header (q, head, n, h) == -1)
+    return -1;
+  n = q->file_size < q->cluster_size ? q->file_size : q->cluster_size;
+  if ((*buf = malloc (n)) == NULL) {
+    errno = ENOMEM;
+    vmi_error ("%s: out of memory", q->name);
+    return -1;
+  }
+  *len = n;
+  if (vmi_layer_pread (q->file, *buf, n, 0) == -1
+      || parse_header (q, *buf, n, h) == -1)
+    return -1;
+  return parse_extensions (q, *buf, n, h);
+}
+
+static int
+open_caches (struct qcow2 *q)
+{
+  size_t inflated = INFLATED_CACHE_BYTES >> q->cluster_bits;
+
+  if (lru_init (&q->l2_cache, l2_cache_entries (q)) == -1
+      || lru_init (&q->inflated, inflated > 2 ? inflated : 2) == -1) {
+    errno = ENOMEM;
+    vmi_error ("%s: out of memory", q->name);
+    return -1;
+  }
+  return 0;
+}
+
+/* The first image of a chain puts its own name on the stack of files being
+ * opened, so that a backing file naming it is seen as a loop. */
+static int
+open_chain (struct qcow2 *q, const unsigned char *hdr, size_t hdr_len,
+            const struct header *h, const struct vmi_opener *siblings)
+{
+  char *key;
+  int r;
+
+  if (nopening > 0)
+    return open_backing (q, hdr, hdr_len, h, siblings);
+  if ((key = normalize_path (q->name)) == NULL) {
+    errno = ENOMEM;
+    vmi_error ("%s: out of memory", q->name);
+    return -1;
+  }
+  opening[nopening++] = key;
+  r = open_backing (q, hdr, hdr_len, h, siblings);
+  nopening--;
+  free (key);
+  return r;
+}
+
 struct vmi_layer *
 vmi_qcow2_open (struct vmi_layer *file, const struct vmi_opener *siblings)
 {
   struct qcow2 *q = calloc (1, sizeof *q);
   unsigned char *hdr = NULL;
-  size_t hdr_len;
+  size_t hdr_len = 0;
   struct header h;
-  char *key = NULL;
-  int top = nopening == 0;
+  struct vmi_layer *l;
 
   if (q == NULL) {
     errno = ENOMEM;
@@ -1218,84 +1302,19 @@ vmi_qcow2_open (struct vmi_layer *file, const struct vmi_opener *siblings)
   q->name = file->name;
   q->file = file;
   q->file_size = file->size;
-
-  /* The header, its extensions and the backing file name are all in the
-   * first cluster; read up to the largest cluster size, then trust
-   * cluster_bits. */
-  hdr_len = file->size < (1u << MAX_CLUSTER_BITS) ? file->size
-            : (1u << MAX_CLUSTER_BITS);
-  if (hdr_len > 65536)
-    hdr_len = 65536;
-  hdr = malloc (hdr_len ? hdr_len : 1);
-  if (hdr == NULL) {
-    errno = ENOMEM;
-    vmi_error ("%s: out of memory", file->name);
-    goto err;
+  if (read_first_cluster (q, &h, &hdr, &hdr_len) == -1
+      || check_features (q, &h) == -1
+      || load_l1 (q, &h) == -1
+      || open_caches (q) == -1
+      || open_chain (q, hdr, hdr_len, &h, siblings) == -1) {
+    free (hdr);
+    qcow2_free (q);
+    vmi_layer_close (file);
+    return NULL;
   }
-  if (vmi_layer_pread (file, hdr, hdr_len, 0) == -1)
-    goto err;
-  if (parse_header (q, hdr, hdr_len, &h) == -1)
-    goto err;
-  if (q->cluster_size < hdr_len) {
-    hdr_len = q->cluster_size;
-    if (parse_header (q, hdr, hdr_len, &h) == -1)
-      goto err;
-  }
-  else if (q->cluster_size > hdr_len && file->size > hdr_len) {
-    size_t want = file->size < q->cluster_size ? file->size : q->cluster_size;
-    unsigned char *bigger = realloc (hdr, want);
-    if (bigger == NULL) {
-      errno = ENOMEM;
-      vmi_error ("%s: out of memory", file->name);
-      goto err;
-    }
-    hdr = bigger;
-    if (vmi_layer_pread (file, hdr + hdr_len, want - hdr_len, hdr_len) == -1)
-      goto err;
-    hdr_len = want;
-    if (parse_header (q, hdr, hdr_len, &h) == -1)
-      goto err;
-  }
-  if (check_features (q, &h) == -1 || load_l1 (q, &h) == -1)
-    goto err;
-  if (lru_init (&q->l2_cache, L2_CACHE_BYTES >> q->cluster_bits > 4
-                ? L2_CACHE_BYTES >> q->cluster_bits : 4) == -1
-      || lru_init (&q->inflated, INFLATED_CACHE_BYTES >> q->cluster_bits > 2
-                   ? INFLATED_CACHE_BYTES >> q->cluster_bits : 2) == -1) {
-    errno = ENOMEM;
-    vmi_error ("%s: out of memory", file->name);
-    goto err;
-  }
-  /* The top of a chain is the first name on the stack. */
-  if (top) {
-    if ((key = normalize_path (file->name)) == NULL) {
-      errno = ENOMEM;
-      vmi_error ("%s: out of memory", file->name);
-      goto err;
-    }
-    opening[nopening++] = key;
-  }
-  if (open_backing (q, hdr, hdr_len, &h, siblings) == -1) {
-    if (top)
-      nopening--;
-    goto err;
-  }
-  if (top)
-    nopening--;
-  free (key);
   free (hdr);
-  {
-    struct vmi_layer *l = vmi_layer_new (&qcow2_ops, q, q->size, file->name,
-                                         file);
-    if (l == NULL)
-      qcow2_free (q);
-    return l;
-  }
-
- err:
-  free (key);
-  free (hdr);
-  qcow2_free (q);
-  vmi_layer_close (file);
-  return NULL;
+  l = vmi_layer_new (&qcow2_ops, q, q->size, file->name, file);
+  if (l == NULL)
+    qcow2_free (q);
+  return l;
 }
