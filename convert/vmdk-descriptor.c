@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -94,10 +95,11 @@ bad_line (const char *name, int line, const char *why, const char *text)
 static int
 parse_extent (char *s, const char *name, int line, struct vmdk_desc *d)
 {
-  char *orig = s, *type, *file = NULL;
+  char orig[128], *type, *file = NULL;
   struct vmdk_desc_extent e = { .line = line };
   int has_offset = 0;
 
+  snprintf (orig, sizeof orig, "%s", s);        /* s is cut up below */
   s += strcspn (s, " \t");              /* access: RW, RDONLY, NOACCESS */
   if (strncmp (orig, "NOACCESS", 8) == 0)
     return bad_line (name, line, "NOACCESS extents are not supported", orig);

@@ -413,12 +413,12 @@ read_compressed (struct vmi_layer *l, uint64_t grain, uint64_t sector,
                  char *dst, size_t skip, size_t len)
 {
   struct sparse *s = l->priv;
-  uint64_t off = sector * VMDK_SECTOR, data_off, csize;
+  uint64_t off = sector * VMDK_SECTOR, have, csize;
   uint64_t gstart = grain << s->grain_shift;
   uint64_t expect = l->size - gstart < s->grain_bytes
     ? l->size - gstart : s->grain_bytes;
   uint64_t limit = 2 * s->grain_bytes;          /* deflate may expand */
-  unsigned char *in = NULL;
+  unsigned char *in = NULL, *data;
   char *out = NULL;
   struct libdeflate_decompressor *d = NULL;
   enum libdeflate_result r;
@@ -435,42 +435,19 @@ read_compressed (struct vmi_layer *l, uint64_t grain, uint64_t sector,
                l->name, grain, off, s->file_size);
     return -1;
   }
-  if (s->markers) {
-    unsigned char m[GRAIN_MARKER_BYTES];
-    uint64_t lba;
-    if (GRAIN_MARKER_BYTES > s->file_size - off) {
-      errno = EIO;
-      vmi_error ("%s: grain marker of grain %" PRIu64 " at offset %" PRIu64
-                 " is cut off by end of file (size %" PRIu64 ")",
-                 l->name, grain, off, s->file_size);
-      return -1;
-    }
-    if (vmi_layer_pread (l->below, m, sizeof m, off) == -1)
-      return -1;
-    lba = le64 (m);
-    csize = le32 (m + 8);
-    data_off = off + GRAIN_MARKER_BYTES;
-    if (lba != gstart / VMDK_SECTOR) {
-      errno = EIO;
-      vmi_error ("%s: grain marker at offset %" PRIu64 " is for sector %"
-                 PRIu64 ", expected %" PRIu64 " (grain %" PRIu64 ")",
-                 l->name, off, lba, gstart / VMDK_SECTOR, grain);
-      return -1;
-    }
-    if (csize == 0 || csize > limit || csize > s->file_size - data_off) {
-      errno = EIO;
-      vmi_error ("%s: compressed grain %" PRIu64 " at offset %" PRIu64
-                 " has size %" PRIu64 " (limit %" PRIu64 ", file size %"
-                 PRIu64 ")", l->name, grain, off, csize, limit, s->file_size);
-      return -1;
-    }
+  /* One read for the marker and (usually) the whole compressed grain;
+   * the rest, if any, in a second one. */
+  have = s->file_size - off;
+  if (have > (s->markers ? GRAIN_MARKER_BYTES + s->grain_bytes : limit))
+    have = s->markers ? GRAIN_MARKER_BYTES + s->grain_bytes : limit;
+  if (s->markers && have < GRAIN_MARKER_BYTES) {
+    errno = EIO;
+    vmi_error ("%s: grain marker of grain %" PRIu64 " at offset %" PRIu64
+               " is cut off by end of file (size %" PRIu64 ")",
+               l->name, grain, off, s->file_size);
+    return -1;
   }
-  else {
-    data_off = off;
-    csize = s->file_size - off < limit ? s->file_size - off : limit;
-  }
-
-  in = malloc (csize);
+  in = malloc (GRAIN_MARKER_BYTES + limit);
   out = malloc (s->grain_bytes);
   d = libdeflate_alloc_decompressor ();
   if (in == NULL || out == NULL || d == NULL) {
@@ -478,13 +455,40 @@ read_compressed (struct vmi_layer *l, uint64_t grain, uint64_t sector,
     vmi_error ("%s: out of memory inflating grain %" PRIu64, l->name, grain);
     goto out;
   }
-  if (vmi_layer_pread (l->below, in, csize, data_off) == -1)
+  if (vmi_layer_pread (l->below, in, have, off) == -1)
     goto out;
-  if (is_zlib (in, csize))      /* what qemu and VMware write (RFC 1950) */
-    r = libdeflate_zlib_decompress_ex (d, in, csize, out, s->grain_bytes,
+  data = in;
+  csize = have;
+  if (s->markers) {
+    uint64_t lba = le64 (in);
+    csize = le32 (in + 8);
+    data = in + GRAIN_MARKER_BYTES;
+    if (lba != gstart / VMDK_SECTOR) {
+      errno = EIO;
+      vmi_error ("%s: grain marker at offset %" PRIu64 " is for sector %"
+                 PRIu64 ", expected %" PRIu64 " (grain %" PRIu64 ")",
+                 l->name, off, lba, gstart / VMDK_SECTOR, grain);
+      goto out;
+    }
+    if (csize == 0 || csize > limit
+        || csize > s->file_size - off - GRAIN_MARKER_BYTES) {
+      errno = EIO;
+      vmi_error ("%s: compressed grain %" PRIu64 " at offset %" PRIu64
+                 " has size %" PRIu64 " (limit %" PRIu64 ", file size %"
+                 PRIu64 ")", l->name, grain, off, csize, limit, s->file_size);
+      goto out;
+    }
+    if (GRAIN_MARKER_BYTES + csize > have
+        && vmi_layer_pread (l->below, in + have,
+                            GRAIN_MARKER_BYTES + csize - have,
+                            off + have) == -1)
+      goto out;
+  }
+  if (is_zlib (data, csize))    /* what qemu and VMware write (RFC 1950) */
+    r = libdeflate_zlib_decompress_ex (d, data, csize, out, s->grain_bytes,
                                        &in_used, &got);
   else                          /* bare RFC 1951 stream */
-    r = libdeflate_deflate_decompress_ex (d, in, csize, out, s->grain_bytes,
+    r = libdeflate_deflate_decompress_ex (d, data, csize, out, s->grain_bytes,
                                           &in_used, &got);
   if (r != LIBDEFLATE_SUCCESS) {
     errno = EIO;

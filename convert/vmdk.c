@@ -181,20 +181,15 @@ open_extent (const char *desc_name, const struct vmdk_desc_extent *e,
                       e->file, e->line);
     return NULL;
   }
-  if (e->kind == VMDK_EXTENT_FLAT && (at > f->size || want > f->size - at)) {
-    errno = EINVAL;
-    vmi_error ("%s: flat extent \"%s\" is %" PRIu64 " bytes, the descriptor "
-               "(line %d) needs %" PRIu64 " (offset %" PRIu64 " + %" PRIu64
-               ")", desc_name, f->name, f->size, e->line, at + want, at, want);
-    goto err;
-  }
   /* An extent is data or a sparse extent, never another descriptor: this is
    * what keeps a descriptor naming itself (or a loop of them) from
    * recursing. */
-  n = f->size - (e->kind == VMDK_EXTENT_FLAT ? at : 0);
+  if (e->kind != VMDK_EXTENT_FLAT)
+    at = 0;
+  n = at < f->size ? f->size - at : 0;
   if (n > sizeof head)
     n = sizeof head;
-  if (vmi_layer_pread (f, head, n, e->kind == VMDK_EXTENT_FLAT ? at : 0) == -1)
+  if (vmi_layer_pread (f, head, n, at) == -1)
     goto err;
   if (vmdk_desc_probe (head, n)) {
     errno = EINVAL;
@@ -208,6 +203,13 @@ open_extent (const char *desc_name, const struct vmdk_desc_extent *e,
       errno = EINVAL;
       vmi_error ("%s: flat extent \"%s\" (descriptor line %d) holds a sparse "
                  "VMDK header, not raw data", desc_name, f->name, e->line);
+      goto err;
+    }
+    if (at > f->size || want > f->size - at) {
+      errno = EINVAL;
+      vmi_error ("%s: flat extent \"%s\" is %" PRIu64 " bytes, the descriptor "
+                 "(line %d) needs %" PRIu64 " (offset %" PRIu64 " + %" PRIu64
+                 ")", desc_name, f->name, f->size, e->line, at + want, at, want);
       goto err;
     }
     return vmi_slice_open (f, at, want, f->name);

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Write VMDK layouts qemu-img cannot, from a raw image (test fixtures).
 
-  vmdk-gen.py stream RAW OUT [--raw-deflate]
+  vmdk-gen.py stream RAW OUT [--raw-deflate] [--short-first-grain]
       VMware's streamOptimized: version 3, compressed grains behind grain
       markers, GT/GD markers, gdOffset = GD_AT_END and the real header in
-      the footer, then end-of-stream.
+      the footer, then end-of-stream.  --short-first-grain: the first grain
+      inflates to 1000 bytes (a hostile image).
   vmdk-gen.py cowd RAW OUT
       An ESX "COWD" sparse extent (VMFSSPARSE), 4096 entries per table.
 """
@@ -31,7 +32,7 @@ def marker(val, size, typ):
     return pad(struct.pack("<QII", val, size, typ))
 
 
-def stream(raw, out, raw_deflate=False):
+def stream(raw, out, raw_deflate=False, short_first=False):
     data = open(raw, "rb").read()
     data += b"\0" * (-len(data) % SECTOR)
     capacity = len(data) // SECTOR
@@ -51,6 +52,8 @@ def stream(raw, out, raw_deflate=False):
         if chunk.count(0) == len(chunk):
             continue
         chunk += b"\0" * (gbytes - len(chunk))  # VMware writes whole grains
+        if short_first:                         # hostile: inflates short
+            chunk, short_first = chunk[:1000], False
         if raw_deflate:
             c = zlib.compressobj(6, zlib.DEFLATED, -15)
             z = c.compress(chunk) + c.flush()
@@ -123,7 +126,8 @@ def cowd(raw, out):
 
 if __name__ == "__main__":
     if sys.argv[1] == "stream":
-        stream(sys.argv[2], sys.argv[3], "--raw-deflate" in sys.argv)
+        stream(sys.argv[2], sys.argv[3], "--raw-deflate" in sys.argv,
+               "--short-first-grain" in sys.argv)
     elif sys.argv[1] == "cowd":
         cowd(sys.argv[2], sys.argv[3])
     else:

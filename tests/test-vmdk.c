@@ -1,0 +1,305 @@
+/* Unit tests of the VMDK layer on images built in memory: compressed grains
+ * are inflated once, many threads read right, damage gives EIO naming the
+ * offset, a 2 TiB empty disk is cheap. */
+#include <errno.h>
+#include <inttypes.h>
+#include <libdeflate.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmimport/error.h"
+#include "vmimport/formats.h"
+#include "../convert/vmdk.h"
+
+static int failures;
+#define CHECK(cond) do { if (!(cond)) { \
+  fprintf (stderr, "%s:%d: FAIL: %s (%s)\n", __FILE__, __LINE__, #cond, \
+           vmi_error_get ()); failures++; } } while (0)
+
+#define GRAIN 65536
+#define NGRAINS 40
+#define CAPACITY ((uint64_t) (NGRAINS - 1) * GRAIN + 3 * 512)  /* odd tail */
+
+/* A layer that counts the bytes read from it. */
+static uint64_t counted_bytes;
+static int
+count_pread (struct vmi_layer *l, void *buf, size_t n, uint64_t off)
+{
+  __atomic_add_fetch (&counted_bytes, n, __ATOMIC_RELAXED);
+  return vmi_layer_pread (l->below, buf, n, off);
+}
+static const struct vmi_layer_ops count_ops = { .name = "count", .pread = count_pread };
+
+static void
+put32 (unsigned char *p, uint32_t v)
+{
+  for (int i = 0; i < 4; i++)
+    p[i] = v >> (8 * i);
+}
+
+static void
+put64 (unsigned char *p, uint64_t v)
+{
+  put32 (p, v);
+  put32 (p + 4, v >> 32);
+}
+
+static int
+allocated (int g)
+{
+  return g % 5 != 2;            /* some grains are holes */
+}
+
+/* The virtual disk's bytes. */
+static unsigned char *
+disk_bytes (void)
+{
+  unsigned char *d = calloc (1, CAPACITY);
+  for (uint64_t i = 0; i < CAPACITY; i++)
+    if (allocated (i / GRAIN))
+      d[i] = (unsigned char) (i * 7 + (i >> 9) + (i >> 17));
+  return d;
+}
+
+/* streamOptimized as qemu writes it: header, GD at sector 1, GT at 2..5,
+ * then one grain marker + zlib stream per allocated grain (the last one
+ * only as long as the disk). */
+static unsigned char *
+stream_image (const unsigned char *disk, size_t *size_out, uint64_t *grain3_at)
+{
+  struct libdeflate_compressor *c = libdeflate_alloc_compressor (6);
+  size_t cap = 6 * 512 + NGRAINS * (GRAIN + 1024);
+  unsigned char *img = calloc (1, cap);
+  uint64_t pos = 6 * 512;
+
+  memcpy (img, "KDMV", 4);
+  put32 (img + 4, 1);
+  put32 (img + 8, 1 | 1u << 16 | 1u << 17);
+  put64 (img + 12, CAPACITY / 512);
+  put64 (img + 20, GRAIN / 512);
+  put32 (img + 44, 512);
+  put64 (img + 56, 1);
+  put64 (img + 64, 6);
+  memcpy (img + 73, "\n \r\n", 4);
+  img[77] = 1;
+  put32 (img + 512, 2);
+  for (int g = 0; g < NGRAINS; g++) {
+    uint64_t start = (uint64_t) g * GRAIN;
+    size_t len = CAPACITY - start < GRAIN ? CAPACITY - start : GRAIN, z;
+    if (!allocated (g))
+      continue;
+    if (g == 3)
+      *grain3_at = pos;
+    put32 (img + 1024 + 4 * g, pos / 512);
+    put64 (img + pos, start / 512);
+    z = libdeflate_zlib_compress (c, disk + start, len, img + pos + 12,
+                                  GRAIN + 1000);
+    put32 (img + pos + 8, z);
+    pos += (12 + z + 511) & ~(uint64_t) 511;
+  }
+  libdeflate_free_compressor (c);
+  *size_out = pos;
+  return img;
+}
+
+static struct vmi_layer *
+open_counted (const unsigned char *img, size_t size)
+{
+  struct vmi_layer *m = vmi_memory_open (img, size, "mem.vmdk");
+  struct vmi_layer *c = vmi_layer_new (&count_ops, NULL, size, "mem.vmdk", m);
+  return vmi_vmdk_open (c, NULL);
+}
+
+static void
+stream_reads_match_source (const unsigned char *img, size_t size,
+                           const unsigned char *disk)
+{
+  struct vmi_layer *l = open_counted (img, size);
+  unsigned char *buf = malloc (CAPACITY);
+
+  CHECK (l != NULL && l->size == CAPACITY);
+  if (l) {
+    CHECK (vmi_layer_pread (l, buf, CAPACITY, 0) == 0);
+    CHECK (memcmp (buf, disk, CAPACITY) == 0);
+    /* One large read inflates each allocated grain once. */
+    int n = 0;
+    for (int g = 0; g < NGRAINS; g++)
+      n += allocated (g);
+    CHECK (vmdk_sparse_inflations (l) == (uint64_t) n);
+  }
+  vmi_layer_close (l);
+  free (buf);
+}
+
+static void
+compressed_grain_inflated_once_for_repeated_reads (const unsigned char *img,
+                                                   size_t size,
+                                                   const unsigned char *disk)
+{
+  struct vmi_layer *l = open_counted (img, size);
+  unsigned char a[300];
+  uint64_t before;
+
+  CHECK (l != NULL);
+  if (l == NULL)
+    return;
+  CHECK (vmi_layer_pread (l, a, 100, 3 * GRAIN + 10) == 0);
+  CHECK (memcmp (a, disk + 3 * GRAIN + 10, 100) == 0);
+  CHECK (vmdk_sparse_inflations (l) == 1);
+  before = counted_bytes;
+  CHECK (vmi_layer_pread (l, a, 300, 3 * GRAIN + 5000) == 0);
+  CHECK (memcmp (a, disk + 3 * GRAIN + 5000, 300) == 0);
+  CHECK (vmi_layer_pread (l, a, 1, 4 * GRAIN - 1) == 0);
+  CHECK (a[0] == disk[4 * GRAIN - 1]);
+  CHECK (vmdk_sparse_inflations (l) == 1);
+  CHECK (counted_bytes == before);      /* nothing read from the file */
+  /* The short last grain is accepted (qemu writes it that way). */
+  CHECK (vmi_layer_pread (l, a, 10, CAPACITY - 10) == 0);
+  CHECK (memcmp (a, disk + CAPACITY - 10, 10) == 0);
+  vmi_layer_close (l);
+}
+
+struct worker {
+  struct vmi_layer *l;
+  const unsigned char *disk;
+  unsigned seed;
+  int bad;
+};
+
+static void *
+reader (void *arg)
+{
+  struct worker *w = arg;
+  unsigned char *buf = malloc (3 * GRAIN);
+
+  for (int i = 0; i < 400; i++) {
+    uint64_t len = 1 + rand_r (&w->seed) % (3 * GRAIN);
+    uint64_t off = ((uint64_t) rand_r (&w->seed) * 4096 + rand_r (&w->seed))
+      % (CAPACITY - len + 1);
+    if (vmi_layer_pread (w->l, buf, len, off) == -1
+        || memcmp (buf, w->disk + off, len) != 0)
+      w->bad++;
+  }
+  free (buf);
+  return NULL;
+}
+
+static void
+many_threads_read_the_same_bytes (const unsigned char *img, size_t size,
+                                  const unsigned char *disk)
+{
+  struct vmi_layer *l = open_counted (img, size);
+  pthread_t t[8];
+  struct worker w[8];
+  int bad = 0;
+
+  CHECK (l != NULL);
+  if (l == NULL)
+    return;
+  for (int i = 0; i < 8; i++) {
+    w[i] = (struct worker){ l, disk, 100 + i, 0 };
+    pthread_create (&t[i], NULL, reader, &w[i]);
+  }
+  for (int i = 0; i < 8; i++) {
+    pthread_join (t[i], NULL);
+    bad += w[i].bad;
+  }
+  CHECK (bad == 0);
+  vmi_layer_close (l);
+}
+
+static void
+damaged_grain_fails_with_eio_naming_offset (const unsigned char *img,
+                                            size_t size, uint64_t grain3_at,
+                                            const unsigned char *disk)
+{
+  unsigned char *bad = malloc (size), a[100];
+  char want[64];
+  struct vmi_layer *l;
+
+  memcpy (bad, img, size);
+  memset (bad + grain3_at + 14, 0xff, 40);
+  l = vmi_vmdk_open (vmi_memory_open (bad, size, "bad.vmdk"), NULL);
+  CHECK (l != NULL);
+  if (l) {
+    errno = 0;
+    CHECK (vmi_layer_pread (l, a, 100, 3 * GRAIN) == -1 && errno == EIO);
+    snprintf (want, sizeof want, "grain 3 at offset %" PRIu64, grain3_at);
+    CHECK (strstr (vmi_error_get (), "bad.vmdk: compressed") != NULL);
+    CHECK (strstr (vmi_error_get (), want) != NULL);
+    /* Other grains are unaffected. */
+    CHECK (vmi_layer_pread (l, a, 100, 4 * GRAIN) == 0
+           && memcmp (a, disk + 4 * GRAIN, 100) == 0);
+  }
+  vmi_layer_close (l);
+  free (bad);
+}
+
+/* 2 TiB, nothing allocated: the GD is read (256 KiB), no grain table is. */
+static void
+two_tib_empty_disk_is_cheap (void)
+{
+  uint64_t sectors = UINT64_C (1) << 32;
+  size_t gd = (sectors / (128 * 512)) * 4, size = 512 + gd;
+  unsigned char *img = calloc (1, size);
+  struct vmi_layer *l;
+  struct vmi_extents e = { 0 };
+
+  memcpy (img, "KDMV", 4);
+  put32 (img + 4, 1);
+  put64 (img + 12, sectors);
+  put64 (img + 20, 128);
+  put32 (img + 44, 512);
+  put64 (img + 56, 1);
+  put64 (img + 64, 1);
+  l = vmi_vmdk_open (vmi_memory_open (img, size, "big.vmdk"), NULL);
+  CHECK (l != NULL && l->size == sectors * 512);
+  if (l) {
+    CHECK (vmi_layer_extents (l, 0, l->size, &e) == 0);
+    CHECK (e.n == 1 && e.v[0].type == VMI_EXTENT_HOLE
+           && e.v[0].length == l->size);
+    CHECK (vmi_layer_allocated (l) == 0);
+  }
+  vmi_extents_free (&e);
+  vmi_layer_close (l);
+  free (img);
+}
+
+static void
+probe_knows_sparse_and_descriptors (void)
+{
+  const char *d1 = "# Disk DescriptorFile\nversion=1\nCID=1\n";
+  const char *d2 = "\r\n  \n#c\nversion=3\r\n";
+  const char *no = "#!/bin/sh\necho version=1\n";
+
+  CHECK (vmi_vmdk_probe ("KDMV\1\0\0\0", 8));
+  CHECK (vmi_vmdk_probe ("COWD\1\0\0\0", 8));
+  CHECK (vmi_vmdk_probe (d1, strlen (d1)));
+  CHECK (vmi_vmdk_probe (d2, strlen (d2)));
+  CHECK (!vmi_vmdk_probe (no, strlen (no)));
+  CHECK (!vmi_vmdk_probe ("\0\0\0\0\0\0", 6));
+  CHECK (!vmi_vmdk_probe ("KD", 2));
+}
+
+int
+main (void)
+{
+  unsigned char *disk = disk_bytes (), *img;
+  uint64_t grain3_at = 0;
+  size_t size;
+
+  img = stream_image (disk, &size, &grain3_at);
+  stream_reads_match_source (img, size, disk);
+  compressed_grain_inflated_once_for_repeated_reads (img, size, disk);
+  many_threads_read_the_same_bytes (img, size, disk);
+  damaged_grain_fails_with_eio_naming_offset (img, size, grain3_at, disk);
+  two_tib_empty_disk_is_cheap ();
+  probe_knows_sparse_and_descriptors ();
+  free (img);
+  free (disk);
+  if (failures)
+    fprintf (stderr, "%d failures\n", failures);
+  return failures != 0;
+}
