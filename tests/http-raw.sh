@@ -49,7 +49,7 @@ echo "     (4 x 2 MiB at 512 KB/s per connection took $el s)"
 # right bytes.  At 2 MB/s each 4 MiB request of the copy takes ~1 s.
 nginx_stop
 nginx_start "$T/www" --limit-rate 2m
-"$LT" cat "$NGINX_URL/odd.raw" "$T/restart.out" 2>"$T/restart.err" &
+VMI_VERBOSE=1 VMI_PIECE=4194304 "$OT" head "$NGINX_URL/odd.raw" 33554431 "$T/restart.out" 2>"$T/restart.err" &
 pid=$!
 sleep 2.5
 nginx_stop
@@ -59,9 +59,32 @@ wait $pid
 rc=$?
 check http_restart_mid_read_completes test "$rc" -eq 0
 check http_restart_mid_read_bytes_match cmp "$T/restart.out" "$T/www/odd.raw"
-# A resumed request starts where the broken one stopped, not on a 4 MiB
-# boundary as the copy's own requests do.
-check http_restart_mid_read_resumed_mid_request bash -c "grep -o '\"bytes=[0-9]*' '$NGINX_LOG' | cut -d= -f2 | awk '\$1 % 4194304 != 0 {f=1} END {exit !f}'"
+check http_restart_mid_read_was_retried grep -q 'retry 1 of' "$T/restart.err"
+# A resumed request starts where the broken one stopped (if any bytes of
+# it had arrived), not on the copy's 4 MiB boundaries.
+if grep -o '"bytes=[0-9]*' "$NGINX_LOG" | cut -d= -f2 | awk '$1 % 4194304 != 0 {f=1} END {exit !f}'; then
+  echo "     (the broken request was resumed mid-way)"
+fi
+
+# Requests over 10 a second answered 503, then 429: each read is retried
+# with back-off until it gets through, and the bytes are right.
+for status in 503 429; do
+  nginx_stop
+  nginx_start "$T/www" --req-limit 10r/s $status
+  check "http_${status}_retried_reads_match" "$LT" random "$NGINX_URL/odd.raw" "$T/www/odd.raw" 40 4 9
+  check "http_${status}_was_answered" grep -q "\" $status " "$NGINX_LOG"
+done
+
+# httpTimeoutSeconds covers a whole request: at 200 KB/s a 2 MiB request
+# needs ~10 s, so with a 2 s timeout it is cut, retried, and resumed from
+# where it stopped (several requests); with 0 (no timeout) it is one.
+nginx_stop
+nginx_start "$T/www" --limit-rate 200k
+check http_timeout_cuts_slow_request_and_resumes bash -c "VMI_TIMEOUT=2 VMI_PIECE=2097152 '$OT' head '$NGINX_URL/disk.img' 2097152 '$T/slow.out' && cmp '$T/slow.out' <(head -c 2097152 '$T/www/disk.img')"
+n=$(grep -c '"GET /disk.img' "$NGINX_LOG")
+check http_timeout_made_several_requests test "$n" -ge 3
+nginx_log_clear
+check http_timeout_zero_means_none bash -c "VMI_TIMEOUT=0 VMI_PIECE=1048576 '$OT' head '$NGINX_URL/disk.img' 1048576 '$T/slow.out' && ! grep '\"GET /disk.img' '$NGINX_LOG' | grep -qv '\"bytes=0-'"
 
 # HEAD refused (405): the size comes from a ranged GET.
 nginx_stop

@@ -2,6 +2,8 @@
 #   . "$VMI_SRC/tests/nginx.sh"
 #   nginx_start DOCROOT [--tls CERT KEY] [--auth HTPASSWD] [--no-ranges]
 #                       [--limit-rate RATE] [--no-head]
+#                       [--req-limit RATE STATUS]  (e.g. 10r/s 503: requests
+#                        over RATE are answered with STATUS at once)
 # sets NGINX_PORT (a free port on 127.0.0.1), NGINX_URL (http(s)://127.0.0.1:PORT)
 # and NGINX_LOG (the access log: "METHOD URI PROTO" "RANGE" STATUS BYTES_SENT
 # per line; emptied by nginx_start).  nginx_stop stops it (also done at
@@ -19,7 +21,7 @@ _nginx_started=0
 
 nginx_start () {
   local root=$1; shift
-  local tls= cert= key= auth= ranges= rate= nohead=
+  local tls= cert= key= auth= ranges= rate= nohead= reqrate= reqstatus= zone=
   while [ $# -gt 0 ]; do
     case $1 in
       --tls) tls=1; cert=$2; key=$3; shift 3 ;;
@@ -27,6 +29,7 @@ nginx_start () {
       --no-ranges) ranges=1; shift ;;
       --limit-rate) rate=$2; shift 2 ;;
       --no-head) nohead=1; shift ;;
+      --req-limit) reqrate=$2; reqstatus=$3; shift 3 ;;
       *) echo "nginx_start: unknown option $1" >&2; return 2 ;;
     esac
   done
@@ -43,6 +46,10 @@ nginx_start () {
   [ -n "$auth" ] && extra+="auth_basic \"vmimport test\"; auth_basic_user_file $auth;"$'\n'
   [ -n "$ranges" ] && extra+="max_ranges 0;"$'\n'
   [ -n "$rate" ] && extra+="limit_rate $rate;"$'\n'
+  if [ -n "$reqrate" ]; then
+    zone="limit_req_zone \$server_port zone=vmi:1m rate=$reqrate;"
+    extra+="limit_req zone=vmi; limit_req_status $reqstatus;"$'\n'
+  fi
   [ -n "$nohead" ] && extra+="if (\$request_method = HEAD) { return 405; }"$'\n'
   local user=
   [ "$(id -u)" = 0 ] && user="user root;"
@@ -62,6 +69,7 @@ http {
   uwsgi_temp_path $_nginx_dir/tmp/uwsgi;
   scgi_temp_path $_nginx_dir/tmp/scgi;
   default_type application/octet-stream;
+  $zone
   sendfile on;
   keepalive_requests 100000;
   keepalive_timeout 60s;

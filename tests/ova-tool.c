@@ -2,7 +2,7 @@
  *
  *   ova-tool verify SOURCE              vmi_ova_verify (one line per file)
  *   ova-tool head SOURCE N OUT          first N bytes of disk VMI_DISK to OUT,
- *                                       read in 128 KiB pieces
+ *                                       read in 128 KiB pieces (VMI_PIECE)
  *   ova-tool yaml FILE                  the parsed source YAML (password
  *                                       shown as set / unset only)
  *   ova-tool yaml-vmjson FILE           vm.json of a --source-file source
@@ -16,7 +16,8 @@
  *        region of disk VMI_DISK at once; compared with REF
  *
  * Credentials as layer-tool: VMIMPORT_PASSWORD, VMI_USER, VMI_CA,
- * VMI_INSECURE=1. */
+ * VMI_INSECURE=1, VMI_TIMEOUT=SECONDS; VMI_VERBOSE=1 logs at info level
+ * (retries). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -81,8 +82,9 @@ slurp (const char *path, size_t *len)
 static int
 write_layer (struct vmi_layer *l, uint64_t n, const char *out)
 {
-  const size_t piece = 128 << 10;
-  char *buf = malloc (piece);
+  size_t piece = getenv ("VMI_PIECE") ? strtoull (getenv ("VMI_PIECE"), NULL, 0)
+                                       : 128 << 10;
+  char *buf = malloc (piece ? piece : 1);
   int fd = open (out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
   if (fd == -1 || buf == NULL) {
@@ -186,6 +188,8 @@ main (int argc, char **argv)
   int r = 2;
 
   vmi_log_set_program ("ova-tool");
+  if (getenv ("VMI_VERBOSE"))
+    vmi_log_set_level (VMI_LOG_INFO);
   if (argc < 3) {
     fprintf (stderr, "usage: ova-tool verify|head|yaml|yaml-vmjson|yaml-cat|"
              "tar|ovf|manifest ARGS\n");

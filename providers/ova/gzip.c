@@ -224,6 +224,9 @@ vmi_gzip_open (struct vmi_layer *file)
     gz_close (&(struct vmi_layer){ .priv = g });
     return NULL;
   }
+  vmi_log (VMI_LOG_WARN, "%s: gzip-compressed (ovf:compression=\"gzip\"): "
+           "reads are sequential-only; reading backwards restarts "
+           "decompression from the start", l->name);
   if (vmi_layer_pread (file, tail, 4, file->size - 4) == -1)
     goto fail;
   size = (uint64_t) tail[0] | (uint64_t) tail[1] << 8

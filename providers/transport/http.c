@@ -314,7 +314,6 @@ curl_transient (CURLcode rc)
   case CURLE_HTTP2:
   case CURLE_HTTP2_STREAM:
   case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_COULDNT_RESOLVE_HOST:
     return true;
   default:
     return false;
@@ -335,7 +334,7 @@ status_error (struct http *s, long status, const char *what)
 
   if (status == 401) {
     errno = EACCES;
-    if (s->password || s->username)
+    if (s->password)
       vmi_error ("%s: %s: authentication failed (HTTP 401 Unauthorized): "
                  "the server refused the username and password", s->url, what);
     else
