@@ -101,4 +101,44 @@ done = [j["done"] for j in js]
 assert done == sorted(done) and done[0] < done[-1] == js[-1]["total"], done
 assert any(j["rate"] > 0 for j in js[:-1]), js
 PY
+
+# --source-file: the same OVA as an OvaSource + Secret.
+cat > "$T/source.yaml" <<EOF
+apiVersion: migration.harvesterhci.io/v1beta1
+kind: OvaSource
+metadata:
+  name: example
+  namespace: default
+spec:
+  url: "$URL"
+  httpTimeoutSeconds: 60
+  credentials:
+    name: example-ova-credentials
+    namespace: default
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: example-ova-credentials
+  namespace: default
+stringData:
+  "username": "nobody"
+  "password": "unused"
+EOF
+check source_file_ls bash -c "'$VMI' ls --source-file '$T/source.yaml' | grep -q '^web01 '"
+check source_file_copy_vm_disk bash -c "'$VMI' copy --quiet --source-file '$T/source.yaml' --vm web01 --disk 1 '$T/yaml.raw' && cmp '$T/ref.raw' '$T/yaml.raw'"
+expect_rc 2 source_file_and_source_is_usage "$VMI" ls --source-file "$T/source.yaml" "$URL"
+
+# Credentials: --user with --password-file or VMIMPORT_PASSWORD, never argv.
+nginx_stop
+printf 's3cret-Pa55\n' > "$T/pw"
+nginx_htpasswd "$T/htpasswd" importer "$T/pw"
+nginx_start "$W" --auth "$T/htpasswd"
+URL=$NGINX_URL/web01.ova
+expect_rc 1 auth_without_password_exits_1 "$VMI" ls "$URL"
+check auth_password_file bash -c "'$VMI' ls --user importer --password-file '$T/pw' '$URL' | grep -q '^web01 '"
+check auth_password_env bash -c "VMIMPORT_PASSWORD=s3cret-Pa55 '$VMI' ls --user importer '$URL' | grep -q '^web01 '"
+expect_rc 1 auth_wrong_password_exits_1 env VMIMPORT_PASSWORD=WrOnG-pw-9 "$VMI" ls --user importer -v "$URL"
+check auth_password_never_printed bash -c "! grep -q 's3cret\|WrOnG-pw' '$T/out' '$T/err'"
+check auth_copy_with_password_file bash -c "'$VMI' copy --quiet --user importer --password-file '$T/pw' --disk 1 '$URL' '$T/auth.raw' && cmp '$T/ref.raw' '$T/auth.raw'"
 finish
