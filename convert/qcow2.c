@@ -469,9 +469,18 @@ pool_get (struct qcow2 *q)
   if (q->npool > 0)
     d = q->pool[--q->npool];
   pthread_mutex_unlock (&q->pool_lock);
-  if (d == NULL)
-    d = q->zstd ? (void *) ZSTD_createDCtx ()
-                : (void *) libdeflate_alloc_decompressor ();
+  if (d == NULL && !q->zstd)
+    d = libdeflate_alloc_decompressor ();
+  else if (d == NULL) {
+    /* qemu's frames hold one cluster; a frame asking for a larger window
+     * would only make us allocate more. */
+    d = ZSTD_createDCtx ();
+    if (d && ZSTD_isError (ZSTD_DCtx_setParameter (d, ZSTD_d_windowLogMax,
+                                                   q->cluster_bits + 1))) {
+      ZSTD_freeDCtx (d);
+      d = NULL;
+    }
+  }
   return d;
 }
 

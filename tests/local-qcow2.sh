@@ -125,11 +125,12 @@ for ct in zlib zstd; do
   verify "ext4_compressed_${ct}_cluster_4096" "$T/fs-$ct-4k.qcow2"
   rm -f "$T/fs-$ct.qcow2" "$T/fs-$ct-4k.qcow2"
 done
-# Compressed, the last cluster partial (qemu pads it before compressing).
+# Compressed, the last cluster partial (qemu pads it before compressing),
+# 512-byte clusters (the smallest zstd window we accept).
 head -c 1001984 /dev/urandom | base64 -w0 | head -c 1001984 > "$T/text.raw"
 for ct in zlib zstd; do
-  qemu-img convert -q -c -f raw -O qcow2 -o compression_type=$ct "$T/text.raw" "$T/text-$ct.qcow2"
-  verify "compressed_${ct}_odd_size" "$T/text-$ct.qcow2"
+  qemu-img convert -q -c -f raw -O qcow2 -o compression_type=$ct,cluster_size=512 "$T/text.raw" "$T/text-$ct.qcow2"
+  verify "compressed_${ct}_cluster_512_odd_size" "$T/text-$ct.qcow2"
   rm -f "$T/text-$ct.qcow2"
 done
 rm -f "$T/text.raw"
