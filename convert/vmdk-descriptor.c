@@ -24,11 +24,16 @@
 #include "vmimport/error.h"
 #include "vmdk.h"
 
+/* Some Windows tools start the text with a UTF-8 byte order mark. */
+#define BOM "\xef\xbb\xbf"
+
 int
 vmdk_desc_probe (const void *buf, size_t len)
 {
   const char *p = buf, *end = p + len;
 
+  if (len >= 3 && memcmp (p, BOM, 3) == 0)
+    p += 3;
   while (p < end) {
     const char *eol = memchr (p, '\n', end - p);
     const char *q = p;
@@ -242,6 +247,10 @@ vmdk_desc_parse (const char *text, size_t len, const char *name,
   memset (d, 0, sizeof *d);
   if (nul)
     len = nul - text;
+  if (len >= 3 && memcmp (text, BOM, 3) == 0) {
+    text += 3;
+    len -= 3;
+  }
   if ((copy = malloc (len + 1)) == NULL) {
     errno = ENOMEM;
     vmi_error ("%s: out of memory", name);

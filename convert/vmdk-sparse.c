@@ -23,6 +23,7 @@
 
 #define KDMV_FLAG_NL_DETECT (1u << 0)
 #define KDMV_FLAG_ZERO_GRAIN (1u << 2)
+#define KDMV_FLAG_MARKERS (1u << 17)    /* compressed grains behind markers */
 #define GD_AT_END UINT64_MAX
 #define COMPRESS_DEFLATE 1
 enum { MARKER_EOS = 0, MARKER_GT = 1, MARKER_GD = 2, MARKER_FOOTER = 3 };
@@ -32,7 +33,8 @@ enum { MARKER_EOS = 0, MARKER_GT = 1, MARKER_GD = 2, MARKER_FOOTER = 3 };
 
 #define MAX_GRAIN_SECTORS 2048          /* 1 MiB; VMware uses 64 KiB */
 #define MAX_GTES 4096                   /* COWD has 4096, KDMV at most 512 */
-#define MAX_GD_ENTRIES (1u << 24)       /* 64 MiB of GD */
+#define MAX_GD_ENTRIES (1u << 22)       /* 16 MiB of GD: 128 TiB of 64 KiB
+                                           grains */
 #define GT_SLOTS 32                     /* tables kept per extent, allocated
                                            as used: 64 KiB at most */
 #define GT_PREFETCH 16                  /* adjacent GTs read in one go */
@@ -228,7 +230,6 @@ load_gd (struct vmi_layer *file, struct sparse *s, const struct header *h)
   uint64_t span = h->grain * h->gtes;        /* sectors per GT */
   uint64_t n = (h->capacity + span - 1) / span;
   uint64_t off, bytes;
-  unsigned char *raw;
 
   if (h->cowd && n > h->gd_entries) {
     errno = EINVAL;
@@ -255,22 +256,15 @@ load_gd (struct vmi_layer *file, struct sparse *s, const struct header *h)
     return -1;
   }
   off = h->gd_offset * VMDK_SECTOR;
-  raw = malloc (bytes);
-  s->gd = malloc (n * sizeof *s->gd);
-  if (raw == NULL || s->gd == NULL) {
-    free (raw);
+  if ((s->gd = malloc (bytes)) == NULL)
     return fail (ENOMEM, file, "out of memory for the grain directory");
-  }
-  if (vmi_layer_pread (file, raw, bytes, off) == -1) {
-    free (raw);
+  if (vmi_layer_pread (file, s->gd, bytes, off) == -1)
     return -1;
-  }
   for (uint64_t i = 0; i < n; i++) {
-    uint64_t gt = le32 (raw + 4 * i);
+    uint64_t gt = le32 ((const unsigned char *) &s->gd[i]);  /* in place */
     s->gd[i] = gt;
     if (gt != 0 && (gt > file->size / VMDK_SECTOR
                     || s->gt_bytes > file->size - gt * VMDK_SECTOR)) {
-      free (raw);
       errno = EINVAL;
       vmi_error ("%s: grain table %" PRIu64 " at offset %" PRIu64
                  " points past end of file (size %" PRIu64 ")",
@@ -278,7 +272,6 @@ load_gd (struct vmi_layer *file, struct sparse *s, const struct header *h)
       return -1;
     }
   }
-  free (raw);
   return 0;
 }
 
@@ -689,7 +682,7 @@ sparse_new (const struct header *h, uint64_t file_size)
   s->zero_grain = !h->cowd && (h->flags & KDMV_FLAG_ZERO_GRAIN);
   s->compressed = !h->cowd && h->compress == COMPRESS_DEFLATE;
   /* Grain markers only change how compressed grains are stored. */
-  s->markers = !h->cowd && (h->flags & (1u << 17));
+  s->markers = !h->cowd && (h->flags & KDMV_FLAG_MARKERS);
   if (s->compressed) {
     s->gc_n = GRAIN_CACHE_BYTES / s->grain_bytes;
     if (s->gc_n < 4)

@@ -267,6 +267,32 @@ two_tib_empty_disk_is_cheap (void)
   free (img);
 }
 
+/* BOM, CRLF, tabs, RDONLY, ZERO extents (no files to open), ddb lines. */
+static void
+descriptor_of_zero_extents_reads_zeros (void)
+{
+  const char *t = "\xef\xbb\xbf# Disk DescriptorFile\r\nversion=1\r\n"
+    "encoding=\"UTF-8\"\r\nCID=fffffffe\r\nparentCID=ffffffff\r\n"
+    "createType=\"monolithicFlat\"\r\n\r\n# Extent description\r\n"
+    "RW 100 ZERO\r\nRDONLY\t28 ZERO\r\n\r\nddb.adapterType = \"ide\"\r\n";
+  struct vmi_layer *l;
+  struct vmi_extents e = { 0 };
+  char buf[512];
+
+  CHECK (vmi_vmdk_probe (t, strlen (t)));
+  l = vmi_vmdk_open (vmi_memory_open (t, strlen (t), "zero.vmdk"), NULL);
+  CHECK (l != NULL && l->size == 128 * 512);
+  if (l) {
+    memset (buf, 1, sizeof buf);
+    CHECK (vmi_layer_pread (l, buf, sizeof buf, 99 * 512) == 0
+           && buf[0] == 0 && buf[511] == 0);
+    CHECK (vmi_layer_extents (l, 0, l->size, &e) == 0 && e.n == 1
+           && e.v[0].type == VMI_EXTENT_ZERO);
+  }
+  vmi_extents_free (&e);
+  vmi_layer_close (l);
+}
+
 static void
 probe_knows_sparse_and_descriptors (void)
 {
@@ -296,6 +322,7 @@ main (void)
   many_threads_read_the_same_bytes (img, size, disk);
   damaged_grain_fails_with_eio_naming_offset (img, size, grain3_at, disk);
   two_tib_empty_disk_is_cheap ();
+  descriptor_of_zero_extents_reads_zeros ();
   probe_knows_sparse_and_descriptors ();
   free (img);
   free (disk);
