@@ -9,7 +9,7 @@ pkgs=(
   # run
   fuse3
   # tests: fixtures, reference tools, servers
-  qemu-utils e2fsprogs dosfstools xfsprogs fdisk gdisk util-linux
+  qemu-utils e2fsprogs dosfstools xfsprogs fdisk gdisk util-linux ntfs-3g
   nginx nbdkit python3 openssl tar
   libclang-rt-14-dev time curl
 )

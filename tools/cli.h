@@ -1,0 +1,125 @@
+/* vmimport (the command-line tool): what its commands share.
+ * Internal to tools/; not part of the library's public interface. */
+#ifndef VMIMPORT_CLI_H
+#define VMIMPORT_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vmimport/layer.h"
+#include "vmimport/provider.h"
+
+/* Exit codes every command uses. */
+enum {
+  EXIT_DONE = 0,
+  EXIT_SOURCE = 1,   /* the source could not be read, or did not verify */
+  EXIT_USAGE = 2,    /* the command line is wrong */
+  EXIT_DEST = 3,     /* the destination could not be written, or is unsafe */
+};
+
+/* Long options every command takes (same names as vmimportfs). */
+enum {
+  OPT_PASSWORD_FILE = 0x100,
+  OPT_PASSWORD,
+  OPT_USER,
+  OPT_CA_CERT,
+  OPT_INSECURE,
+  OPT_TIMEOUT,
+  OPT_SOURCE_FILE,
+  OPT_VM,
+  OPT_DISK,
+  OPT_JSON,
+  OPT_FIRST_COMMAND_OPTION,  /* commands number their own options from here */
+};
+
+#define CLI_COMMON_OPTIONS                                              \
+  { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },      \
+  { "password", required_argument, NULL, OPT_PASSWORD },                \
+  { "user", required_argument, NULL, OPT_USER },                        \
+  { "ca-cert", required_argument, NULL, OPT_CA_CERT },                  \
+  { "insecure", no_argument, NULL, OPT_INSECURE },                      \
+  { "timeout", required_argument, NULL, OPT_TIMEOUT },                  \
+  { "source-file", required_argument, NULL, OPT_SOURCE_FILE },          \
+  { "verbose", no_argument, NULL, 'v' },                                \
+  { "help", no_argument, NULL, 'h' }
+
+#define CLI_COMMON_HELP                                                 \
+  "Source options:\n"                                                   \
+  "  --password-file FILE  read the password from FILE (else $VMIMPORT_PASSWORD)\n" \
+  "  --user NAME           user name for the source\n"                  \
+  "  --ca-cert FILE        trust the CA certificates in FILE (PEM)\n"   \
+  "  --insecure            do not verify TLS certificates\n"            \
+  "  --timeout SECONDS     timeout of one request (0: none; default 600)\n" \
+  "  --source-file FILE    a Harvester OvaSource/VmwareSource/OpenstackSource\n" \
+  "                        YAML (with its Secret) instead of SOURCE\n"  \
+  "  -v, --verbose         more messages (repeat for debug)\n"          \
+  "  -h, --help            this help\n"
+
+struct cli_common {
+  struct vmi_source_opts opts;
+  const char *source_file;   /* --source-file */
+  const char *vm;            /* --vm NAME */
+  long disk;                 /* --disk N, -1 when not given */
+  bool json;                 /* --json */
+  int verbose;
+};
+
+void cli_common_init(struct cli_common *c);
+void cli_common_clear(struct cli_common *c);
+/* Handle one option returned by getopt_long.  1: it was a common option;
+ * 0: not one of ours; -1: bad value (message printed). */
+int cli_common_option(struct cli_common *c, int opt, const char *arg);
+/* After parsing: the password from the environment, the log level.
+ * Returns 0 or -1 (message printed). */
+int cli_common_finish(struct cli_common *c);
+
+/* Open SOURCE (or --source-file when SOURCE is NULL).  Prints the error and
+ * returns NULL on failure; *EXIT_CODE says which. */
+struct vmi_provider *cli_open_source(struct cli_common *c, const char *source,
+                                     int *exit_code);
+/* Which VMs --vm selects: index of the first match from *I on, or -1 when
+ * none is left.  Without --vm every VM matches. */
+long cli_next_vm(const struct cli_common *c, const struct vmi_provider *p,
+                 long i);
+/* Exactly one disk: --vm (needed if the source holds several VMs) and
+ * --disk (needed if the VM holds several disks).  Prints why not. */
+int cli_pick_disk(const struct cli_common *c, const struct vmi_provider *p,
+                  size_t *vm_index, size_t *disk_index);
+
+void cli_print_error(const char *what);
+/* "12.5 GiB" */
+void cli_format_size(char *buf, size_t len, double bytes);
+/* Bytes from "123", "4k", "64M", "1G" (binary units).  -1 on error. */
+int64_t cli_parse_size(const char *s);
+
+/* A layer that counts the bytes read through it (to prove laziness). */
+struct vmi_layer *cli_counting_open(struct vmi_layer *below);
+uint64_t cli_counting_bytes(const struct vmi_layer *l);
+uint64_t cli_counting_reads(const struct vmi_layer *l);
+
+/* Commands. */
+int cli_ls(int argc, char **argv);
+int cli_inspect(int argc, char **argv);
+int cli_copy(int argc, char **argv);
+int cli_verify(int argc, char **argv);
+
+/* Progress of a copy: a bar on a terminal, JSON lines otherwise. */
+enum progress_mode { PROGRESS_NONE, PROGRESS_BAR, PROGRESS_JSON };
+struct progress;
+struct progress *progress_new(enum progress_mode mode, FILE *out,
+                              uint64_t total, uint64_t done);
+void progress_add(struct progress *p, uint64_t bytes);
+uint64_t progress_done(struct progress *p);
+/* Print the current state (a bar refresh or one JSON line). */
+void progress_tick(struct progress *p);
+/* Last report.  EXTRA (may be NULL) is appended to the JSON object
+ * ("\"read\": 123"). */
+void progress_finish(struct progress *p, const char *status,
+                     const char *extra);
+void progress_free(struct progress *p);
+/* Seconds between ticks for this mode. */
+double progress_interval(const struct progress *p);
+
+#endif

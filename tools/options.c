@@ -1,0 +1,262 @@
+/* vmimport: the options every command takes, and picking a source, a VM
+ * and a disk from them. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmimport/error.h"
+#include "cli.h"
+
+void
+cli_common_init (struct cli_common *c)
+{
+  memset (c, 0, sizeof *c);
+  vmi_source_opts_init (&c->opts);
+  c->disk = -1;
+}
+
+void
+cli_common_clear (struct cli_common *c)
+{
+  vmi_source_opts_clear (&c->opts);
+}
+
+void
+cli_print_error (const char *what)
+{
+  const char *msg = vmi_error_get ();
+
+  if (what && *msg)
+    fprintf (stderr, "vmimport: %s: %s\n", what, msg);
+  else
+    fprintf (stderr, "vmimport: %s\n", *msg ? msg : what ? what : "error");
+}
+
+static int
+replace (char **dst, const char *src)
+{
+  char *s = strdup (src);
+
+  if (s == NULL) {
+    fprintf (stderr, "vmimport: out of memory\n");
+    return -1;
+  }
+  free (*dst);
+  *dst = s;
+  return 1;
+}
+
+int
+cli_common_option (struct cli_common *c, int opt, const char *arg)
+{
+  char *end;
+
+  switch (opt) {
+  case OPT_PASSWORD_FILE:
+    if (vmi_source_opts_read_password (&c->opts, arg) == -1) {
+      cli_print_error (NULL);
+      return -1;
+    }
+    return 1;
+  case OPT_PASSWORD:
+    /* argv is visible to every user of the machine (ps, /proc). */
+    fprintf (stderr, "vmimport: a password is never taken on the command "
+             "line; use --password-file FILE or VMIMPORT_PASSWORD\n");
+    return -1;
+  case OPT_USER:
+    return replace (&c->opts.username, arg);
+  case OPT_CA_CERT:
+    return replace (&c->opts.ca_cert_file, arg);
+  case OPT_INSECURE:
+    c->opts.insecure = true;
+    return 1;
+  case OPT_TIMEOUT:
+    errno = 0;
+    c->opts.timeout_seconds = strtol (arg, &end, 10);
+    if (errno || end == arg || *end || c->opts.timeout_seconds < 0) {
+      fprintf (stderr, "vmimport: --timeout: '%s' is not a number of seconds\n",
+               arg);
+      return -1;
+    }
+    return 1;
+  case OPT_SOURCE_FILE:
+    c->source_file = arg;
+    return 1;
+  case OPT_VM:
+    c->vm = arg;
+    return 1;
+  case OPT_DISK:
+    errno = 0;
+    c->disk = strtol (arg, &end, 10);
+    if (errno || end == arg || *end || c->disk < 0) {
+      fprintf (stderr, "vmimport: --disk: '%s' is not a disk index "
+               "(0, 1, ...)\n", arg);
+      return -1;
+    }
+    return 1;
+  case OPT_JSON:
+    c->json = true;
+    return 1;
+  case 'v':
+    c->verbose++;
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+int
+cli_common_finish (struct cli_common *c)
+{
+  const char *pw = getenv ("VMIMPORT_PASSWORD");
+
+  if (c->opts.password == NULL && pw && *pw
+      && replace (&c->opts.password, pw) == -1)
+    return -1;
+  vmi_log_set_level (c->verbose >= 2 ? VMI_LOG_DEBUG
+                     : c->verbose == 1 ? VMI_LOG_INFO : VMI_LOG_WARN);
+  return 0;
+}
+
+struct vmi_provider *
+cli_open_source (struct cli_common *c, const char *source, int *exit_code)
+{
+  struct vmi_provider *p;
+
+  if (source && c->source_file) {
+    fprintf (stderr, "vmimport: give either SOURCE (%s) or --source-file, "
+             "not both\n", source);
+    *exit_code = EXIT_USAGE;
+    return NULL;
+  }
+  if (source == NULL && c->source_file == NULL) {
+    fprintf (stderr, "vmimport: no SOURCE given (a path, a URL, or "
+             "--source-file FILE.yaml)\n");
+    *exit_code = EXIT_USAGE;
+    return NULL;
+  }
+  if (source)
+    p = vmi_provider_open (source, &c->opts);
+  else
+    p = vmi_provider_open_yaml (c->source_file, &c->opts);
+  if (p == NULL) {
+    int err = errno;
+    cli_print_error (NULL);
+    /* An unknown scheme is a typing error, not a broken source. */
+    *exit_code = source && err == EINVAL && strstr (source, "://")
+                 ? EXIT_USAGE : EXIT_SOURCE;
+    return NULL;
+  }
+  return p;
+}
+
+static int
+vm_matches (const struct cli_common *c, const struct vmi_vm *vm)
+{
+  return c->vm == NULL || strcmp (vm->name, c->vm) == 0
+         || (vm->id && strcmp (vm->id, c->vm) == 0);
+}
+
+long
+cli_next_vm (const struct cli_common *c, const struct vmi_provider *p, long i)
+{
+  for (; i >= 0 && (size_t) i < p->nvms; i++)
+    if (vm_matches (c, p->vms[i]))
+      return i;
+  return -1;
+}
+
+static void
+list_vms (const struct vmi_provider *p)
+{
+  fprintf (stderr, "vmimport: the source holds:");
+  for (size_t i = 0; i < p->nvms; i++)
+    fprintf (stderr, "%s %s", i ? "," : "", p->vms[i]->name);
+  fprintf (stderr, "\n");
+}
+
+int
+cli_pick_disk (const struct cli_common *c, const struct vmi_provider *p,
+               size_t *vm_index, size_t *disk_index)
+{
+  long v = cli_next_vm (c, p, 0);
+  const struct vmi_vm *vm;
+
+  if (v == -1) {
+    fprintf (stderr, "vmimport: no VM named '%s' in the source\n", c->vm);
+    list_vms (p);
+    return -1;
+  }
+  if (c->vm == NULL && p->nvms > 1) {
+    fprintf (stderr, "vmimport: the source holds %zu VMs; choose one with "
+             "--vm NAME\n", p->nvms);
+    list_vms (p);
+    return -1;
+  }
+  if (c->vm && cli_next_vm (c, p, v + 1) != -1) {
+    fprintf (stderr, "vmimport: several VMs are named '%s'; give its ID "
+             "with --vm\n", c->vm);
+    return -1;
+  }
+  vm = p->vms[v];
+  if (c->disk < 0 && vm->ndisks != 1) {
+    fprintf (stderr, "vmimport: VM %s has %zu disks; choose one with "
+             "--disk N (0..%zu)\n", vm->name, vm->ndisks,
+             vm->ndisks ? vm->ndisks - 1 : 0);
+    return -1;
+  }
+  if (c->disk >= 0 && (size_t) c->disk >= vm->ndisks) {
+    fprintf (stderr, "vmimport: VM %s has no disk %ld (it has %zu: "
+             "indexes 0..%zu)\n", vm->name, c->disk, vm->ndisks,
+             vm->ndisks ? vm->ndisks - 1 : 0);
+    return -1;
+  }
+  *vm_index = v;
+  *disk_index = c->disk < 0 ? 0 : (size_t) c->disk;
+  return 0;
+}
+
+void
+cli_format_size (char *buf, size_t len, double bytes)
+{
+  static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+  size_t u = 0;
+
+  while (bytes >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
+    bytes /= 1024;
+    u++;
+  }
+  if (u == 0)
+    snprintf (buf, len, "%.0f B", bytes);
+  else
+    snprintf (buf, len, "%.1f %s", bytes, units[u]);
+}
+
+int64_t
+cli_parse_size (const char *s)
+{
+  char *end;
+  unsigned long long v;
+  int shift = 0;
+
+  errno = 0;
+  v = strtoull (s, &end, 10);
+  if (errno || end == s)
+    return -1;
+  switch (*end) {
+  case 'k': case 'K': shift = 10; end++; break;
+  case 'm': case 'M': shift = 20; end++; break;
+  case 'g': case 'G': shift = 30; end++; break;
+  case '\0': break;
+  default: return -1;
+  }
+  if (*end == 'i' && end[-1] != '\0')
+    end++;
+  if (*end == 'B')
+    end++;
+  if (*end || v > (UINT64_C (1) << (62 - shift)))
+    return -1;
+  return (int64_t) (v << shift);
+}

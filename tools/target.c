@@ -1,0 +1,279 @@
+/* vmimport copy: the destination.  Every check (directory, non-empty file,
+ * mounted or busy device, too small) happens before the first byte is
+ * written. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "target.h"
+
+static int
+fail (const char *path, const char *what, int code)
+{
+  fprintf (stderr, "vmimport copy: %s: %s\n", path, what);
+  return code;
+}
+
+/* The device's name in /sys/class/block ("loop0", "sda1"). */
+static int
+sys_name (dev_t dev, char *buf, size_t len)
+{
+  char link[64], target[512];
+  ssize_t n;
+  const char *slash;
+
+  snprintf (link, sizeof link, "/sys/dev/block/%u:%u", major (dev), minor (dev));
+  if ((n = readlink (link, target, sizeof target - 1)) <= 0)
+    return -1;
+  target[n] = '\0';
+  slash = strrchr (target, '/');
+  snprintf (buf, len, "%s", slash ? slash + 1 : target);
+  return 0;
+}
+
+/* Is DEV, or a partition of DEV, mounted?  Puts the mount point in MNT. */
+static int
+is_mounted (dev_t dev, char *mnt, size_t len)
+{
+  FILE *f = fopen ("/proc/self/mountinfo", "r");
+  char line[4096], name[512], pname[512], parent[PATH_MAX], plink[600];
+  int found = 0;
+
+  if (f == NULL || sys_name (dev, name, sizeof name) == -1) {
+    if (f)
+      fclose (f);
+    return 0;
+  }
+  while (!found && fgets (line, sizeof line, f)) {
+    unsigned ma, mi;
+    char point[2048];
+    if (sscanf (line, "%*u %*u %u:%u %*s %2047s", &ma, &mi, point) != 3)
+      continue;
+    if (makedev (ma, mi) == dev)
+      found = 1;
+    else if (sys_name (makedev (ma, mi), pname, sizeof pname) == 0) {
+      /* A partition's sysfs folder sits inside its disk's folder. */
+      snprintf (plink, sizeof plink, "/sys/class/block/%s/..", pname);
+      if (realpath (plink, parent)) {
+        const char *slash = strrchr (parent, '/');
+        found = slash && strcmp (slash + 1, name) == 0;
+      }
+    }
+    if (found)
+      snprintf (mnt, len, "%s", point);
+  }
+  fclose (f);
+  return found;
+}
+
+static int
+open_device (struct target *t, const char *path, const struct stat *st,
+             uint64_t vsize, bool force)
+{
+  char mnt[2048], msg[4096], a[32], b[32];
+  uint64_t size;
+  int sector;
+
+  if (!force && is_mounted (st->st_rdev, mnt, sizeof mnt)) {
+    snprintf (msg, sizeof msg, "is mounted on %s (or holds a mounted "
+              "partition); refusing to overwrite it (--force to insist)", mnt);
+    return fail (path, msg, EXIT_DEST);
+  }
+  /* O_EXCL on a block device: EBUSY while the kernel holds it (mounted,
+   * part of a device-mapper or md device, or opened exclusively). */
+  t->fd = open (path, O_RDWR | O_CLOEXEC | (force ? 0 : O_EXCL));
+  if (t->fd == -1) {
+    if (errno == EBUSY)
+      return fail (path, "is in use (mounted, or held by device-mapper, md "
+                   "or another program); refusing to overwrite it "
+                   "(--force to insist)", EXIT_DEST);
+    snprintf (msg, sizeof msg, "cannot open: %s", strerror (errno));
+    return fail (path, msg, EXIT_DEST);
+  }
+  if (ioctl (t->fd, BLKGETSIZE64, &size) == -1
+      || ioctl (t->fd, BLKSSZGET, &sector) == -1) {
+    snprintf (msg, sizeof msg, "cannot get the device size: %s",
+              strerror (errno));
+    return fail (path, msg, EXIT_DEST);
+  }
+  t->size = size;
+  t->sector = sector > 0 ? (uint32_t) sector : 512;
+  if (size < vsize) {
+    cli_format_size (a, sizeof a, (double) size);
+    cli_format_size (b, sizeof b, (double) vsize);
+    snprintf (msg, sizeof msg, "is too small: %" PRIu64 " bytes (%s), the "
+              "disk needs %" PRIu64 " bytes (%s); nothing was written",
+              size, a, vsize, b);
+    return fail (path, msg, EXIT_DEST);
+  }
+  return 0;
+}
+
+int
+target_open (struct target *t, const char *path, uint64_t vsize, bool force,
+             bool resume)
+{
+  struct stat st;
+  char msg[512];
+
+  memset (t, 0, sizeof *t);
+  t->fd = -1;
+  if ((t->path = strdup (path)) == NULL)
+    return fail (path, "out of memory", EXIT_DEST);
+  if (stat (path, &st) == -1) {
+    if (errno != ENOENT) {
+      snprintf (msg, sizeof msg, "%s", strerror (errno));
+      return fail (path, msg, EXIT_DEST);
+    }
+    t->fd = open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (t->fd == -1) {
+      snprintf (msg, sizeof msg, "cannot create: %s", strerror (errno));
+      return fail (path, msg, EXIT_DEST);
+    }
+    t->created = true;
+    return 0;
+  }
+  if (S_ISDIR (st.st_mode))
+    return fail (path, "is a directory; give a file name (./disk-0.raw) or "
+                 "a block device", EXIT_DEST);
+  if (S_ISBLK (st.st_mode)) {
+    t->is_blk = true;
+    return open_device (t, path, &st, vsize, force);
+  }
+  if (!S_ISREG (st.st_mode))
+    return fail (path, "is neither a regular file nor a block device",
+                 EXIT_DEST);
+  if (st.st_size > 0 && !force && !resume) {
+    snprintf (msg, sizeof msg, "exists and is not empty (%lld bytes); "
+              "refusing to overwrite it (--force to overwrite, --resume to "
+              "continue a copy)", (long long) st.st_size);
+    return fail (path, msg, EXIT_DEST);
+  }
+  t->fd = open (path, O_RDWR | O_CLOEXEC);
+  if (t->fd == -1) {
+    snprintf (msg, sizeof msg, "cannot open: %s", strerror (errno));
+    return fail (path, msg, EXIT_DEST);
+  }
+  t->size = st.st_size;
+  return 0;
+}
+
+int
+target_prepare (struct target *t, uint64_t vsize, bool resume)
+{
+  if (t->is_blk)
+    return 0;
+  /* A fresh file of holes: what we do not write reads as zeros. */
+  if ((!resume && ftruncate (t->fd, 0) == -1)
+      || ((!resume || t->size != vsize) && ftruncate (t->fd, vsize) == -1)) {
+    fprintf (stderr, "vmimport copy: %s: cannot set the size to %" PRIu64
+             ": %s\n", t->path, vsize, strerror (errno));
+    return -1;
+  }
+  t->size = vsize;
+  return 0;
+}
+
+int
+target_write (struct target *t, const void *buf, size_t len, uint64_t offset)
+{
+  const char *p = buf;
+
+  while (len > 0) {
+    ssize_t r = pwrite (t->fd, p, len, offset);
+    if (r == -1 && errno == EINTR)
+      continue;
+    if (r <= 0) {
+      if (r == 0)
+        errno = EIO;
+      return -1;
+    }
+    p += r;
+    len -= r;
+    offset += r;
+  }
+  return 0;
+}
+
+int
+target_read (struct target *t, void *buf, size_t len, uint64_t offset)
+{
+  char *p = buf;
+
+  while (len > 0) {
+    ssize_t r = pread (t->fd, p, len, offset);
+    if (r == -1 && errno == EINTR)
+      continue;
+    if (r <= 0) {
+      if (r == 0)
+        errno = EIO;
+      return -1;
+    }
+    p += r;
+    len -= r;
+    offset += r;
+  }
+  return 0;
+}
+
+static int
+write_zeros (struct target *t, uint64_t offset, uint64_t len)
+{
+  static const char zeros[65536];
+
+  while (len > 0) {
+    size_t n = len > sizeof zeros ? sizeof zeros : len;
+    if (target_write (t, zeros, n, offset) == -1)
+      return -1;
+    offset += n;
+    len -= n;
+  }
+  return 0;
+}
+
+int
+target_zero (struct target *t, uint64_t offset, uint64_t len)
+{
+  uint64_t end = offset + len, s = t->sector ? t->sector : 512;
+  uint64_t a = (offset + s - 1) / s * s, b = end / s * s;
+
+  if (a >= b)
+    return write_zeros (t, offset, len);
+  if (write_zeros (t, offset, a - offset) == -1
+      || write_zeros (t, b, end - b) == -1)
+    return -1;
+  uint64_t range[2] = { a, b - a };
+  if (ioctl (t->fd, BLKZEROOUT, range) == 0)
+    return 0;
+  if (errno != EOPNOTSUPP && errno != ENOTTY && errno != EINVAL)
+    return -1;
+  return write_zeros (t, a, b - a);
+}
+
+int
+target_sync (struct target *t)
+{
+  return fdatasync (t->fd);
+}
+
+void
+target_close (struct target *t, bool remove)
+{
+  if (t->fd >= 0)
+    close (t->fd);
+  if (remove && t->created && t->path)
+    unlink (t->path);
+  free (t->path);
+  t->path = NULL;
+  t->fd = -1;
+}
