@@ -657,7 +657,7 @@ main (int argc, char **argv)
     status = fuse_loop (f) == 0 ? 0 : 3;
   else {
     loop_cfg = fuse_loop_cfg_create ();
-    fuse_loop_cfg_set_max_threads (loop_cfg, 10);
+    fuse_loop_cfg_set_max_threads (loop_cfg, 8);
     fuse_loop_cfg_set_idle_threads (loop_cfg, 4);
     status = fuse_loop_mt (f, loop_cfg) == 0 ? 0 : 3;
   }

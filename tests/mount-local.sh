@@ -52,6 +52,13 @@ PY
     echo \"cp used \$used, allocated \$alloc\" && [ \$used -le \$((alloc + 65536)) ]"
   rm -f "$T/cp.img"
 done
+# vmimport works on paths inside the mount (raw files with holes).
+check vmimport_copy_from_inside_the_mount bash -c "
+  '$VMI' copy --quiet '$T/mnt/fs-so/disk-0.img' '$T/copy.img' && cmp '$T/copy.img' '$T/fs-so.ref' &&
+  [ \$(( \$(stat -c %b '$T/copy.img') * 512 )) -le \$(( \$(qemu-img info --output=json '$T/fs-so.ref' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"actual-size\"])') + 1048576 )) ]"
+rm -f "$T/copy.img"
+check vmimport_inspect_inside_the_mount_finds_ext4 bash -c "
+  '$VMI' inspect --json '$T/mnt/fs-q/disk-0.img' | python3 -c 'import json,sys; j=json.load(sys.stdin); assert \"ext4\" in json.dumps(j), j'"
 check st_blocks_is_allocated_size bash -c "[ \$(stat -c %b '$T/mnt/odd/disk-0.img') -le 16 ] && [ \$(stat -c %s '$T/mnt/odd/disk-0.img') -eq 123456789 ]"
 check vm_json_names_disk_and_format python3 - "$T/mnt/fs-q/vm.json" <<'PY'
 import json, sys

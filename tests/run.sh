@@ -6,6 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-test}
+bash scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 if [ ! -f "$BUILD/build.ninja" ]; then
   meson setup "$BUILD" -Dwerror=true -Db_sanitize=address,undefined \
     -Db_lundef=false >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
