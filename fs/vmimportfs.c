@@ -458,6 +458,9 @@ usage (FILE *f)
 "      --ca-cert FILE      trust this CA bundle for TLS\n"
 "      --insecure          do not verify TLS certificates (never the default)\n"
 "      --timeout SECONDS   whole-request timeout (default 600; 0 = none)\n"
+"      --retries N         retries of a failed network request (default 8)\n"
+"      --retry-deadline S  give up on a request after S seconds of retrying\n"
+"                          (default 120; 0 = none)\n"
 "  -v, --verbose           debug log lines (every read)\n"
 "  -h, --help              this text\n"
 "  -V, --version           the version\n"
@@ -497,7 +500,8 @@ parse_size (const char *s, uint64_t *out)
 
 enum {
   OPT_CACHE_SIZE = 256, OPT_SOURCE_FILE, OPT_USER, OPT_PASSWORD_FILE,
-  OPT_CA_CERT, OPT_INSECURE, OPT_TIMEOUT, OPT_READAHEAD,
+  OPT_CA_CERT, OPT_INSECURE, OPT_TIMEOUT, OPT_READAHEAD, OPT_RETRIES,
+  OPT_RETRY_DEADLINE,
 };
 
 static const struct option long_opts[] = {
@@ -512,6 +516,8 @@ static const struct option long_opts[] = {
   { "insecure", no_argument, NULL, OPT_INSECURE },
   { "timeout", required_argument, NULL, OPT_TIMEOUT },
   { "readahead", required_argument, NULL, OPT_READAHEAD },
+  { "retries", required_argument, NULL, OPT_RETRIES },
+  { "retry-deadline", required_argument, NULL, OPT_RETRY_DEADLINE },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -584,16 +590,16 @@ main (int argc, char **argv)
       break;
     case OPT_CA_CERT: free (opts.ca_cert_file); opts.ca_cert_file = strdup (optarg); break;
     case OPT_INSECURE: opts.insecure = true; break;
-    case OPT_TIMEOUT: {
-      char *end;
-      opts.timeout_seconds = strtol (optarg, &end, 10);
-      if (*end || opts.timeout_seconds < 0) {
-        fprintf (stderr, "vmimportfs: --timeout %s: not a number of seconds\n",
-                 optarg);
+    case OPT_TIMEOUT:
+    case OPT_RETRIES:
+    case OPT_RETRY_DEADLINE:
+      if (vmi_source_opts_set (&opts, c == OPT_TIMEOUT ? "timeout"
+                               : c == OPT_RETRIES ? "retries" : "retry-deadline",
+                               optarg) == -1) {
+        fprintf (stderr, "vmimportfs: %s\n", vmi_error_get ());
         return 2;
       }
       break;
-    }
     default:
       usage (stderr);
       return 2;

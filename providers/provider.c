@@ -41,6 +41,35 @@ vmi_source_opts_clear (struct vmi_source_opts *o)
 }
 
 int
+vmi_source_opts_set (struct vmi_source_opts *o, const char *name,
+                     const char *value)
+{
+  char *end;
+  double v;
+
+  errno = 0;
+  v = strtod (value, &end);
+  if (errno || end == value || *end || v < 0 || v > 1e7
+      || (strcmp (name, "retries") == 0 && v != (int) v)) {
+    errno = EINVAL;
+    vmi_error ("--%s: '%s' is not a non-negative number", name, value);
+    return -1;
+  }
+  if (strcmp (name, "retries") == 0)
+    o->retry.attempts = (int) v;
+  else if (strcmp (name, "retry-deadline") == 0)
+    o->retry.deadline = v;
+  else if (strcmp (name, "timeout") == 0)
+    o->timeout_seconds = (long) v;
+  else {
+    errno = EINVAL;
+    vmi_error ("--%s: not a source option", name);
+    return -1;
+  }
+  return 0;
+}
+
+int
 vmi_source_opts_read_password (struct vmi_source_opts *o, const char *path)
 {
   FILE *f = fopen (path, "r");

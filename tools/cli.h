@@ -27,6 +27,8 @@ enum {
   OPT_CA_CERT,
   OPT_INSECURE,
   OPT_TIMEOUT,
+  OPT_RETRIES,
+  OPT_RETRY_DEADLINE,
   OPT_SOURCE_FILE,
   OPT_VM,
   OPT_DISK,
@@ -41,6 +43,8 @@ enum {
   { "ca-cert", required_argument, NULL, OPT_CA_CERT },                  \
   { "insecure", no_argument, NULL, OPT_INSECURE },                      \
   { "timeout", required_argument, NULL, OPT_TIMEOUT },                  \
+  { "retries", required_argument, NULL, OPT_RETRIES },                  \
+  { "retry-deadline", required_argument, NULL, OPT_RETRY_DEADLINE },    \
   { "source-file", required_argument, NULL, OPT_SOURCE_FILE },          \
   { "verbose", no_argument, NULL, 'v' },                                \
   { "help", no_argument, NULL, 'h' }
@@ -52,6 +56,8 @@ enum {
   "  --ca-cert FILE        trust the CA certificates in FILE (PEM)\n"   \
   "  --insecure            do not verify TLS certificates\n"            \
   "  --timeout SECONDS     timeout of one request (0: none; default 600)\n" \
+  "  --retries N           retries of a failed network request (default 8)\n" \
+  "  --retry-deadline S    stop retrying a request after S seconds (0: none; default 120)\n" \
   "  --source-file FILE    a Harvester OvaSource/VmwareSource/OpenstackSource\n" \
   "                        YAML (with its Secret) instead of SOURCE\n"  \
   "  -v, --verbose         more messages (repeat for debug)\n"          \

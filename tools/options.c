@@ -73,11 +73,12 @@ cli_common_option (struct cli_common *c, int opt, const char *arg)
     c->opts.insecure = true;
     return 1;
   case OPT_TIMEOUT:
-    errno = 0;
-    c->opts.timeout_seconds = strtol (arg, &end, 10);
-    if (errno || end == arg || *end || c->opts.timeout_seconds < 0) {
-      fprintf (stderr, "vmimport: --timeout: '%s' is not a number of seconds\n",
-               arg);
+  case OPT_RETRIES:
+  case OPT_RETRY_DEADLINE:
+    if (vmi_source_opts_set (&c->opts, opt == OPT_TIMEOUT ? "timeout"
+                             : opt == OPT_RETRIES ? "retries" : "retry-deadline",
+                             arg) == -1) {
+      fprintf (stderr, "vmimport: %s\n", vmi_error_get ());
       return -1;
     }
     return 1;

@@ -36,6 +36,12 @@ struct vmi_source_opts {
 void vmi_source_opts_init(struct vmi_source_opts *o);
 /* Free the strings, wiping the password. */
 void vmi_source_opts_clear(struct vmi_source_opts *o);
+/* Set a numeric source option by its command-line name: "retries" (retries
+ * after the first try), "retry-deadline" (seconds for all tries of one
+ * request, 0 = none), "timeout" (seconds per request, 0 = none).  Shared
+ * by vmimportfs and vmimport.  Returns 0, or -1 with an error recorded. */
+int vmi_source_opts_set(struct vmi_source_opts *o, const char *name,
+                        const char *value);
 /* Read a password file (first line, trailing newline stripped) into
  * o->password.  Returns 0 or -1. */
 int vmi_source_opts_read_password(struct vmi_source_opts *o, const char *path);
