@@ -228,19 +228,6 @@ cache_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
   return 0;
 }
 
-static int
-cache_extents (struct vmi_layer *l, uint64_t offset, uint64_t length,
-               struct vmi_extents *out)
-{
-  struct vmi_extents e = { 0 };
-  int r = vmi_layer_extents (l->below, offset, length, &e);
-
-  for (size_t i = 0; r == 0 && i < e.n; i++)
-    r = vmi_extents_add (out, e.v[i].offset, e.v[i].length, e.v[i].type);
-  vmi_extents_free (&e);
-  return r;
-}
-
 static void
 cache_close (struct vmi_layer *l)
 {
@@ -261,7 +248,7 @@ cache_close (struct vmi_layer *l)
 static const struct vmi_layer_ops cache_ops = {
   .name = "cache",
   .pread = cache_pread,
-  .extents = cache_extents,
+  .extents = vmi_layer_extents_below,
   .close = cache_close,
 };
 

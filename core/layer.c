@@ -135,6 +135,19 @@ vmi_layer_extents (struct vmi_layer *l, uint64_t offset, uint64_t length,
   return r;
 }
 
+int
+vmi_layer_extents_below (struct vmi_layer *l, uint64_t offset, uint64_t length,
+                         struct vmi_extents *out)
+{
+  struct vmi_extents e = { 0 };
+  int r = vmi_layer_extents (l->below, offset, length, &e);
+
+  for (size_t i = 0; r == 0 && i < e.n; i++)
+    r = vmi_extents_add (out, e.v[i].offset, e.v[i].length, e.v[i].type);
+  vmi_extents_free (&e);
+  return r;
+}
+
 int64_t
 vmi_layer_allocated (struct vmi_layer *l)
 {

@@ -470,34 +470,6 @@ usage (FILE *f)
 "2 usage, 3 the mount failed.\n");
 }
 
-static int
-parse_size (const char *s, uint64_t *out)
-{
-  char *end;
-  unsigned long long v;
-  int shift = 0;
-
-  errno = 0;
-  v = strtoull (s, &end, 10);
-  if (errno || end == s)
-    return -1;
-  switch (*end) {
-  case 'k': case 'K': shift = 10; end++; break;
-  case 'm': case 'M': shift = 20; end++; break;
-  case 'g': case 'G': shift = 30; end++; break;
-  case '\0': break;
-  default: return -1;
-  }
-  if (*end == 'i' && end[1] == 'B')
-    end += 2;
-  else if (*end == 'B')
-    end++;
-  if (*end || (shift && v > (ULLONG_MAX >> shift)))
-    return -1;
-  *out = (uint64_t) v << shift;
-  return 0;
-}
-
 enum {
   OPT_CACHE_SIZE = 256, OPT_SOURCE_FILE, OPT_USER, OPT_PASSWORD_FILE,
   OPT_CA_CERT, OPT_INSECURE, OPT_TIMEOUT, OPT_READAHEAD, OPT_RETRIES,
@@ -563,11 +535,12 @@ main (int argc, char **argv)
     case 'h': usage (stdout); return 0;
     case 'V': printf ("vmimportfs %s\n", VMIMPORT_VERSION); return 0;
     case OPT_CACHE_SIZE:
-      if (parse_size (optarg, &opts.cache_size) == -1) {
+      if (vmi_parse_size (optarg) < 0) {
         fprintf (stderr, "vmimportfs: --cache-size %s: not a size (e.g. 64M)\n",
                  optarg);
         return 2;
       }
+      opts.cache_size = (uint64_t) vmi_parse_size (optarg);
       break;
     case OPT_SOURCE_FILE: source_file = optarg; break;
     case OPT_READAHEAD: {

@@ -1,6 +1,7 @@
 /* Providers: options, the common object, and dispatch from a SOURCE string
  * to the provider that understands it. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,33 @@ vmi_source_opts_clear (struct vmi_source_opts *o)
   free (o->ca_cert_file);
   free (o->ca_cert_pem);
   o->username = o->password = o->ca_cert_file = o->ca_cert_pem = NULL;
+}
+
+int64_t
+vmi_parse_size (const char *s)
+{
+  char *end;
+  unsigned long long v;
+  int shift = 0;
+
+  errno = 0;
+  v = strtoull (s, &end, 10);
+  if (errno || end == s)
+    return -1;
+  switch (*end) {
+  case 'k': case 'K': shift = 10; end++; break;
+  case 'm': case 'M': shift = 20; end++; break;
+  case 'g': case 'G': shift = 30; end++; break;
+  case '\0': break;
+  default: return -1;
+  }
+  if (*end == 'i' && end[-1] != '\0')
+    end++;
+  if (*end == 'B')
+    end++;
+  if (*end || v > (UINT64_C (1) << (62 - shift)))
+    return -1;
+  return (int64_t) (v << shift);
 }
 
 int

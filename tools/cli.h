@@ -98,7 +98,6 @@ void cli_print_error(const char *what);
 /* "12.5 GiB" */
 void cli_format_size(char *buf, size_t len, double bytes);
 /* Bytes from "123", "4k", "64M", "1G" (binary units).  -1 on error. */
-int64_t cli_parse_size(const char *s);
 
 /* A layer that counts the bytes read through it (to prove laziness). */
 struct vmi_layer *cli_counting_open(struct vmi_layer *below);

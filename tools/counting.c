@@ -22,19 +22,6 @@ counting_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
   return vmi_layer_pread (l->below, buf, count, offset);
 }
 
-static int
-counting_extents (struct vmi_layer *l, uint64_t offset, uint64_t length,
-                  struct vmi_extents *out)
-{
-  struct vmi_extents e = { 0 };
-  int r = vmi_layer_extents (l->below, offset, length, &e);
-
-  for (size_t i = 0; r == 0 && i < e.n; i++)
-    r = vmi_extents_add (out, e.v[i].offset, e.v[i].length, e.v[i].type);
-  vmi_extents_free (&e);
-  return r;
-}
-
 static void
 counting_close (struct vmi_layer *l)
 {
@@ -44,7 +31,7 @@ counting_close (struct vmi_layer *l)
 static const struct vmi_layer_ops counting_ops = {
   .name = "counting",
   .pread = counting_pread,
-  .extents = counting_extents,
+  .extents = vmi_layer_extents_below,
   .close = counting_close,
 };
 

@@ -235,29 +235,3 @@ cli_format_size (char *buf, size_t len, double bytes)
     snprintf (buf, len, "%.1f %s", bytes, units[u]);
 }
 
-int64_t
-cli_parse_size (const char *s)
-{
-  char *end;
-  unsigned long long v;
-  int shift = 0;
-
-  errno = 0;
-  v = strtoull (s, &end, 10);
-  if (errno || end == s)
-    return -1;
-  switch (*end) {
-  case 'k': case 'K': shift = 10; end++; break;
-  case 'm': case 'M': shift = 20; end++; break;
-  case 'g': case 'G': shift = 30; end++; break;
-  case '\0': break;
-  default: return -1;
-  }
-  if (*end == 'i' && end[-1] != '\0')
-    end++;
-  if (*end == 'B')
-    end++;
-  if (*end || v > (UINT64_C (1) << (62 - shift)))
-    return -1;
-  return (int64_t) (v << shift);
-}

@@ -86,6 +86,11 @@ int vmi_layer_pread(struct vmi_layer *l, void *buf, size_t count,
 int vmi_layer_extents(struct vmi_layer *l, uint64_t offset, uint64_t length,
                       struct vmi_extents *out);
 
+/* An ops->extents for layers that keep the map of the layer below
+ * unchanged (caches, counters): asks l->below. */
+int vmi_layer_extents_below(struct vmi_layer *l, uint64_t offset,
+                            uint64_t length, struct vmi_extents *out);
+
 /* Bytes of the virtual disk that are DATA (what a sparse copy transfers).
  * Walks the extents of the whole disk: cheap for format layers, which answer
  * from metadata.  Returns -1 on error. */
