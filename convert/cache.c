@@ -5,7 +5,9 @@
  * whole run of consecutive missing blocks from the layer below in one call
  * (large reads stay large), and no lock is held while the layer below works.
  * Placed above a VMDK/QCOW2 layer whose grain size divides the block size,
- * a compressed grain is inflated once and then served from here.
+ * a compressed grain is inflated once and then served from here.  Long runs
+ * read straight into a large caller's buffer (a sequential reader) are not
+ * kept: the cache is for the small reads that come back.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,6 +20,7 @@
 
 #define NSHARDS 16
 #define MAX_RUN_BYTES (8u << 20)  /* largest single read from below */
+#define STREAM_RUN_BYTES (256u << 10)  /* runs this long are not kept */
 
 struct link {
   struct link *prev, *next;     /* LRU: head.next is the newest */
@@ -177,10 +180,14 @@ fill_run (struct vmi_layer *l, uint64_t first, uint64_t last, char *buf,
     free (tmp);
     return -1;
   }
-  for (uint64_t b = first; b <= last; b++) {
-    uint64_t bs = b << c->shift;
-    insert (c, b, run + (bs - start), end - bs < c->bs ? end - bs : c->bs);
-  }
+  /* A long run read into the caller's buffer is a streaming read: the
+   * reader (or the kernel's page cache above FUSE) has it, and copying it
+   * here would only push out the blocks that small reads come back to. */
+  if (tmp != NULL || end - start < STREAM_RUN_BYTES)
+    for (uint64_t b = first; b <= last; b++) {
+      uint64_t bs = b << c->shift;
+      insert (c, b, run + (bs - start), end - bs < c->bs ? end - bs : c->bs);
+    }
   if (tmp) {
     memcpy (buf + (want_off - buf_off), tmp + (want_off - start), want_len);
     free (tmp);

@@ -14,11 +14,14 @@
 #include <inttypes.h>
 #include <libdeflate.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vmimport/error.h"
 #include "vmimport/formats.h"
+#include "vmimport/pool.h"
 #include "vmdk.h"
 
 #define KDMV_FLAG_NL_DETECT (1u << 0)
@@ -40,6 +43,7 @@ enum { MARKER_EOS = 0, MARKER_GT = 1, MARKER_GD = 2, MARKER_FOOTER = 3 };
 #define GT_PREFETCH 16                  /* adjacent GTs read in one go */
 #define GRAIN_CACHE_BYTES (2u << 20)
 #define GRAIN_MARKER_BYTES 12           /* lba (8), size (4), then data */
+#define CHUNK 512                       /* grains handled per step */
 
 struct gt_slot {
   uint32_t gdi;
@@ -400,23 +404,135 @@ is_zlib (const unsigned char *p, size_t n)
     && ((p[0] << 8) | p[1]) % 31 == 0;
 }
 
-/* Read LEN bytes at SKIP of compressed grain GRAIN stored at SECTOR. */
+/* A decompressor per thread, kept for the thread's life. */
+static pthread_key_t dec_key;
+static pthread_once_t dec_once = PTHREAD_ONCE_INIT;
+
+static void
+dec_free (void *d)
+{
+  libdeflate_free_decompressor (d);
+}
+
+static void
+dec_key_init (void)
+{
+  pthread_key_create (&dec_key, dec_free);
+}
+
+static struct libdeflate_decompressor *
+decompressor (void)
+{
+  struct libdeflate_decompressor *d;
+
+  pthread_once (&dec_once, dec_key_init);
+  d = pthread_getspecific (dec_key);
+  if (d == NULL && (d = libdeflate_alloc_decompressor ()) != NULL)
+    pthread_setspecific (dec_key, d);
+  return d;
+}
+
+/* The expected length of grain GRAIN once inflated (the last grain of the
+ * disk may be short). */
+static uint64_t
+grain_len (const struct vmi_layer *l, uint64_t grain)
+{
+  const struct sparse *s = l->priv;
+  uint64_t gstart = grain << s->grain_shift;
+
+  return l->size - gstart < s->grain_bytes ? l->size - gstart : s->grain_bytes;
+}
+
+#define NEED_MORE 1
+
+/* Inflate compressed grain GRAIN, whose marker (or bare stream) was read
+ * at file offset OFF into IN (HAVE bytes), into OUT (room for CAP bytes).
+ * Returns 0 with *GOT set, NEED_MORE with *NEED set when IN holds too
+ * little of the grain, or -1 with errno and vmi_error set. */
+static int
+inflate_grain (struct vmi_layer *l, uint64_t grain, uint64_t off,
+               const unsigned char *in, uint64_t have, char *out, size_t cap,
+               size_t *got, uint64_t *need)
+{
+  struct sparse *s = l->priv;
+  uint64_t gstart = grain << s->grain_shift, expect = grain_len (l, grain);
+  uint64_t limit = 2 * s->grain_bytes, csize = have;    /* deflate may expand */
+  const unsigned char *data = in;
+  struct libdeflate_decompressor *d = decompressor ();
+  enum libdeflate_result r;
+  size_t in_used;
+
+  if (d == NULL) {
+    errno = ENOMEM;
+    vmi_error ("%s: out of memory inflating grain %" PRIu64, l->name, grain);
+    return -1;
+  }
+  if (s->markers && have < GRAIN_MARKER_BYTES) {
+    *need = GRAIN_MARKER_BYTES;
+    return NEED_MORE;
+  }
+  if (s->markers) {
+    uint64_t lba = le64 (in);
+    csize = le32 (in + 8);
+    data = in + GRAIN_MARKER_BYTES;
+    if (lba != gstart / VMDK_SECTOR) {
+      errno = EIO;
+      vmi_error ("%s: grain marker at offset %" PRIu64 " is for sector %"
+                 PRIu64 ", expected %" PRIu64 " (grain %" PRIu64 ")",
+                 l->name, off, lba, gstart / VMDK_SECTOR, grain);
+      return -1;
+    }
+    if (csize == 0 || csize > limit
+        || csize > s->file_size - off - GRAIN_MARKER_BYTES) {
+      errno = EIO;
+      vmi_error ("%s: compressed grain %" PRIu64 " at offset %" PRIu64
+                 " has size %" PRIu64 " (limit %" PRIu64 ", file size %"
+                 PRIu64 ")", l->name, grain, off, csize, limit, s->file_size);
+      return -1;
+    }
+    if (GRAIN_MARKER_BYTES + csize > have) {
+      *need = GRAIN_MARKER_BYTES + csize;
+      return NEED_MORE;
+    }
+  }
+  if (is_zlib (data, csize))    /* what qemu and VMware write (RFC 1950) */
+    r = libdeflate_zlib_decompress_ex (d, data, csize, out, cap, &in_used,
+                                       got);
+  else                          /* bare RFC 1951 stream */
+    r = libdeflate_deflate_decompress_ex (d, data, csize, out, cap, &in_used,
+                                          got);
+  if (r != LIBDEFLATE_SUCCESS) {
+    errno = EIO;
+    vmi_error ("%s: compressed grain %" PRIu64 " at offset %" PRIu64
+               " does not inflate: %s", l->name, grain, off,
+               r == LIBDEFLATE_INSUFFICIENT_SPACE
+               ? "it inflates to more than the grain size" : "bad data");
+    return -1;
+  }
+  if (*got != s->grain_bytes && *got != expect) {
+    errno = EIO;
+    vmi_error ("%s: compressed grain %" PRIu64 " at offset %" PRIu64
+               " inflates to %zu bytes, expected %" PRIu64,
+               l->name, grain, off, *got, expect);
+    return -1;
+  }
+  __atomic_add_fetch (&s->inflations, 1, __ATOMIC_RELAXED);
+  return 0;
+}
+
+/* Read LEN bytes at SKIP of compressed grain GRAIN stored at SECTOR: one
+ * grain on its own, through the grain cache. */
 static int
 read_compressed (struct vmi_layer *l, uint64_t grain, uint64_t sector,
                  char *dst, size_t skip, size_t len)
 {
   struct sparse *s = l->priv;
-  uint64_t off = sector * VMDK_SECTOR, have, csize;
-  uint64_t gstart = grain << s->grain_shift;
-  uint64_t expect = l->size - gstart < s->grain_bytes
-    ? l->size - gstart : s->grain_bytes;
-  uint64_t limit = 2 * s->grain_bytes;          /* deflate may expand */
-  unsigned char *in = NULL, *data;
+  uint64_t off = sector * VMDK_SECTOR, have, need;
+  uint64_t limit = 2 * s->grain_bytes;
+  unsigned char *in = NULL;
   char *out = NULL;
-  struct libdeflate_decompressor *d = NULL;
-  enum libdeflate_result r;
-  size_t in_used, got = 0;
-  int ret = -1;
+  size_t got = 0;
+  int ret = -1, r;
 
   if (grain_cache_copy (s, grain, dst, skip, len))
     return 0;
@@ -442,70 +558,142 @@ read_compressed (struct vmi_layer *l, uint64_t grain, uint64_t sector,
   }
   in = malloc (GRAIN_MARKER_BYTES + limit);
   out = malloc (s->grain_bytes);
-  d = libdeflate_alloc_decompressor ();
-  if (in == NULL || out == NULL || d == NULL) {
+  if (in == NULL || out == NULL) {
     errno = ENOMEM;
     vmi_error ("%s: out of memory inflating grain %" PRIu64, l->name, grain);
     goto out;
   }
   if (vmi_layer_pread (l->below, in, have, off) == -1)
     goto out;
-  data = in;
-  csize = have;
-  if (s->markers) {
-    uint64_t lba = le64 (in);
-    csize = le32 (in + 8);
-    data = in + GRAIN_MARKER_BYTES;
-    if (lba != gstart / VMDK_SECTOR) {
-      errno = EIO;
-      vmi_error ("%s: grain marker at offset %" PRIu64 " is for sector %"
-                 PRIu64 ", expected %" PRIu64 " (grain %" PRIu64 ")",
-                 l->name, off, lba, gstart / VMDK_SECTOR, grain);
+  r = inflate_grain (l, grain, off, in, have, out, s->grain_bytes, &got,
+                     &need);
+  if (r == NEED_MORE) {
+    if (vmi_layer_pread (l->below, in + have, need - have, off + have) == -1)
       goto out;
-    }
-    if (csize == 0 || csize > limit
-        || csize > s->file_size - off - GRAIN_MARKER_BYTES) {
-      errno = EIO;
-      vmi_error ("%s: compressed grain %" PRIu64 " at offset %" PRIu64
-                 " has size %" PRIu64 " (limit %" PRIu64 ", file size %"
-                 PRIu64 ")", l->name, grain, off, csize, limit, s->file_size);
-      goto out;
-    }
-    if (GRAIN_MARKER_BYTES + csize > have
-        && vmi_layer_pread (l->below, in + have,
-                            GRAIN_MARKER_BYTES + csize - have,
-                            off + have) == -1)
-      goto out;
+    r = inflate_grain (l, grain, off, in, need, out, s->grain_bytes, &got,
+                       &need);
   }
-  if (is_zlib (data, csize))    /* what qemu and VMware write (RFC 1950) */
-    r = libdeflate_zlib_decompress_ex (d, data, csize, out, s->grain_bytes,
-                                       &in_used, &got);
-  else                          /* bare RFC 1951 stream */
-    r = libdeflate_deflate_decompress_ex (d, data, csize, out, s->grain_bytes,
-                                          &in_used, &got);
-  if (r != LIBDEFLATE_SUCCESS) {
-    errno = EIO;
-    vmi_error ("%s: compressed grain %" PRIu64 " at offset %" PRIu64
-               " does not inflate: %s", l->name, grain, off,
-               r == LIBDEFLATE_INSUFFICIENT_SPACE
-               ? "it inflates to more than the grain size" : "bad data");
+  if (r != 0)
     goto out;
-  }
-  if (got != s->grain_bytes && got != expect) {
-    errno = EIO;
-    vmi_error ("%s: compressed grain %" PRIu64 " at offset %" PRIu64
-               " inflates to %zu bytes, expected %" PRIu64,
-               l->name, grain, off, got, expect);
-    goto out;
-  }
-  __atomic_add_fetch (&s->inflations, 1, __ATOMIC_RELAXED);
   memcpy (dst, out + skip, len);
   grain_cache_put (s, grain, out, got);
   ret = 0;
  out:
-  libdeflate_free_decompressor (d);
   free (in);
   free (out);
+  return ret;
+}
+
+/* A run of compressed grains stored one after another, read with one
+ * request and inflated on every core. */
+#define RUN_SPAN_MAX (16u << 20)        /* compressed bytes per request */
+#define RUN_SLACK 4096                  /* deflate's growth of a stored grain */
+#define RUN_PARALLEL 4                  /* fewer grains: inflate here */
+
+struct run_item {
+  uint64_t grain, off;          /* grain number; file offset of its marker */
+  char *dst;
+  size_t skip, len;             /* the part of the grain wanted */
+  bool done;
+};
+
+struct run {
+  struct vmi_layer *l;
+  const unsigned char *span;    /* the file from span_off, span_len bytes */
+  uint64_t span_off, span_len;
+  struct run_item *it;
+  struct vmi_parallel_error err;
+};
+
+static void
+run_inflate (void *arg, size_t k)
+{
+  struct run *r = arg;
+  struct run_item *it = &r->it[k];
+  struct sparse *s = r->l->priv;
+  uint64_t at = it->off - r->span_off, need;
+  bool whole = it->skip == 0 && it->len == s->grain_bytes;
+  char *out;
+  size_t got;
+  int rc;
+
+  if (it->done)
+    return;
+  if ((out = whole ? it->dst : malloc (s->grain_bytes)) == NULL) {
+    errno = ENOMEM;
+    vmi_error ("%s: out of memory inflating grain %" PRIu64, r->l->name,
+               it->grain);
+    vmi_parallel_fail (&r->err, k);
+    return;
+  }
+  rc = inflate_grain (r->l, it->grain, it->off, r->span + at,
+                      r->span_len - at, out, s->grain_bytes, &got, &need);
+  if (rc == NEED_MORE)          /* the last grain grew past the slack */
+    rc = read_compressed (r->l, it->grain, it->off / VMDK_SECTOR, it->dst,
+                          it->skip, it->len);
+  else if (rc == 0 && !whole) {
+    memcpy (it->dst, out + it->skip, it->len);
+    grain_cache_put (s, it->grain, out, got);
+  }
+  if (rc == -1)
+    vmi_parallel_fail (&r->err, k);
+  if (!whole)
+    free (out);
+}
+
+/* Read [POS, END) of the disk into DST: M grains from FIRST, compressed,
+ * their markers at SECTOR[0..M) (increasing, all inside the file). */
+static int
+read_compressed_run (struct vmi_layer *l, uint64_t first,
+                     const uint32_t *sector, size_t m, char *dst,
+                     uint64_t pos, uint64_t end)
+{
+  struct sparse *s = l->priv;
+  struct run r = { .l = l };
+  struct run_item it[CHUNK];
+  unsigned char *span;
+  size_t todo = 0;
+  int ret = -1;
+
+  for (size_t k = 0; k < m; k++) {
+    uint64_t gstart = (first + k) << s->grain_shift;
+    uint64_t from = pos > gstart ? pos : gstart;
+    uint64_t to = gstart + s->grain_bytes < end ? gstart + s->grain_bytes : end;
+    it[k] = (struct run_item) {
+      .grain = first + k, .off = (uint64_t) sector[k] * VMDK_SECTOR,
+      .dst = dst + (from - pos), .skip = from - gstart, .len = to - from,
+    };
+    /* A grain read in part may be in the grain cache already. */
+    if (to - from < s->grain_bytes)
+      it[k].done = grain_cache_copy (s, first + k, it[k].dst, it[k].skip,
+                                     it[k].len);
+    todo += !it[k].done;
+  }
+  if (todo == 0)
+    return 0;
+  r.span_off = it[0].off;
+  r.span_len = it[m - 1].off - it[0].off + GRAIN_MARKER_BYTES
+    + s->grain_bytes + RUN_SLACK;
+  if (r.span_len > s->file_size - r.span_off)
+    r.span_len = s->file_size - r.span_off;
+  if ((span = malloc (r.span_len)) == NULL) {
+    errno = ENOMEM;
+    vmi_error ("%s: out of memory reading %zu grains", l->name, m);
+    return -1;
+  }
+  if (vmi_layer_pread (l->below, span, r.span_len, r.span_off) == -1)
+    goto out;
+  r.span = span;
+  r.it = it;
+  vmi_parallel_error_init (&r.err);
+  if (todo >= RUN_PARALLEL)
+    vmi_parallel (m, run_inflate, &r);
+  else
+    for (size_t k = 0; k < m; k++)
+      run_inflate (&r, k);
+  ret = vmi_parallel_error_end (&r.err);
+ out:
+  free (span);
   return ret;
 }
 
@@ -514,8 +702,6 @@ is_zero_gte (const struct sparse *s, uint32_t e)
 {
   return e == 0 || (s->zero_grain && e == GTE_ZEROED);
 }
-
-#define CHUNK 512               /* grains handled per step */
 
 static int
 sparse_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
@@ -555,6 +741,24 @@ sparse_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
         to = chunk_end;
       if (is_zero_gte (s, tbl[i]))
         memset (p + (pos - offset), 0, to - pos);
+      else if (s->compressed && s->markers) {
+        /* Grains stored one after another are read at once. */
+        while (j < n && !is_zero_gte (s, tbl[j]) && tbl[j] > tbl[j - 1]
+               && (uint64_t) tbl[j] * VMDK_SECTOR < s->file_size
+               && (uint64_t) (tbl[j] - tbl[i]) * VMDK_SECTOR <= RUN_SPAN_MAX)
+          j++;
+        to = (grain + j) << s->grain_shift;
+        if (to > chunk_end)
+          to = chunk_end;
+        if ((uint64_t) tbl[i] * VMDK_SECTOR >= s->file_size || j == i + 1) {
+          if (read_compressed (l, grain + i, tbl[i], p + (pos - offset),
+                               pos - gstart, to - pos) == -1)
+            return -1;
+        }
+        else if (read_compressed_run (l, grain + i, tbl + i, j - i,
+                                      p + (pos - offset), pos, to) == -1)
+          return -1;
+      }
       else if (s->compressed) {
         if (read_compressed (l, grain + i, tbl[i], p + (pos - offset),
                              pos - gstart, to - pos) == -1)

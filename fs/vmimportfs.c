@@ -510,10 +510,14 @@ main (int argc, char **argv)
   vmi_log_set_program ("vmimportfs");
   vmi_source_opts_init (&opts);
   fs.readahead_kb = 1024;
-  /* Bounded memory: large transient buffers (a 1 MiB read, a run of cache
-   * blocks) go back to the system when freed instead of raising glibc's
-   * dynamic mmap threshold, and FUSE worker threads share a few arenas. */
-  mallopt (M_MMAP_THRESHOLD, 256 * 1024);
+  /* Memory: every read allocates buffers of about 1 MiB (libfuse's reply
+   * buffer, a run of compressed grains).  From mmap they would cost a page
+   * fault per 4 KiB on every read, so they come from a few arenas that keep
+   * up to 16 MiB of freed memory each for the next read.  That bounds the
+   * daemon at about 4 x 16 MiB plus what is in use, instead of letting
+   * glibc's dynamic thresholds grow without limit. */
+  mallopt (M_MMAP_THRESHOLD, 16 << 20);
+  mallopt (M_TRIM_THRESHOLD, 16 << 20);
   mallopt (M_ARENA_MAX, 4);
   while ((c = getopt_long (argc, argv, "fdso:vhV", long_opts, NULL)) != -1) {
     switch (c) {

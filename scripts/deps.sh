@@ -11,7 +11,7 @@ pkgs=(
   # tests: fixtures, reference tools, servers
   qemu-utils e2fsprogs dosfstools xfsprogs fdisk gdisk util-linux ntfs-3g
   nginx nbdkit python3 openssl tar
-  libclang-rt-14-dev time curl
+  libclang-rt-14-dev time curl strace
 )
 export DEBIAN_FRONTEND=noninteractive
 if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then

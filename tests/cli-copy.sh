@@ -62,6 +62,23 @@ check copy_reads_only_allocated_bytes bash -c "
   '$VMI' copy '$R' '$T/r.out' | tail -n 1 | python3 -c '
 import json,sys; j=json.load(sys.stdin); assert j[\"status\"] == \"done\"
 assert j[\"read\"] <= $(alloc_bytes "$R"), j'"
+# A file DST is flushed after the last write only with --fsync (cp and
+# qemu-img leave it to the page cache); strace shows the order of calls.
+head -c 3M /dev/urandom > "$T/small.img"
+synced_after_last_write () {   # EXPECT (1 or 0) [copy options]
+  local expect=$1; shift
+  rm -f "$T/s.out"
+  strace -f -qq -o "$T/strace.txt" -e trace=pwrite64,fdatasync,fsync \
+    "$VMI" copy --quiet "$@" "$T/small.img" "$T/s.out" && cmp "$T/small.img" "$T/s.out" &&
+    python3 -c '
+import sys; lines = open(sys.argv[1]).read().splitlines()
+last = max(i for i, l in enumerate(lines) if "pwrite64(" in l)
+synced = any("sync(" in l for l in lines[last:])
+print("synced after the last write:", synced)
+sys.exit(0 if synced == (sys.argv[2] == "1") else 1)' "$T/strace.txt" "$expect"
+}
+check fsync_flushes_after_the_last_write synced_after_last_write 1 --fsync
+check no_fsync_leaves_the_file_to_the_page_cache synced_after_last_write 0
 # --force overwrites a non-empty file, and the result has no stale bytes.
 head -c 8M /dev/urandom > "$T/old.out"
 truncate -s 300M "$T/old.out"

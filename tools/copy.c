@@ -42,6 +42,7 @@ enum {
   OPT_QUIET,
   OPT_PROGRESS,
   OPT_STATE_FILE,
+  OPT_FSYNC,
 };
 
 struct copy {
@@ -91,6 +92,10 @@ usage (FILE *f)
            "  --verify            read DST back, compare a SHA-256 of every\n"
            "                      allocated range, print the image's SHA-256\n"
            "  --force             overwrite a non-empty file or a mounted device\n"
+           "  --fsync             flush a file DST to stable storage before\n"
+           "                      reporting done, as a block device always is\n"
+           "                      (a file is otherwise left to the page cache,\n"
+           "                      as cp and qemu-img convert leave it)\n"
            "  --resume            continue a copy that stopped (state beside DST)\n"
            "  --state-file FILE   where the resume state is kept (default:\n"
            "                      DST.vmimport-state; for a device\n"
@@ -450,7 +455,7 @@ verify (struct copy *c, char *sha_hex)
 
 struct copy_args {
   int jobs;
-  bool target_is_zero, verify, force, resume, quiet;
+  bool target_is_zero, verify, force, resume, quiet, fsync;
   const char *progress, *state_file;
 };
 
@@ -469,6 +474,7 @@ parse (int argc, char **argv, struct cli_common *c, struct copy_args *a)
     { "quiet", no_argument, NULL, OPT_QUIET },
     { "progress", required_argument, NULL, OPT_PROGRESS },
     { "state-file", required_argument, NULL, OPT_STATE_FILE },
+    { "fsync", no_argument, NULL, OPT_FSYNC },
     { 0 }
   };
   int opt, r;
@@ -492,6 +498,7 @@ parse (int argc, char **argv, struct cli_common *c, struct copy_args *a)
     case OPT_TARGET_IS_ZERO: a->target_is_zero = true; break;
     case OPT_VERIFY: a->verify = true; break;
     case OPT_FORCE: a->force = true; break;
+    case OPT_FSYNC: a->fsync = true; break;
     case OPT_RESUME: a->resume = true; break;
     case 'q':
     case OPT_QUIET: a->quiet = true; break;
@@ -669,7 +676,8 @@ cli_copy (int argc, char **argv)
     rc = c.failed ? c.fail_code : EXIT_SOURCE;
     goto out;
   }
-  if (target_sync (&dst) == -1) {
+  /* --verify reads DST back from the device, so it flushes first. */
+  if ((dst.is_blk || a.fsync || a.verify) && target_sync (&dst) == -1) {
     fprintf (stderr, "vmimport copy: %s: sync: %s\n", dst.path,
              strerror (errno));
     rc = EXIT_DEST;
