@@ -88,7 +88,7 @@ struct lru {
   pthread_mutex_t lock;
   struct lru_entry **buckets;
   size_t nbuckets, count, max;
-  struct lru_entry head;          /* head.next is the newest */
+  struct lru_entry *head;         /* sentinel: head->next is the newest */
 };
 
 static int
@@ -99,12 +99,17 @@ lru_init (struct lru *c, size_t max)
   while (nb < max)
     nb <<= 1;
   c->buckets = calloc (nb, sizeof *c->buckets);
-  if (c->buckets == NULL)
+  c->head = calloc (1, sizeof *c->head);
+  if (c->buckets == NULL || c->head == NULL) {
+    free (c->buckets);
+    free (c->head);
+    c->buckets = NULL;
     return -1;
+  }
   pthread_mutex_init (&c->lock, NULL);
   c->nbuckets = nb;
   c->max = max;
-  c->head.next = c->head.prev = &c->head;
+  c->head->next = c->head->prev = c->head;
   return 0;
 }
 
@@ -151,10 +156,10 @@ lru_unlink (struct lru *c, struct lru_entry *e)
 static void
 lru_push_front (struct lru *c, struct lru_entry *e)
 {
-  e->next = c->head.next;
-  e->prev = &c->head;
-  c->head.next->prev = e;
-  c->head.next = e;
+  e->next = c->head->next;
+  e->prev = c->head;
+  c->head->next->prev = e;
+  c->head->next = e;
 }
 
 /* A referenced entry for KEY, or NULL. */
@@ -199,7 +204,7 @@ lru_put (struct lru *c, uint64_t key, struct lru_entry *e)
   lru_push_front (c, e);
   c->count++;
   while (c->count > c->max)
-    lru_unlink (c, c->head.prev);
+    lru_unlink (c, c->head->prev);
   pthread_mutex_unlock (&c->lock);
   return e;
 }
@@ -218,8 +223,9 @@ lru_destroy (struct lru *c)
   if (c->buckets == NULL)
     return;
   while (c->count)
-    lru_unlink (c, c->head.prev);
+    lru_unlink (c, c->head->prev);
   free (c->buckets);
+  free (c->head);
   pthread_mutex_destroy (&c->lock);
 }
 

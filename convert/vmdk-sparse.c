@@ -38,8 +38,10 @@ enum { MARKER_EOS = 0, MARKER_GT = 1, MARKER_GD = 2, MARKER_FOOTER = 3 };
 #define MAX_GTES 4096                   /* COWD has 4096, KDMV at most 512 */
 #define MAX_GD_ENTRIES (1u << 22)       /* 16 MiB of GD: 128 TiB of 64 KiB
                                            grains */
-#define GT_SLOTS 32                     /* tables kept per extent, allocated
-                                           as used: 64 KiB at most */
+#define GT_CACHE_BYTES (4u << 20)       /* grain tables kept per extent,
+                                           allocated as used: a 64 GiB disk
+                                           of 64 KiB grains fits */
+#define GT_MIN_SLOTS 32
 #define GT_PREFETCH 16                  /* adjacent GTs read in one go */
 #define GRAIN_CACHE_BYTES (2u << 20)
 #define GRAIN_MARKER_BYTES 12           /* lba (8), size (4), then data */
@@ -48,7 +50,6 @@ enum { MARKER_EOS = 0, MARKER_GT = 1, MARKER_GD = 2, MARKER_FOOTER = 3 };
 struct gt_slot {
   uint32_t gdi;
   int valid;
-  uint64_t used;
   uint32_t *e;
 };
 
@@ -71,8 +72,8 @@ struct sparse {
   int zero_grain, compressed, markers;
 
   pthread_mutex_t gt_lock;
-  struct gt_slot gt[GT_SLOTS];
-  uint64_t gt_clock;
+  struct gt_slot *gt;           /* direct-mapped: table gdi in gdi % gt_n */
+  uint32_t gt_n;
 
   pthread_mutex_t grain_lock;
   struct grain_slot *gc;
@@ -286,23 +287,22 @@ gt_get (struct vmi_layer *l, uint32_t gdi, uint32_t first, uint32_t n,
         uint32_t *out)
 {
   struct sparse *s = l->priv;
+  struct gt_slot *slot = &s->gt[gdi % s->gt_n];
   uint32_t k = 1;
   unsigned char *raw;
   int found = 0;
 
   pthread_mutex_lock (&s->gt_lock);
-  for (int i = 0; i < GT_SLOTS; i++)
-    if (s->gt[i].valid && s->gt[i].gdi == gdi) {
-      memcpy (out, s->gt[i].e + first, n * sizeof *out);
-      s->gt[i].used = ++s->gt_clock;
-      found = 1;
-      break;
-    }
+  if (slot->valid && slot->gdi == gdi) {
+    memcpy (out, slot->e + first, n * sizeof *out);
+    found = 1;
+  }
   pthread_mutex_unlock (&s->gt_lock);
   if (found)
     return 0;
 
-  /* Tables laid out one after another (monolithicSparse) are read at once. */
+  /* Tables laid out one after another (monolithicSparse, and the empty
+   * tables of a streamOptimized disk) are read at once. */
   while (k < GT_PREFETCH && gdi + k < s->gd_n
          && (uint64_t) s->gd[gdi + k] * VMDK_SECTOR
             == (uint64_t) s->gd[gdi] * VMDK_SECTOR
@@ -326,25 +326,17 @@ gt_get (struct vmi_layer *l, uint32_t gdi, uint32_t first, uint32_t n,
 
   pthread_mutex_lock (&s->gt_lock);
   for (uint32_t t = 0; t < k; t++) {
-    struct gt_slot *victim = &s->gt[0];
-    int present = 0;
-    for (int i = 0; i < GT_SLOTS && !present; i++) {
-      if (s->gt[i].valid && s->gt[i].gdi == gdi + t)
-        present = 1;
-      else if (!s->gt[i].valid
-               || (victim->valid && s->gt[i].used < victim->used))
-        victim = &s->gt[i];
-    }
-    if (present)
+    struct gt_slot *v = &s->gt[(gdi + t) % s->gt_n];
+    if (v->valid && v->gdi == gdi + t)
       continue;
-    if (victim->e == NULL && (victim->e = malloc (s->gt_bytes)) == NULL)
+    if (t > 0 && v->valid)      /* a prefetched table pushes out nothing */
+      continue;
+    if (v->e == NULL && (v->e = malloc (s->gt_bytes)) == NULL)
       break;                    /* no memory: no caching */
     for (uint32_t j = 0; j < s->gtes; j++)
-      victim->e[j] = le32 (raw + (size_t) t * s->gt_stride + 4 * j);
-    victim->gdi = gdi + t;
-    victim->valid = 1;
-    /* Prefetched tables are the first to go. */
-    victim->used = t == 0 ? ++s->gt_clock : s->gt_clock / 2;
+      v->e[j] = le32 (raw + (size_t) t * s->gt_stride + 4 * j);
+    v->gdi = gdi + t;
+    v->valid = 1;
   }
   pthread_mutex_unlock (&s->gt_lock);
   free (raw);
@@ -834,8 +826,9 @@ sparse_free (struct sparse *s)
 {
   if (s == NULL)
     return;
-  for (int i = 0; i < GT_SLOTS; i++)
+  for (uint32_t i = 0; s->gt && i < s->gt_n; i++)
     free (s->gt[i].e);
+  free (s->gt);
   for (size_t i = 0; i < s->gc_n; i++)
     free (s->gc[i].data);
   free (s->gc);
@@ -939,6 +932,16 @@ vmdk_sparse_open (struct vmi_layer *file, uint64_t *desc_offset,
   }
   if (load_gd (file, s, &h) == -1)
     goto err;
+  s->gt_n = GT_CACHE_BYTES / s->gt_bytes;
+  if (s->gt_n < GT_MIN_SLOTS)
+    s->gt_n = GT_MIN_SLOTS;
+  if (s->gt_n > s->gd_n)
+    s->gt_n = s->gd_n ? s->gd_n : 1;
+  if ((s->gt = calloc (s->gt_n, sizeof *s->gt)) == NULL) {
+    errno = ENOMEM;
+    vmi_error ("%s: out of memory", file->name);
+    goto err;
+  }
   if (desc_offset)
     *desc_offset = h.cowd ? 0 : h.desc_offset * VMDK_SECTOR;
   if (desc_size)

@@ -33,10 +33,10 @@ extra () {  # extra DIR SUITE MESON-SETUP-ARGS...
   meson test -C "$dir" --suite "$suite" --print-errorlogs --num-processes 1
 }
 if [ $# -eq 0 ]; then
-  extra build-tsan tsan -Db_sanitize=thread -Db_lundef=false || rc=1
+  extra build-tsan tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false || rc=1
   export FUZZ_SECONDS=${FUZZ_SECONDS:-30}
   if [ "$FUZZ_SECONDS" != 0 ]; then
-    CC=clang extra build-fuzz fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+    CC=clang extra build-fuzz fuzz -Dfuzz=true -Dwerror=true -Db_sanitize=address,undefined \
       -Db_lundef=false || rc=1
   fi
 fi

@@ -1,12 +1,15 @@
 /* Unit tests: extents lists, slices, the block cache (bounded memory, same
  * bytes as below, counts reads from below). */
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vmimport/error.h"
 #include "vmimport/formats.h"
+#include "vmimport/pool.h"
 
 static int failures;
 #define CHECK(cond) do { if (!(cond)) { \
@@ -129,6 +132,70 @@ layer_extents_default_is_all_data_and_clipped (void)
   vmi_layer_close (m);
 }
 
+/* vmi_parallel: every item runs once, on more than one thread when the
+ * pool has any, nested calls finish, and the error reported is the first
+ * failed item's whatever thread saw it. */
+struct par {
+  int hits[1000];
+  pthread_t who[1000];
+  struct vmi_parallel_error err;
+  int nested_ok;
+};
+
+static void
+par_inner (void *arg, size_t i)
+{
+  __atomic_add_fetch ((int *) arg + i, 1, __ATOMIC_RELAXED);
+}
+
+static void
+par_item (void *arg, size_t i)
+{
+  struct par *p = arg;
+  int inner[8] = { 0 };
+
+  __atomic_add_fetch (&p->hits[i], 1, __ATOMIC_RELAXED);
+  p->who[i] = pthread_self ();
+  /* Some work, so that the pool threads get items too. */
+  for (volatile int k = 0; k < 20000; k++)
+    ;
+  if (i % 100 == 0) {
+    vmi_parallel (8, par_inner, inner);
+    int ok = 1;
+    for (int k = 0; k < 8; k++)
+      ok &= inner[k] == 1;
+    if (ok)
+      __atomic_add_fetch (&p->nested_ok, 1, __ATOMIC_RELAXED);
+  }
+  if (i == 777 || i == 333 || i == 901) {
+    errno = i == 333 ? ENOSPC : EIO;
+    vmi_error ("item %zu failed", i);
+    vmi_parallel_fail (&p->err, i);
+  }
+}
+
+static void
+parallel_runs_each_item_once_and_reports_the_first_error (void)
+{
+  static struct par p;
+  int threads = 0;
+
+  vmi_parallel_error_init (&p.err);
+  vmi_parallel (1000, par_item, &p);
+  for (int i = 0; i < 1000; i++) {
+    CHECK (p.hits[i] == 1);
+    if (!pthread_equal (p.who[i], pthread_self ()))
+      threads = 1;
+  }
+  CHECK (p.nested_ok == 10);
+  if (vmi_pool_threads () > 0)
+    CHECK (threads);            /* some items ran on a pool thread */
+  errno = 0;
+  CHECK (vmi_parallel_error_end (&p.err) == -1);
+  CHECK (errno == ENOSPC);
+  CHECK (strcmp (vmi_error_get (), "item 333 failed") == 0);
+}
+
 int
 main (void)
 {
@@ -137,6 +204,7 @@ main (void)
   cache_returns_same_bytes_and_reads_below_once ();
   cache_memory_stays_bounded ();
   layer_extents_default_is_all_data_and_clipped ();
+  parallel_runs_each_item_once_and_reports_the_first_error ();
   printf ("%s\n", failures ? "FAILED" : "all passed");
   return failures != 0;
 }

@@ -289,6 +289,9 @@ class Bench:
                 os.unlink(p)
         shutil.rmtree(self.scratch, ignore_errors=True)
         os.makedirs(self.scratch)
+        # Every contender starts with no dirty pages left by the one before
+        # (writeback of an earlier output would slow down whoever runs next).
+        os.sync()
 
     def vmimport_copy(self, src, extra=()):
         dt, rss = timed([self.vmi, "copy", "--quiet", *extra, src, self.out])
