@@ -4,7 +4,7 @@
  * the first job that has unclaimed items.  A job leaves the list once its
  * last item is claimed, and its caller waits for the items still running.
  * Pool threads are started on first use, one per core but one, and live
- * as long as the process. */
+ * as long as the process (a child of fork starts its own). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -28,7 +28,7 @@ struct job {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work = PTHREAD_COND_INITIALIZER;
 static struct job *jobs;        /* jobs with unclaimed items */
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+static bool started;            /* in this process (reset by fork) */
 static unsigned nthreads;
 
 /* Claim an item of the first job that has one.  Under lock. */
@@ -72,12 +72,32 @@ worker (void *unused)
   return NULL;
 }
 
+/* A child of fork has none of the pool's threads, and the jobs in the
+ * list belong to threads it does not have either: start afresh. */
+static void
+after_fork_child (void)
+{
+  pthread_mutex_t fresh_lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_cond_t fresh_work = PTHREAD_COND_INITIALIZER;
+
+  lock = fresh_lock;
+  work = fresh_work;
+  jobs = NULL;
+  started = false;
+  nthreads = 0;
+}
+
+/* Under lock. */
 static void
 start (void)
 {
+  static bool atfork;
   long cores = sysconf (_SC_NPROCESSORS_ONLN);
   pthread_attr_t attr;
 
+  started = true;
+  if (!atfork && pthread_atfork (NULL, NULL, after_fork_child) == 0)
+    atfork = true;
   if (cores < 2)
     return;
   if (cores > MAX_POOL_THREADS + 1)
@@ -95,8 +115,14 @@ start (void)
 unsigned
 vmi_pool_threads (void)
 {
-  pthread_once (&once, start);
-  return nthreads;
+  unsigned n;
+
+  pthread_mutex_lock (&lock);
+  if (!started)
+    start ();
+  n = nthreads;
+  pthread_mutex_unlock (&lock);
+  return n;
 }
 
 void

@@ -85,6 +85,17 @@ int cli_common_finish(struct cli_common *c);
  * returns NULL on failure; *EXIT_CODE says which. */
 struct vmi_provider *cli_open_source(struct cli_common *c, const char *source,
                                      int *exit_code);
+/* The start of a command that takes one SOURCE (or --source-file): parse
+ * the options (LONGOPTS, all common ones), open the source and check that
+ * --vm names a VM in it.  NULL with *RC set (and the message printed) when
+ * the command is over: -h, a usage error, a source that does not open.
+ * CMD ("ls") and WHAT ("one SOURCE") are for messages. */
+struct vmi_provider *cli_open_one_source(int argc, char **argv,
+                                         const struct option *longopts,
+                                         struct cli_common *c,
+                                         void (*usage)(FILE *),
+                                         const char *cmd, const char *what,
+                                         int *rc);
 /* Which VMs --vm selects: index of the first match from *I on, or -1 when
  * none is left.  Without --vm every VM matches. */
 long cli_next_vm(const struct cli_common *c, const struct vmi_provider *p,

@@ -520,35 +520,12 @@ cli_inspect (int argc, char **argv)
   struct cli_common c;
   struct vmi_provider *p = NULL;
   struct json_object *all = json_object_new_array ();
-  int opt, r, rc = EXIT_USAGE, n = 0;
+  int rc, n = 0;
 
   cli_common_init (&c);
-  while ((opt = getopt_long (argc, argv, "vh", longopts, NULL)) != -1) {
-    if (opt == 'h') {
-      usage (stdout);
-      rc = EXIT_DONE;
-      goto out;
-    }
-    if ((r = cli_common_option (&c, opt, optarg)) != 1) {
-      if (r == 0)
-        usage (stderr);
-      goto out;
-    }
-  }
-  if (optind + (c.source_file ? 0 : 1) != argc) {
-    fprintf (stderr, "vmimport inspect: give one SOURCE or PATH (or "
-             "--source-file)\n");
+  if ((p = cli_open_one_source (argc, argv, longopts, &c, usage, "inspect",
+                                "one SOURCE or PATH", &rc)) == NULL)
     goto out;
-  }
-  if (cli_common_finish (&c) == -1)
-    goto out;
-  if ((p = cli_open_source (&c, optind < argc ? argv[optind] : NULL, &rc)) == NULL)
-    goto out;
-  rc = EXIT_USAGE;
-  if (c.vm && cli_next_vm (&c, p, 0) == -1) {
-    fprintf (stderr, "vmimport inspect: no VM named '%s' in the source\n", c.vm);
-    goto out;
-  }
   rc = EXIT_SOURCE;
   for (long i = cli_next_vm (&c, p, 0); i != -1; i = cli_next_vm (&c, p, i + 1)) {
     const struct vmi_vm *vm = p->vms[i];

@@ -74,36 +74,13 @@ cli_ls (int argc, char **argv)
   };
   struct cli_common c;
   struct vmi_provider *p = NULL;
-  int opt, r, rc = EXIT_USAGE;
+  int rc;
   long i, n = 0;
 
   cli_common_init (&c);
-  while ((opt = getopt_long (argc, argv, "vh", longopts, NULL)) != -1) {
-    if (opt == 'h') {
-      usage (stdout);
-      rc = EXIT_DONE;
-      goto out;
-    }
-    if ((r = cli_common_option (&c, opt, optarg)) != 1) {
-      if (r == 0)
-        usage (stderr);
-      goto out;
-    }
-  }
-  if (optind + (c.source_file ? 0 : 1) != argc) {
-    fprintf (stderr, "vmimport ls: give one SOURCE (or --source-file)\n");
+  if ((p = cli_open_one_source (argc, argv, longopts, &c, usage, "ls",
+                                "one SOURCE", &rc)) == NULL)
     goto out;
-  }
-  if (cli_common_finish (&c) == -1)
-    goto out;
-  p = cli_open_source (&c, optind < argc ? argv[optind] : NULL, &rc);
-  if (p == NULL)
-    goto out;
-  if (c.vm && cli_next_vm (&c, p, 0) == -1) {
-    fprintf (stderr, "vmimport ls: no VM named '%s' in the source\n", c.vm);
-    rc = EXIT_USAGE;
-    goto out;
-  }
   if (c.json)
     printf ("[\n");
   for (i = cli_next_vm (&c, p, 0); i != -1; i = cli_next_vm (&c, p, i + 1)) {

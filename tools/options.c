@@ -235,3 +235,41 @@ cli_format_size (char *buf, size_t len, double bytes)
     snprintf (buf, len, "%.1f %s", bytes, units[u]);
 }
 
+
+struct vmi_provider *
+cli_open_one_source (int argc, char **argv, const struct option *longopts,
+                     struct cli_common *c, void (*usage) (FILE *),
+                     const char *cmd, const char *what, int *rc)
+{
+  struct vmi_provider *p;
+  int opt, r;
+
+  *rc = EXIT_USAGE;
+  while ((opt = getopt_long (argc, argv, "vh", longopts, NULL)) != -1) {
+    if (opt == 'h') {
+      usage (stdout);
+      *rc = EXIT_DONE;
+      return NULL;
+    }
+    if ((r = cli_common_option (c, opt, optarg)) != 1) {
+      if (r == 0)
+        usage (stderr);
+      return NULL;
+    }
+  }
+  if (optind + (c->source_file ? 0 : 1) != argc) {
+    fprintf (stderr, "vmimport %s: give %s (or --source-file)\n", cmd, what);
+    return NULL;
+  }
+  if (cli_common_finish (c) == -1)
+    return NULL;
+  p = cli_open_source (c, optind < argc ? argv[optind] : NULL, rc);
+  if (p && c->vm && cli_next_vm (c, p, 0) == -1) {
+    fprintf (stderr, "vmimport %s: no VM named '%s' in the source\n", cmd,
+             c->vm);
+    vmi_provider_close (p);
+    *rc = EXIT_USAGE;
+    return NULL;
+  }
+  return p;
+}

@@ -48,10 +48,10 @@ main (int argc, char **argv)
     fprintf (stderr, "inflate-bench: %s is not a sparse VMDK\n", argv[1]);
     return 1;
   }
-  /* Header: grainSize (sectors) at 20, overHead (sectors) at 56. */
+  /* Header: grainSize (sectors) at 20, overHead (sectors) at 64. */
   uint64_t grain_sectors, overhead;
   memcpy (&grain_sectors, img + 20, 8);
-  memcpy (&overhead, img + 56, 8);
+  memcpy (&overhead, img + 64, 8);
   grain_bytes = grain_sectors * 512;
   /* Walk the markers: {uint64 lba; uint32 size; data} for grains, size 0
    * for metadata markers {lba = sectors; size 0; type}. */
