@@ -20,23 +20,24 @@ rc=$?
 logs=("$BUILD/meson-logs/testlog.json")
 broken=0
 # With no test named: also the concurrency tests under ThreadSanitizer
-# (build-tsan) and each fuzz target for FUZZ_SECONDS (default 30; 0 skips)
+# (build-tsan) and each fuzz target for FUZZ_SECONDS (default 60; 0 skips)
 # in a clang + libFuzzer build (build-fuzz).
-extra () {  # extra DIR SUITE MESON-SETUP-ARGS...
-  local dir=$1 suite=$2; shift 2
+extra () {  # extra DIR SUITE PROCESSES MESON-SETUP-ARGS...
+  local dir=$1 suite=$2 procs=$3; shift 3
   rm -f "$dir/meson-logs/testlog.json"
   if [ ! -f "$dir/build.ninja" ] && ! meson setup "$dir" "$@" >/dev/null; then
     broken=$((broken+1)); return 1
   fi
   meson compile -C "$dir" >/dev/null || { broken=$((broken+1)); return 1; }
   logs+=("$dir/meson-logs/testlog.json")
-  meson test -C "$dir" --suite "$suite" --print-errorlogs --num-processes 1
+  meson test -C "$dir" --suite "$suite" --print-errorlogs --num-processes "$procs"
 }
 if [ $# -eq 0 ]; then
-  extra build-tsan tsan -Dwerror=true -Db_sanitize=thread -Db_lundef=false || rc=1
-  export FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+  extra build-tsan tsan 1 -Dwerror=true -Db_sanitize=thread -Db_lundef=false || rc=1
+  export FUZZ_SECONDS=${FUZZ_SECONDS:-60}
   if [ "$FUZZ_SECONDS" != 0 ]; then
-    CC=clang extra build-fuzz fuzz -Dfuzz=true -Dwerror=true -Db_sanitize=address,undefined \
+    # One target per core: each gets a core of its own for FUZZ_SECONDS.
+    CC=clang extra build-fuzz fuzz "$(nproc)" -Dfuzz=true -Dwerror=true -Db_sanitize=address,undefined \
       -Db_lundef=false || rc=1
   fi
 fi

@@ -20,10 +20,16 @@ work=$bindir/work
 engine=${FUZZ_ENGINE:-libfuzzer}
 [ -x "$exe" ] || { echo "run.sh: no $exe (build with -Dfuzz=true)" >&2; exit 2; }
 
-if [ ! -f "$work/seeds/.done" ]; then
-  "$here/make-seeds.sh" "$work/seeds" || { echo "run.sh: make-seeds.sh failed" >&2; exit 2; }
-  touch "$work/seeds/.done"
-fi
+# Several targets may start at once (meson test runs two in parallel): the
+# first makes the seeds while the others wait for it.
+mkdir -p "$work"
+(
+  flock 9
+  if [ ! -f "$work/seeds/.done" ]; then
+    "$here/make-seeds.sh" "$work/seeds" || { echo "run.sh: make-seeds.sh failed" >&2; exit 2; }
+    touch "$work/seeds/.done"
+  fi
+) 9> "$work/.seeds.lock" || exit 2
 mkdir -p "$work/corpus/$t" "$work/artifacts" "$work/regressions/$t"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
