@@ -37,7 +37,9 @@ void
 fuzz_read_layer (struct vmi_layer *l)
 {
   struct vmi_extents e = { 0 };
-  size_t bufsz = 64 << 10, budget = READ_BUDGET, nextents = 0;
+  /* 1 MiB reads, as FUSE and vmimport copy make them: a read spans many
+   * grains or clusters, which takes the batched, parallel paths. */
+  size_t bufsz = 1 << 20, budget = READ_BUDGET, nextents = 0;
   char *buf = malloc (bufsz);
   uint64_t pos = 0;
 

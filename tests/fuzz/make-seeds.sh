@@ -12,9 +12,11 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 mkdir -p "$out"/{vmdk,qcow2,tar,ovf,manifest,yaml}
 
-# A 1 MiB raw disk: a text run, a random run, zeros, a pattern near the end.
+# A 1 MiB raw disk: a text run over the first 5 grains (so that compressed
+# images have runs of adjacent grains and clusters, read and inflated as a
+# batch), a random run, zeros, a pattern near the end.
 qemu-img create -q -f raw base.raw 1M
-seq 1 3000 | dd of=base.raw conv=notrunc status=none
+seq 1 50000 | dd of=base.raw conv=notrunc status=none
 head -c 8000 /dev/urandom | dd of=base.raw bs=1 seek=300000 conv=notrunc status=none
 printf 'END-OF-DISK' | dd of=base.raw bs=1 seek=$((1024*1024-4096)) conv=notrunc status=none
 qemu-img create -q -f raw small.raw 64K
