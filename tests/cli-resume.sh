@@ -16,7 +16,7 @@ for at in 0 60 130 200; do
 done
 qemu-img convert -f raw -O qcow2 "$R" "$W/disk.qcow2"
 DATA=$((32 << 20))
-nginx_start "$W" --limit-rate 1m
+nginx_start "$W" --limit-rate 512k
 URL=$NGINX_URL/disk.qcow2
 
 # resume_case NAME DST STATE: kill the copy half way, then --resume.
@@ -26,7 +26,7 @@ resume_case () {
   "$VMI" copy --jobs 2 --progress json "$URL" "$dst" > "$T/$name.1" 2>&1 &
   pid=$!
   # Half way: the progress says half is done; then a little longer, so
-  # that the state file (saved once a second) has caught up.
+  # that the state file (saved every 5 seconds) has caught up.
   for i in $(seq 1 300); do
     if python3 -c "
 import json,sys
@@ -34,7 +34,7 @@ ls=[json.loads(l) for l in open('$T/$name.1') if l.startswith('{')]
 sys.exit(0 if ls and ls[-1]['done'] >= ls[-1]['total'] / 2 else 1)" 2>/dev/null; then break; fi
     sleep 0.1
   done
-  sleep 1.3
+  sleep 5.5
   kill -9 $pid; wait $pid 2>/dev/null
   local first
   first=$(nginx_bytes_sent)

@@ -8,7 +8,7 @@
  * per worker.  Holes stay holes on a file (all-zero blocks are not written
  * either); on a block device they are zeroed with BLKZEROOUT unless
  * --target-is-zero.  A unit done is marked in the resume state, written
- * beside DST once a second after DST was synced. */
+ * beside DST every STATE_INTERVAL seconds after DST was synced. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -32,6 +32,10 @@
 #define UNIT (UINT64_C (4) << 20)
 #define ZERO_BLOCK 65536      /* granularity of skipping zeros on a file */
 #define MAX_JOBS 64
+/* Seconds between saves of the resume state.  Each save syncs DST first,
+ * which makes the copy wait for the disk: often enough that a crash costs
+ * little, seldom enough that a fast copy is not held to the disk's pace. */
+#define STATE_INTERVAL 5
 
 enum {
   OPT_JOBS = OPT_FIRST_COMMAND_OPTION,
@@ -58,6 +62,7 @@ struct copy {
 
   pthread_mutex_t lock;
   pthread_cond_t cond;
+  pthread_mutex_t write_lock;   /* one buffered write to a file at a time */
   uint64_t next;                /* next unit to hand out */
   int running;                  /* workers still going */
   int failed;                   /* first failure wins */
@@ -191,7 +196,13 @@ write_data (struct copy *c, const char *buf, size_t len, uint64_t off)
       if (all_zero (buf + i + run, n))
         break;
     }
-    if (target_write (c->dst, buf + i, run, off + i) == -1)
+    /* The filesystem takes the file's lock for every buffered write, and
+     * writers waiting for it spin in the kernel, taking the cores the
+     * other workers need to inflate.  Waiting here sleeps instead. */
+    pthread_mutex_lock (&c->write_lock);
+    int r = target_write (c->dst, buf + i, run, off + i);
+    pthread_mutex_unlock (&c->write_lock);
+    if (r == -1)
       return -1;
     i += run;
   }
@@ -355,7 +366,7 @@ run (struct copy *c, int jobs, bool save_state)
       progress_tick (c->prog);
       last_tick = now ();
     }
-    if (save_state && now () - last_save >= 1) {
+    if (save_state && now () - last_save >= STATE_INTERVAL) {
       if (resume_save (c->state, c->dst) == -1)
         vmi_log (VMI_LOG_WARN, "cannot save the copy state: %s",
                  vmi_error_get ());
@@ -586,6 +597,7 @@ cli_copy (int argc, char **argv)
   cli_common_init (&cc);
   pthread_mutex_init (&c.lock, NULL);
   pthread_cond_init (&c.cond, NULL);
+  pthread_mutex_init (&c.write_lock, NULL);
   if ((rc = parse (argc, argv, &cc, &a)) != -1)
     goto out;
   src_arg = cc.source_file ? NULL : argv[optind];
@@ -713,6 +725,7 @@ cli_copy (int argc, char **argv)
   cli_common_clear (&cc);
   pthread_mutex_destroy (&c.lock);
   pthread_cond_destroy (&c.cond);
+  pthread_mutex_destroy (&c.write_lock);
   if (stop_signal) {
     signal (stop_signal, SIG_DFL);
     raise (stop_signal);

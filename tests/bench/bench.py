@@ -375,7 +375,14 @@ def run_case(b, name, contenders, reference, runs):
     a warm-up.  Every output is compared with REFERENCE before it counts."""
     res = {label: {"times": [], "rss": [], "scratch": [], "error": None} for label, _ in contenders}
     for r in range(runs + 1):
-        for label, fn in contenders:
+        # A different contender goes first each round, so that no one always
+        # runs right after the same neighbour (deleting the previous output,
+        # and download+convert's scratch, costs whoever writes next).
+        k = r % len(contenders)
+        order = contenders[k:] + contenders[:k]
+        if r % 2:
+            order.reverse()
+        for label, fn in order:
             if res[label]["error"]:
                 continue
             b.reset()
