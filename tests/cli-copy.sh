@@ -62,8 +62,8 @@ check copy_reads_only_allocated_bytes bash -c "
   '$VMI' copy '$R' '$T/r.out' | tail -n 1 | python3 -c '
 import json,sys; j=json.load(sys.stdin); assert j[\"status\"] == \"done\"
 assert j[\"read\"] <= $(alloc_bytes "$R"), j'"
-# A file DST is flushed after the last write only with --fsync (cp and
-# qemu-img leave it to the page cache); strace shows the order of calls.
+# A file DST is flushed after the last write only with --fsync (as cp and
+# qemu-img leave it); strace shows the order of calls.
 head -c 3M /dev/urandom > "$T/small.img"
 synced_after_last_write () {   # EXPECT (1 or 0) [copy options]
   local expect=$1; shift
@@ -78,7 +78,39 @@ print("synced after the last write:", synced)
 sys.exit(0 if synced == (sys.argv[2] == "1") else 1)' "$T/strace.txt" "$expect"
 }
 check fsync_flushes_after_the_last_write synced_after_last_write 1 --fsync
-check no_fsync_leaves_the_file_to_the_page_cache synced_after_last_write 0
+check no_fsync_by_default_on_a_file synced_after_last_write 0
+check no_fsync_with_buffered synced_after_last_write 0 --buffered
+
+# Writes go around the page cache (O_DIRECT) unless --buffered; a piece that
+# is not 4 KiB-aligned (this image ends 1000 bytes past a MiB) goes through
+# the page cache.  strace tells which descriptor took how many bytes.  A new
+# file is not truncated to 0 (ext4 would write it all back on close).
+head -c $((5 * 1048576 + 1000)) /dev/urandom > "$T/odd.img"
+direct_bytes () {   # EXPECT_DIRECT EXPECT_BUFFERED [copy options]
+  local want_d=$1 want_b=$2; shift 2
+  rm -f "$T/o.out" "$T"/strace-d.*
+  # -ff: a file per thread, so that no call is split across lines.
+  strace -ff -qq -o "$T/strace-d" -e trace=openat,pwrite64,ftruncate \
+    "$VMI" copy --quiet "$@" "$T/odd.img" "$T/o.out" && cmp "$T/odd.img" "$T/o.out" &&
+    python3 -c '
+import glob, re, sys
+direct, d, b = set(), 0, 0
+files = sorted(glob.glob(sys.argv[1] + ".*"), key=lambda f: int(f.rsplit(".", 1)[1]))
+for l in (l for f in files for l in open(f)):
+    m = re.search(r"openat\(.*O_DIRECT.*\) = (\d+)$", l)
+    if m:
+        direct.add(m.group(1))
+    m = re.search(r"pwrite64\((\d+), .*\) = (\d+)$", l)
+    if m:
+        if m.group(1) in direct: d += int(m.group(2))
+        else: b += int(m.group(2))
+    if re.search(r"ftruncate\(\d+, 0\)", l):
+        sys.exit("a new file was truncated to 0: " + l)
+print("direct", d, "buffered", b)
+sys.exit(0 if (d, b) == (int(sys.argv[2]), int(sys.argv[3])) else 1)' "$T/strace-d" "$want_d" "$want_b"
+}
+check writes_go_direct_but_the_unaligned_tail direct_bytes $((5 * 1048576)) 1000
+check buffered_writes_all_through_the_page_cache direct_bytes 0 $((5 * 1048576 + 1000)) --buffered
 # --force overwrites a non-empty file, and the result has no stale bytes.
 head -c 8M /dev/urandom > "$T/old.out"
 truncate -s 300M "$T/old.out"

@@ -7,7 +7,8 @@
  * reads in flight hide a remote source's latency.  Memory: one UNIT buffer
  * per worker.  Holes stay holes on a file (all-zero blocks are not written
  * either); on a block device they are zeroed with BLKZEROOUT unless
- * --target-is-zero.  A unit done is marked in the resume state, written
+ * --target-is-zero.  Data goes around the page cache where DST allows
+ * (see target.c).  A unit done is marked in the resume state, written
  * beside DST every STATE_INTERVAL seconds after DST was synced. */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +48,7 @@ enum {
   OPT_PROGRESS,
   OPT_STATE_FILE,
   OPT_FSYNC,
+  OPT_BUFFERED,
 };
 
 struct copy {
@@ -62,7 +64,6 @@ struct copy {
 
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  pthread_mutex_t write_lock;   /* one buffered write to a file at a time */
   uint64_t next;                /* next unit to hand out */
   int running;                  /* workers still going */
   int failed;                   /* first failure wins */
@@ -97,10 +98,10 @@ usage (FILE *f)
            "  --verify            read DST back, compare a SHA-256 of every\n"
            "                      allocated range, print the image's SHA-256\n"
            "  --force             overwrite a non-empty file or a mounted device\n"
+           "  --buffered          write through the page cache (default: around\n"
+           "                      it, O_DIRECT, where DST allows)\n"
            "  --fsync             flush a file DST to stable storage before\n"
            "                      reporting done, as a block device always is\n"
-           "                      (a file is otherwise left to the page cache,\n"
-           "                      as cp and qemu-img convert leave it)\n"
            "  --resume            continue a copy that stopped (state beside DST)\n"
            "  --state-file FILE   where the resume state is kept (default:\n"
            "                      DST.vmimport-state; for a device\n"
@@ -196,13 +197,7 @@ write_data (struct copy *c, const char *buf, size_t len, uint64_t off)
       if (all_zero (buf + i + run, n))
         break;
     }
-    /* The filesystem takes the file's lock for every buffered write, and
-     * writers waiting for it spin in the kernel, taking the cores the
-     * other workers need to inflate.  Waiting here sleeps instead. */
-    pthread_mutex_lock (&c->write_lock);
-    int r = target_write (c->dst, buf + i, run, off + i);
-    pthread_mutex_unlock (&c->write_lock);
-    if (r == -1)
+    if (target_write (c->dst, buf + i, run, off + i) == -1)
       return -1;
     i += run;
   }
@@ -265,11 +260,14 @@ static void *
 worker (void *arg)
 {
   struct copy *c = arg;
-  char *buf = malloc (UNIT);
+  char *buf = NULL;
   struct vmi_extents seg = { 0 };
   EVP_MD_CTX *md = EVP_MD_CTX_new ();
   int64_t k;
 
+  /* Aligned, so that the target can write it directly. */
+  if (posix_memalign ((void **) &buf, DIRECT_ALIGN, UNIT) != 0)
+    buf = NULL;
   if (buf == NULL || md == NULL)
     fail (c, EXIT_SOURCE, "out of memory");
   else
@@ -466,7 +464,7 @@ verify (struct copy *c, char *sha_hex)
 
 struct copy_args {
   int jobs;
-  bool target_is_zero, verify, force, resume, quiet, fsync;
+  bool target_is_zero, verify, force, resume, quiet, fsync, buffered;
   const char *progress, *state_file;
 };
 
@@ -486,6 +484,7 @@ parse (int argc, char **argv, struct cli_common *c, struct copy_args *a)
     { "progress", required_argument, NULL, OPT_PROGRESS },
     { "state-file", required_argument, NULL, OPT_STATE_FILE },
     { "fsync", no_argument, NULL, OPT_FSYNC },
+    { "buffered", no_argument, NULL, OPT_BUFFERED },
     { 0 }
   };
   int opt, r;
@@ -510,6 +509,7 @@ parse (int argc, char **argv, struct cli_common *c, struct copy_args *a)
     case OPT_VERIFY: a->verify = true; break;
     case OPT_FORCE: a->force = true; break;
     case OPT_FSYNC: a->fsync = true; break;
+    case OPT_BUFFERED: a->buffered = true; break;
     case OPT_RESUME: a->resume = true; break;
     case 'q':
     case OPT_QUIET: a->quiet = true; break;
@@ -597,7 +597,6 @@ cli_copy (int argc, char **argv)
   cli_common_init (&cc);
   pthread_mutex_init (&c.lock, NULL);
   pthread_cond_init (&c.cond, NULL);
-  pthread_mutex_init (&c.write_lock, NULL);
   if ((rc = parse (argc, argv, &cc, &a)) != -1)
     goto out;
   src_arg = cc.source_file ? NULL : argv[optind];
@@ -652,6 +651,8 @@ cli_copy (int argc, char **argv)
       || target_prepare (&dst, c.vsize, a.resume) == -1)
     goto out;
   keep_dst = true;
+  if (!a.buffered)
+    target_use_direct (&dst);
   if (resume_save (c.state, &dst) == -1) {
     vmi_log (VMI_LOG_WARN, "cannot keep a copy state (%s): --resume will not "
              "be possible", vmi_error_get ());
@@ -725,7 +726,6 @@ cli_copy (int argc, char **argv)
   cli_common_clear (&cc);
   pthread_mutex_destroy (&c.lock);
   pthread_cond_destroy (&c.cond);
-  pthread_mutex_destroy (&c.write_lock);
   if (stop_signal) {
     signal (stop_signal, SIG_DFL);
     raise (stop_signal);

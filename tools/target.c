@@ -1,11 +1,18 @@
 /* vmimport copy: the destination.  Every check (directory, non-empty file,
  * mounted or busy device, too small) happens before the first byte is
- * written. */
+ * written.
+ *
+ * Writes go around the page cache (O_DIRECT, through a second descriptor)
+ * when the destination allows it, as qemu-img convert -t none does: the
+ * data is on the device when the write returns, the copy does not fill
+ * memory with pages that are written once, and no writeback is left for
+ * later.  Pieces that are not aligned go through the page cache. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +21,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "vmimport/error.h"
 #include "cli.h"
 #include "target.h"
 
@@ -128,6 +136,8 @@ target_open (struct target *t, const char *path, uint64_t vsize, bool force,
 
   memset (t, 0, sizeof *t);
   t->fd = -1;
+  t->dfd = -1;
+  pthread_mutex_init (&t->buffered_lock, NULL);
   if ((t->path = strdup (path)) == NULL)
     return fail (path, "out of memory", EXIT_DEST);
   if (stat (path, &st) == -1) {
@@ -173,8 +183,10 @@ target_prepare (struct target *t, uint64_t vsize, bool resume)
 {
   if (t->is_blk)
     return 0;
-  /* A fresh file of holes: what we do not write reads as zeros. */
-  if ((!resume && ftruncate (t->fd, 0) == -1)
+  /* A fresh file of holes: what we do not write reads as zeros.  An empty
+   * file is not truncated: ext4 would then write back all the data on
+   * close (its defence against truncate-and-rewrite). */
+  if ((!resume && t->size > 0 && ftruncate (t->fd, 0) == -1)
       || ((!resume || t->size != vsize) && ftruncate (t->fd, vsize) == -1)) {
     fprintf (stderr, "vmimport copy: %s: cannot set the size to %" PRIu64
              ": %s\n", t->path, vsize, strerror (errno));
@@ -184,13 +196,28 @@ target_prepare (struct target *t, uint64_t vsize, bool resume)
   return 0;
 }
 
-int
-target_write (struct target *t, const void *buf, size_t len, uint64_t offset)
+void
+target_use_direct (struct target *t)
 {
-  const char *p = buf;
+  char self[64];
 
+  /* Reopen what is open, not the path, which may have changed since. */
+  snprintf (self, sizeof self, "/proc/self/fd/%d", t->fd);
+  t->dfd = open (self, O_WRONLY | O_DIRECT | O_CLOEXEC);
+  if (t->dfd == -1) {
+    vmi_log (VMI_LOG_DEBUG, "%s: no direct I/O (%s): writing through the "
+             "page cache", t->path, strerror (errno));
+    return;
+  }
+  t->align = t->sector > DIRECT_ALIGN ? t->sector : DIRECT_ALIGN;
+  __atomic_store_n (&t->direct, true, __ATOMIC_RELAXED);
+}
+
+static int
+write_all (int fd, const char *p, size_t len, uint64_t offset)
+{
   while (len > 0) {
-    ssize_t r = pwrite (t->fd, p, len, offset);
+    ssize_t r = pwrite (fd, p, len, offset);
     if (r == -1 && errno == EINTR)
       continue;
     if (r <= 0) {
@@ -202,6 +229,54 @@ target_write (struct target *t, const void *buf, size_t len, uint64_t offset)
     len -= r;
     offset += r;
   }
+  return 0;
+}
+
+/* Through the page cache, one write at a time: the filesystem takes the
+ * file's lock for each, and writers waiting for it spin in the kernel,
+ * taking the cores that the readers need.  Waiting here sleeps instead. */
+static int
+write_buffered (struct target *t, const char *p, size_t len, uint64_t offset)
+{
+  int r;
+
+  pthread_mutex_lock (&t->buffered_lock);
+  r = write_all (t->fd, p, len, offset);
+  pthread_mutex_unlock (&t->buffered_lock);
+  return r;
+}
+
+int
+target_write (struct target *t, const void *buf, size_t len, uint64_t offset)
+{
+  const char *p = buf;
+  uint64_t a = t->align, head, mid;
+
+  /* The aligned middle goes direct when the buffer lines up with it. */
+  if (!__atomic_load_n (&t->direct, __ATOMIC_RELAXED)
+      || ((uintptr_t) p - offset) % a != 0)
+    return write_buffered (t, p, len, offset);
+  head = (a - offset % a) % a;
+  if (head >= len)
+    return write_buffered (t, p, len, offset);
+  mid = (len - head) / a * a;
+  if (head && write_buffered (t, p, head, offset) == -1)
+    return -1;
+  if (mid && write_all (t->dfd, p + head, mid, offset + head) == -1) {
+    if (errno != EINVAL)
+      return -1;
+    /* The device wants a larger alignment than we know of: the same bytes
+     * through the page cache, and no more direct writes. */
+    vmi_log (VMI_LOG_DEBUG, "%s: direct write refused (%s): writing through "
+             "the page cache", t->path, strerror (errno));
+    __atomic_store_n (&t->direct, false, __ATOMIC_RELAXED);
+    if (write_buffered (t, p + head, mid, offset + head) == -1)
+      return -1;
+  }
+  if (head + mid < len
+      && write_buffered (t, p + head + mid, len - head - mid,
+                         offset + head + mid) == -1)
+    return -1;
   return 0;
 }
 
@@ -269,11 +344,16 @@ target_sync (struct target *t)
 void
 target_close (struct target *t, bool remove)
 {
+  if (t->dfd >= 0)
+    close (t->dfd);
   if (t->fd >= 0)
     close (t->fd);
+  if (t->path)
+    pthread_mutex_destroy (&t->buffered_lock);
   if (remove && t->created && t->path)
     unlink (t->path);
   free (t->path);
   t->path = NULL;
   t->fd = -1;
+  t->dfd = -1;
 }

@@ -6,13 +6,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
+/* Offsets, lengths and buffers of direct writes are multiples of this (or
+ * of a device's larger sector size). */
+#define DIRECT_ALIGN 4096
+
 struct target {
   char *path;
   int fd;
+  int dfd;             /* the same file opened O_DIRECT, or -1 */
+  bool direct;         /* aligned writes go through dfd */
   bool is_blk;
   bool created;        /* we created the file (removed if we stop early) */
   uint64_t size;       /* file size, or device size */
   uint32_t sector;     /* logical block size of a device */
+  uint32_t align;      /* of direct writes */
+  pthread_mutex_t buffered_lock;  /* one write through the page cache at once */
 };
 
 /* Check that PATH may receive a disk of VSIZE bytes and open it, changing
@@ -21,6 +31,10 @@ int target_open(struct target *t, const char *path, uint64_t vsize,
                 bool force, bool resume);
 /* Make a file DST VSIZE bytes of holes (or keep it, when resuming). */
 int target_prepare(struct target *t, uint64_t vsize, bool resume);
+/* Write aligned data around the page cache from now on, when the
+ * destination can (else nothing changes). */
+void target_use_direct(struct target *t);
+/* Write all of BUF; safe from several threads at once. */
 int target_write(struct target *t, const void *buf, size_t len,
                  uint64_t offset);
 int target_read(struct target *t, void *buf, size_t len, uint64_t offset);
