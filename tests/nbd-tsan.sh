@@ -18,13 +18,6 @@ check tsan_nbd_cache_random_reads_8_threads "$LT" random "$(unix_uri nbd)" "$T/d
 start_nbdkit err --filter=error file "$T/disk.img" error-rate=10% error=EIO
 check tsan_nbd_retries_8_threads "$LT" random "$(unix_uri err)" "$T/disk.img" 200 8 5
 
-start_nbdkit drop --filter=delay file "$T/disk.img" delay-read=20ms
-VMI_LOG_LEVEL=2 "$LT" random "$(unix_uri drop)" "$T/disk.img" 400 8 6 > "$T/drop.out" 2>&1 &
-reader=$!
-sleep 2
-kill -9 "$(cat "$T/drop.pid")"
-sleep 0.3
-start_nbdkit drop --filter=delay file "$T/disk.img" delay-read=20ms
-wait $reader; rc=$?
+reads_through_a_drop "$T/disk.img" 6 "$T/drop.out"; rc=$?
 check tsan_nbd_reconnect_8_threads bash -c "cat '$T/drop.out'; [ $rc = 0 ] && grep -q reconnected '$T/drop.out'"
 finish

@@ -232,14 +232,17 @@ write_all (int fd, const char *p, size_t len, uint64_t offset)
   return 0;
 }
 
-/* Through the page cache, one write at a time: the filesystem takes the
- * file's lock for each, and writers waiting for it spin in the kernel,
- * taking the cores that the readers need.  Waiting here sleeps instead. */
+/* Through the page cache, to a file one write at a time: the filesystem
+ * takes the file's lock for each, and writers waiting for it spin in the
+ * kernel, taking the cores that the readers need.  Waiting here sleeps
+ * instead.  A block device has no such lock. */
 static int
 write_buffered (struct target *t, const char *p, size_t len, uint64_t offset)
 {
   int r;
 
+  if (t->is_blk)
+    return write_all (t->fd, p, len, offset);
   pthread_mutex_lock (&t->buffered_lock);
   r = write_all (t->fd, p, len, offset);
   pthread_mutex_unlock (&t->buffered_lock);
