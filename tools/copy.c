@@ -221,15 +221,18 @@ copy_unit (struct copy *c, uint64_t k, char *buf, struct vmi_extents *seg,
   for (i = 0; i < seg->n && !stopping (c); i++) {
     const struct vmi_extent *x = &seg->v[i];
     if (x->type == VMI_EXTENT_DATA) {
-      if (vmi_layer_pread (c->src, buf, x->length, x->offset) == -1) {
+      /* Placed so that the buffer lines up with the disk: the aligned part
+       * of an extent that starts off a 4 KiB boundary can go direct. */
+      char *p = buf + x->offset % DIRECT_ALIGN;
+      if (vmi_layer_pread (c->src, p, x->length, x->offset) == -1) {
         fail (c, EXIT_SOURCE, "source read error at offset %" PRIu64
               " (%" PRIu64 " bytes): %s", x->offset, x->length,
               vmi_error_get ());
         return;
       }
       if (c->verify)
-        EVP_DigestUpdate (md, buf, x->length);
-      if (write_data (c, buf, x->length, x->offset) == -1) {
+        EVP_DigestUpdate (md, p, x->length);
+      if (write_data (c, p, x->length, x->offset) == -1) {
         fail (c, EXIT_DEST, "%s: write error at offset %" PRIu64 ": %s",
               c->dst->path, x->offset, strerror (errno));
         return;
@@ -265,8 +268,9 @@ worker (void *arg)
   EVP_MD_CTX *md = EVP_MD_CTX_new ();
   int64_t k;
 
-  /* Aligned, so that the target can write it directly. */
-  if (posix_memalign ((void **) &buf, DIRECT_ALIGN, UNIT) != 0)
+  /* Aligned, so that the target can write it directly; one block more, for
+   * extents that start off a block boundary. */
+  if (posix_memalign ((void **) &buf, DIRECT_ALIGN, UNIT + DIRECT_ALIGN) != 0)
     buf = NULL;
   if (buf == NULL || md == NULL)
     fail (c, EXIT_SOURCE, "out of memory");
