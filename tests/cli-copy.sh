@@ -86,12 +86,12 @@ check no_fsync_with_buffered synced_after_last_write 0 --buffered
 # the page cache.  strace tells which descriptor took how many bytes.  A new
 # file is not truncated to 0 (ext4 would write it all back on close).
 head -c $((5 * 1048576 + 1000)) /dev/urandom > "$T/odd.img"
-direct_bytes () {   # EXPECT_DIRECT EXPECT_BUFFERED [copy options] (SRC: $ODD)
-  local want_d=$1 want_b=$2; shift 2
+direct_bytes () {   # SRC REF EXPECT_DIRECT EXPECT_BUFFERED [copy options]
+  local src=$1 ref=$2 want_d=$3 want_b=$4; shift 4
   rm -f "$T/o.out" "$T"/strace-d.*
   # -ff: a file per thread, so that no call is split across lines.
   strace -ff -qq -o "$T/strace-d" -e trace=openat,pwrite64,ftruncate \
-    "$VMI" copy --quiet "$@" "$ODD" "$T/o.out" && cmp "$ODD_REF" "$T/o.out" &&
+    "$VMI" copy --quiet "$@" "$src" "$T/o.out" && cmp "$ref" "$T/o.out" &&
     python3 -c '
 import glob, re, sys
 direct, d, b = set(), 0, 0
@@ -111,9 +111,10 @@ if sys.argv[2] == "both":   # some of each, and no more than the source holds
     sys.exit(0 if d > 0 and b > 0 and d + b <= int(sys.argv[3]) else 1)
 sys.exit(0 if (d, b) == (int(sys.argv[2]), int(sys.argv[3])) else 1)' "$T/strace-d" "$want_d" "$want_b"
 }
-ODD=$T/odd.img ODD_REF=$T/odd.img
-check writes_go_direct_but_the_unaligned_tail direct_bytes $((5 * 1048576)) 1000
-check buffered_writes_all_through_the_page_cache direct_bytes 0 $((5 * 1048576 + 1000)) --buffered
+check writes_go_direct_but_the_unaligned_tail \
+  direct_bytes "$T/odd.img" "$T/odd.img" $((5 * 1048576)) 1000
+check buffered_writes_all_through_the_page_cache \
+  direct_bytes "$T/odd.img" "$T/odd.img" 0 $((5 * 1048576 + 1000)) --buffered
 # Extents that all start off 4 KiB boundaries (a QCOW2 of 512-byte
 # clusters): their aligned middles go direct, their edges through the page
 # cache, and the bytes match qemu-img's.
@@ -122,8 +123,8 @@ qemu-io -f qcow2 -c 'write -P 0xab 1000 3000' -c 'write -P 0x11 65000 200000' \
   -c 'write -P 0x33 5000000 777' -c 'write -P 0x44 9437696 1234567' \
   -c 'write -P 0x55 20971000 2000' "$T/c512.qcow2" >/dev/null
 qemu-img convert -O raw "$T/c512.qcow2" "$T/c512.ref"
-ODD=$T/c512.qcow2 ODD_REF=$T/c512.ref
-check unaligned_extents_split_direct_and_buffered direct_bytes both $((24 << 20))
+check unaligned_extents_split_direct_and_buffered \
+  direct_bytes "$T/c512.qcow2" "$T/c512.ref" both $((24 << 20))
 # --force overwrites a non-empty file, and the result has no stale bytes.
 head -c 8M /dev/urandom > "$T/old.out"
 truncate -s 300M "$T/old.out"
