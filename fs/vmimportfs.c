@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@ static struct {
   time_t mount_time;
   char *mountpoint;          /* realpath, for the read-ahead tuning */
   unsigned readahead_kb;
+  uint64_t drop_behind;      /* bytes of streaming between drops; 0: never */
 } fs;
 
 /* ---- the tree ---------------------------------------------------------- */
@@ -150,6 +152,88 @@ tune_readahead (void)
   fclose (f);
 }
 
+/* ---- drop-behind ------------------------------------------------------ */
+
+/* A reader streaming through a disk (cp, dd, qemu-img convert) never reads
+ * the same bytes twice, but the kernel keeps every page it read in the
+ * mount's page cache: copying a disk would fill memory with a second copy
+ * of it, beside the destination's.  So after each --drop-behind bytes of
+ * streaming through one open file, the file's cached pages are dropped.
+ * Only reads in runs of more than STREAM_RUN contiguous bytes count, so
+ * random reads (a VM booting from the mount) keep their cache.  The
+ * kernel is told from a thread that serves no request: dropping waits for
+ * the pages whose reads are in flight. */
+#define STREAM_WINDOW (UINT64_C (4) << 20)  /* reordered read-ahead */
+#define STREAM_RUN (UINT64_C (8) << 20)
+
+struct handle {
+  pthread_mutex_t lock;
+  uint64_t next;             /* end of the last read */
+  uint64_t run;              /* bytes read in a row up to it */
+  uint64_t streamed;         /* bytes read in long runs since a drop */
+};
+
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  pthread_t thread;
+  bool running, stop;
+  struct fuse *fuse;
+  char path[PATH_MAX];       /* the file to drop, or "" */
+} dropper = { .lock = PTHREAD_MUTEX_INITIALIZER,
+               .cond = PTHREAD_COND_INITIALIZER };
+
+static void *
+dropper_main (void *arg)
+{
+  char path[PATH_MAX];
+
+  (void) arg;
+  pthread_mutex_lock (&dropper.lock);
+  for (;;) {
+    while (dropper.path[0] == '\0' && !dropper.stop)
+      pthread_cond_wait (&dropper.cond, &dropper.lock);
+    if (dropper.stop)
+      break;
+    memcpy (path, dropper.path, sizeof path);
+    dropper.path[0] = '\0';
+    pthread_mutex_unlock (&dropper.lock);
+    fuse_invalidate_path (dropper.fuse, path);
+    vmi_log (VMI_LOG_DEBUG, "%s: dropped the kernel's cached pages", path);
+    pthread_mutex_lock (&dropper.lock);
+  }
+  pthread_mutex_unlock (&dropper.lock);
+  return NULL;
+}
+
+static void
+note_read (struct handle *h, const char *path, uint64_t off, size_t size)
+{
+  bool drop = false;
+
+  pthread_mutex_lock (&h->lock);
+  if (off + STREAM_WINDOW >= h->next && off <= h->next + STREAM_WINDOW)
+    h->run += size;
+  else
+    h->run = size;
+  if (h->run > STREAM_RUN)
+    h->streamed += size;
+  h->next = off + size;
+  if (h->streamed >= fs.drop_behind) {
+    h->streamed = 0;
+    drop = true;
+  }
+  pthread_mutex_unlock (&h->lock);
+  if (!drop)
+    return;
+  pthread_mutex_lock (&dropper.lock);
+  if (dropper.running && strlen (path) < sizeof dropper.path) {
+    strcpy (dropper.path, path);
+    pthread_cond_signal (&dropper.cond);
+  }
+  pthread_mutex_unlock (&dropper.lock);
+}
+
 /* ---- FUSE operations --------------------------------------------------- */
 
 static void *
@@ -163,7 +247,30 @@ vfs_init (struct fuse_conn_info *conn, struct fuse_config *cfg)
   conn->max_readahead = conn->max_readahead > (1u << 20)
                         ? conn->max_readahead : (1u << 20);
   conn->want |= FUSE_CAP_ASYNC_READ;
+  if (fs.drop_behind) {
+    pthread_mutex_lock (&dropper.lock);
+    dropper.fuse = fuse_get_context ()->fuse;
+    dropper.running = pthread_create (&dropper.thread, NULL, dropper_main,
+                                      NULL) == 0;
+    pthread_mutex_unlock (&dropper.lock);
+  }
   return NULL;
+}
+
+static void
+vfs_destroy (void *data)
+{
+  bool running;
+
+  (void) data;
+  pthread_mutex_lock (&dropper.lock);
+  dropper.stop = true;
+  running = dropper.running;
+  dropper.running = false;
+  pthread_cond_signal (&dropper.cond);
+  pthread_mutex_unlock (&dropper.lock);
+  if (running)
+    pthread_join (dropper.thread, NULL);
 }
 
 static int
@@ -237,9 +344,29 @@ vfs_open (const char *path, struct fuse_file_info *fi)
     return -EROFS;
   if (n.kind == NODE_DISK) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
+    struct handle *h;
     pthread_once (&once, tune_readahead);
+    if (fs.drop_behind) {
+      if ((h = calloc (1, sizeof *h)) == NULL)
+        return -ENOMEM;
+      pthread_mutex_init (&h->lock, NULL);
+      fi->fh = (uintptr_t) h;
+    }
   }
   fi->keep_cache = 1;
+  return 0;
+}
+
+static int
+vfs_release (const char *path, struct fuse_file_info *fi)
+{
+  struct handle *h = (struct handle *) (uintptr_t) fi->fh;
+
+  (void) path;
+  if (h) {
+    pthread_mutex_destroy (&h->lock);
+    free (h);
+  }
   return 0;
 }
 
@@ -250,7 +377,6 @@ vfs_read (const char *path, char *buf, size_t size, off_t off,
   struct node n = lookup (path);
   uint64_t fsize;
 
-  (void) fi;
   if (n.kind == NODE_JSON) {
     fsize = strlen (n.vm->json);
     if ((uint64_t) off >= fsize)
@@ -276,6 +402,8 @@ vfs_read (const char *path, char *buf, size_t size, off_t off,
     /* Whatever went wrong below, the reader sees an I/O error. */
     return e == ENOMEM ? -ENOMEM : -EIO;
   }
+  if (fi->fh)
+    note_read ((struct handle *) (uintptr_t) fi->fh, path, off, size);
   return size;
 }
 
@@ -330,9 +458,11 @@ vfs_lseek (const char *path, off_t off, int whence, struct fuse_file_info *fi)
 
 static const struct fuse_operations vfs_ops = {
   .init = vfs_init,
+  .destroy = vfs_destroy,
   .getattr = vfs_getattr,
   .readdir = vfs_readdir,
   .open = vfs_open,
+  .release = vfs_release,
   .read = vfs_read,
   .lseek = vfs_lseek,
 };
@@ -452,6 +582,9 @@ usage (FILE *f)
 "      --cache-size SIZE   block cache for all disks (default 64M; 0 = none)\n"
 "      --readahead KB      kernel read-ahead for the mount (default 1024; 0:\n"
 "                          leave the kernel's 128)\n"
+"      --drop-behind SIZE  a reader streaming through a disk: drop the\n"
+"                          kernel's cached pages of it after every SIZE\n"
+"                          read (default 64M; 0: keep them)\n"
 "      --source-file FILE  a Harvester OvaSource (+ Secret) YAML\n"
 "      --user NAME         user name for the source\n"
 "      --password-file F   password for the source (or VMIMPORT_PASSWORD)\n"
@@ -473,7 +606,7 @@ usage (FILE *f)
 enum {
   OPT_CACHE_SIZE = 256, OPT_SOURCE_FILE, OPT_USER, OPT_PASSWORD_FILE,
   OPT_CA_CERT, OPT_INSECURE, OPT_TIMEOUT, OPT_READAHEAD, OPT_RETRIES,
-  OPT_RETRY_DEADLINE,
+  OPT_RETRY_DEADLINE, OPT_DROP_BEHIND,
 };
 
 static const struct option long_opts[] = {
@@ -488,6 +621,7 @@ static const struct option long_opts[] = {
   { "insecure", no_argument, NULL, OPT_INSECURE },
   { "timeout", required_argument, NULL, OPT_TIMEOUT },
   { "readahead", required_argument, NULL, OPT_READAHEAD },
+  { "drop-behind", required_argument, NULL, OPT_DROP_BEHIND },
   { "retries", required_argument, NULL, OPT_RETRIES },
   { "retry-deadline", required_argument, NULL, OPT_RETRY_DEADLINE },
   { "verbose", no_argument, NULL, 'v' },
@@ -510,6 +644,7 @@ main (int argc, char **argv)
   vmi_log_set_program ("vmimportfs");
   vmi_source_opts_init (&opts);
   fs.readahead_kb = 1024;
+  fs.drop_behind = UINT64_C (64) << 20;
   /* Memory: every read allocates buffers of about 1 MiB (libfuse's reply
    * buffer, a run of compressed grains).  From mmap they would cost a page
    * fault per 4 KiB on every read, so they come from a few arenas that keep
@@ -547,6 +682,14 @@ main (int argc, char **argv)
       opts.cache_size = (uint64_t) vmi_parse_size (optarg);
       break;
     case OPT_SOURCE_FILE: source_file = optarg; break;
+    case OPT_DROP_BEHIND:
+      if (vmi_parse_size (optarg) < 0) {
+        fprintf (stderr, "vmimportfs: --drop-behind %s: not a size (e.g. 64M)\n",
+                 optarg);
+        return 2;
+      }
+      fs.drop_behind = (uint64_t) vmi_parse_size (optarg);
+      break;
     case OPT_READAHEAD: {
       char *end;
       long v = strtol (optarg, &end, 10);
