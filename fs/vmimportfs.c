@@ -160,11 +160,14 @@ tune_readahead (void)
  * of it, beside the destination's.  So after each --drop-behind bytes of
  * streaming through one open file, the file's cached pages are dropped.
  * Only reads in runs of more than STREAM_RUN contiguous bytes count, so
- * random reads (a VM booting from the mount) keep their cache.  The
- * kernel is told from a thread that serves no request: dropping waits for
- * the pages whose reads are in flight. */
+ * random reads (a VM booting from the mount) keep their cache.  Only the
+ * pages more than STREAM_KEEP behind the reader go, so that what was read
+ * ahead stays.  The daemon drops them as any process would, with
+ * posix_fadvise on the file in its own mount, from a thread that serves no
+ * request (opening the file is a request to this daemon). */
 #define STREAM_WINDOW (UINT64_C (4) << 20)  /* reordered read-ahead */
 #define STREAM_RUN (UINT64_C (8) << 20)
+#define STREAM_KEEP (UINT64_C (16) << 20)
 
 struct handle {
   pthread_mutex_t lock;
@@ -178,15 +181,36 @@ static struct {
   pthread_cond_t cond;
   pthread_t thread;
   bool running, stop;
-  struct fuse *fuse;
-  char path[PATH_MAX];       /* the file to drop, or "" */
+  char path[PATH_MAX];       /* the file to drop from, or "" */
+  uint64_t upto;             /* drop its pages before this offset */
 } dropper = { .lock = PTHREAD_MUTEX_INITIALIZER,
                .cond = PTHREAD_COND_INITIALIZER };
+
+static void
+drop_pages (const char *path, uint64_t upto)
+{
+  char full[PATH_MAX * 2];
+  int fd, e;
+
+  snprintf (full, sizeof full, "%s%s", fs.mountpoint, path);
+  /* Closed at once: an open file would keep the mount busy. */
+  if ((fd = open (full, O_RDONLY | O_CLOEXEC)) == -1) {
+    vmi_log (VMI_LOG_DEBUG, "%s: cannot drop cached pages: %s", full,
+             strerror (errno));
+    return;
+  }
+  e = posix_fadvise (fd, 0, (off_t) upto, POSIX_FADV_DONTNEED);
+  close (fd);
+  vmi_log (VMI_LOG_DEBUG, "%s: dropped the kernel's cached pages before "
+           "offset %" PRIu64 "%s%s", path, upto, e ? ": " : "",
+           e ? strerror (e) : "");
+}
 
 static void *
 dropper_main (void *arg)
 {
   char path[PATH_MAX];
+  uint64_t upto;
 
   (void) arg;
   pthread_mutex_lock (&dropper.lock);
@@ -196,10 +220,10 @@ dropper_main (void *arg)
     if (dropper.stop)
       break;
     memcpy (path, dropper.path, sizeof path);
+    upto = dropper.upto;
     dropper.path[0] = '\0';
     pthread_mutex_unlock (&dropper.lock);
-    fuse_invalidate_path (dropper.fuse, path);
-    vmi_log (VMI_LOG_DEBUG, "%s: dropped the kernel's cached pages", path);
+    drop_pages (path, upto);
     pthread_mutex_lock (&dropper.lock);
   }
   pthread_mutex_unlock (&dropper.lock);
@@ -210,6 +234,7 @@ static void
 note_read (struct handle *h, const char *path, uint64_t off, size_t size)
 {
   bool drop = false;
+  uint64_t upto = 0;
 
   pthread_mutex_lock (&h->lock);
   if (off + STREAM_WINDOW >= h->next && off <= h->next + STREAM_WINDOW)
@@ -219,16 +244,18 @@ note_read (struct handle *h, const char *path, uint64_t off, size_t size)
   if (h->run > STREAM_RUN)
     h->streamed += size;
   h->next = off + size;
-  if (h->streamed >= fs.drop_behind) {
+  if (h->streamed >= fs.drop_behind && h->next > STREAM_KEEP) {
     h->streamed = 0;
+    upto = h->next - STREAM_KEEP;
     drop = true;
   }
   pthread_mutex_unlock (&h->lock);
-  if (!drop)
+  if (!drop || fs.mountpoint == NULL)
     return;
   pthread_mutex_lock (&dropper.lock);
   if (dropper.running && strlen (path) < sizeof dropper.path) {
     strcpy (dropper.path, path);
+    dropper.upto = upto;
     pthread_cond_signal (&dropper.cond);
   }
   pthread_mutex_unlock (&dropper.lock);
@@ -249,7 +276,6 @@ vfs_init (struct fuse_conn_info *conn, struct fuse_config *cfg)
   conn->want |= FUSE_CAP_ASYNC_READ;
   if (fs.drop_behind) {
     pthread_mutex_lock (&dropper.lock);
-    dropper.fuse = fuse_get_context ()->fuse;
     dropper.running = pthread_create (&dropper.thread, NULL, dropper_main,
                                       NULL) == 0;
     pthread_mutex_unlock (&dropper.lock);
