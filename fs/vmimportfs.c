@@ -181,6 +181,8 @@ static struct {
   pthread_cond_t cond;
   pthread_t thread;
   bool running, stop;
+  /* One request waits at most: a newer one replaces it, and the file
+   * whose request was replaced drops at its next turn. */
   char path[PATH_MAX];       /* the file to drop from, or "" */
   uint64_t upto;             /* drop its pages before this offset */
 } dropper = { .lock = PTHREAD_MUTEX_INITIALIZER,

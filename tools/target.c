@@ -218,8 +218,8 @@ target_use_direct (struct target *t)
  * large free blocks.  On a VM whose kernel hands free 2 MiB blocks back to
  * the host (free page reporting), writing into them faults in the host,
  * page by page: on our test VMs 1.25 GiB written in 2 or 4 MiB pieces
- * took 3.0 s of system time, in 256 KiB to 1 MiB pieces 0.3 s.  Writes of
- * 512 KiB cost nothing measurable anywhere else. */
+ * took 3.0 s of system time, in 256 KiB to 1 MiB pieces 0.3 s.  Elsewhere
+ * pieces of 512 KiB cost a few more system calls, and nothing else. */
 #define BUFFERED_CHUNK (512u << 10)
 
 static int
