@@ -658,6 +658,20 @@ static const struct option long_opts[] = {
   { NULL, 0, NULL, 0 },
 };
 
+/* A size option's value (e.g. 64M) into *OUT, or -1 with a message. */
+static int
+size_arg (const char *opt, const char *arg, uint64_t *out)
+{
+  int64_t v = vmi_parse_size (arg);
+
+  if (v < 0) {
+    fprintf (stderr, "vmimportfs: %s %s: not a size (e.g. 64M)\n", opt, arg);
+    return -1;
+  }
+  *out = (uint64_t) v;
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -702,21 +716,13 @@ main (int argc, char **argv)
     case 'h': usage (stdout); return 0;
     case 'V': printf ("vmimportfs %s\n", VMIMPORT_VERSION); return 0;
     case OPT_CACHE_SIZE:
-      if (vmi_parse_size (optarg) < 0) {
-        fprintf (stderr, "vmimportfs: --cache-size %s: not a size (e.g. 64M)\n",
-                 optarg);
+      if (size_arg ("--cache-size", optarg, &opts.cache_size) == -1)
         return 2;
-      }
-      opts.cache_size = (uint64_t) vmi_parse_size (optarg);
       break;
     case OPT_SOURCE_FILE: source_file = optarg; break;
     case OPT_DROP_BEHIND:
-      if (vmi_parse_size (optarg) < 0) {
-        fprintf (stderr, "vmimportfs: --drop-behind %s: not a size (e.g. 64M)\n",
-                 optarg);
+      if (size_arg ("--drop-behind", optarg, &fs.drop_behind) == -1)
         return 2;
-      }
-      fs.drop_behind = (uint64_t) vmi_parse_size (optarg);
       break;
     case OPT_READAHEAD: {
       char *end;
