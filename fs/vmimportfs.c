@@ -56,6 +56,7 @@ static struct {
   char *mountpoint;          /* realpath, for the read-ahead tuning */
   unsigned readahead_kb;
   uint64_t drop_behind;      /* bytes of streaming between drops; 0: never */
+  bool single;               /* one request thread (-s) */
 } fs;
 
 /* ---- the tree ---------------------------------------------------------- */
@@ -164,7 +165,10 @@ tune_readahead (void)
  * pages more than STREAM_KEEP behind the reader go, so that what was read
  * ahead stays.  The daemon drops them as any process would, with
  * posix_fadvise on the file in its own mount, from a thread that serves no
- * request (opening the file is a request to this daemon). */
+ * request (opening the file is a request to this daemon).  While it has
+ * the file open, the mount is busy: so a reader's close (FUSE's flush)
+ * waits for a drop on the reader's behalf to end, and `cp ...; fusermount3
+ * -u` right after works. */
 #define STREAM_WINDOW (UINT64_C (4) << 20)  /* reordered read-ahead */
 #define STREAM_RUN (UINT64_C (8) << 20)
 #define STREAM_KEEP (UINT64_C (16) << 20)
@@ -185,8 +189,12 @@ static struct {
    * whose request was replaced drops at its next turn. */
   char path[PATH_MAX];       /* the file to drop from, or "" */
   uint64_t upto;             /* drop its pages before this offset */
+  const struct handle *waiting;  /* whose read asked for it */
+  const struct handle *busy;     /* whose drop is under way, or NULL */
+  pthread_cond_t idle;           /* signalled when a drop ends */
 } dropper = { .lock = PTHREAD_MUTEX_INITIALIZER,
-               .cond = PTHREAD_COND_INITIALIZER };
+               .cond = PTHREAD_COND_INITIALIZER,
+               .idle = PTHREAD_COND_INITIALIZER };
 
 static void
 drop_pages (const char *path, uint64_t upto)
@@ -224,9 +232,13 @@ dropper_main (void *arg)
     memcpy (path, dropper.path, sizeof path);
     upto = dropper.upto;
     dropper.path[0] = '\0';
+    dropper.busy = dropper.waiting;
+    dropper.waiting = NULL;
     pthread_mutex_unlock (&dropper.lock);
     drop_pages (path, upto);
     pthread_mutex_lock (&dropper.lock);
+    dropper.busy = NULL;
+    pthread_cond_broadcast (&dropper.idle);
   }
   pthread_mutex_unlock (&dropper.lock);
   return NULL;
@@ -258,8 +270,26 @@ note_read (struct handle *h, const char *path, uint64_t off, size_t size)
   if (dropper.running && strlen (path) < sizeof dropper.path) {
     strcpy (dropper.path, path);
     dropper.upto = upto;
+    dropper.waiting = h;
     pthread_cond_signal (&dropper.cond);
   }
+  pthread_mutex_unlock (&dropper.lock);
+}
+
+/* The reader of H is closing: forget a drop it asked for that has not
+ * started, and wait for one under way.  The dropper's own open and close
+ * are requests too; with one request thread (-s) this one would keep them
+ * waiting, so there it does not wait. */
+static void
+drop_settle (const struct handle *h)
+{
+  pthread_mutex_lock (&dropper.lock);
+  if (dropper.waiting == h) {
+    dropper.path[0] = '\0';
+    dropper.waiting = NULL;
+  }
+  while (dropper.busy == h && !fs.single)
+    pthread_cond_wait (&dropper.idle, &dropper.lock);
   pthread_mutex_unlock (&dropper.lock);
 }
 
@@ -385,6 +415,16 @@ vfs_open (const char *path, struct fuse_file_info *fi)
   return 0;
 }
 
+/* Every close() of a descriptor of the file (the reader waits for it). */
+static int
+vfs_flush (const char *path, struct fuse_file_info *fi)
+{
+  (void) path;
+  if (fi->fh)
+    drop_settle ((const struct handle *) (uintptr_t) fi->fh);
+  return 0;
+}
+
 static int
 vfs_release (const char *path, struct fuse_file_info *fi)
 {
@@ -392,6 +432,7 @@ vfs_release (const char *path, struct fuse_file_info *fi)
 
   (void) path;
   if (h) {
+    drop_settle (h);            /* no pointer to it stays behind */
     pthread_mutex_destroy (&h->lock);
     free (h);
   }
@@ -490,6 +531,7 @@ static const struct fuse_operations vfs_ops = {
   .getattr = vfs_getattr,
   .readdir = vfs_readdir,
   .open = vfs_open,
+  .flush = vfs_flush,
   .release = vfs_release,
   .read = vfs_read,
   .lseek = vfs_lseek,
@@ -700,7 +742,7 @@ main (int argc, char **argv)
     switch (c) {
     case 'f': foreground = 1; break;
     case 'd': debug = foreground = 1; break;
-    case 's': single = 1; break;
+    case 's': single = 1; fs.single = true; break;
     case 'o':
       if (mount_opts) {
         char *m;
