@@ -722,7 +722,7 @@ main (int argc, char **argv)
   struct fuse_loop_config *loop_cfg = NULL;
   const char *source_file = NULL, *source, *mountpoint;
   char *mount_opts = NULL;
-  int foreground = 0, debug = 0, single = 0, verbose = 0, c, status = 1;
+  int foreground = 0, debug = 0, verbose = 0, c, status = 1;
   struct fuse *f = NULL;
 
   vmi_log_set_program ("vmimportfs");
@@ -742,7 +742,7 @@ main (int argc, char **argv)
     switch (c) {
     case 'f': foreground = 1; break;
     case 'd': debug = foreground = 1; break;
-    case 's': single = 1; fs.single = true; break;
+    case 's': fs.single = true; break;
     case 'o':
       if (mount_opts) {
         char *m;
@@ -855,7 +855,7 @@ main (int argc, char **argv)
     fuse_unmount (f);
     goto out;
   }
-  if (single)
+  if (fs.single)
     status = fuse_loop (f) == 0 ? 0 : 3;
   else {
     loop_cfg = fuse_loop_cfg_create ();
