@@ -187,9 +187,9 @@ static struct {
   bool running, stop;
   /* One request waits at most: a newer one replaces it, and the file
    * whose request was replaced drops at its next turn. */
-  char path[PATH_MAX];       /* the file to drop from, or "" */
-  uint64_t upto;             /* drop its pages before this offset */
-  const struct handle *waiting;  /* whose read asked for it */
+  const struct handle *waiting;  /* whose read asked for one, or NULL */
+  char path[PATH_MAX];           /* the file to drop from */
+  uint64_t upto;                 /* drop its pages before this offset */
   const struct handle *busy;     /* whose drop is under way, or NULL */
   pthread_cond_t idle;           /* signalled when a drop ends */
 } dropper = { .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -225,13 +225,12 @@ dropper_main (void *arg)
   (void) arg;
   pthread_mutex_lock (&dropper.lock);
   for (;;) {
-    while (dropper.path[0] == '\0' && !dropper.stop)
+    while (dropper.waiting == NULL && !dropper.stop)
       pthread_cond_wait (&dropper.cond, &dropper.lock);
     if (dropper.stop)
       break;
     memcpy (path, dropper.path, sizeof path);
     upto = dropper.upto;
-    dropper.path[0] = '\0';
     dropper.busy = dropper.waiting;
     dropper.waiting = NULL;
     pthread_mutex_unlock (&dropper.lock);
@@ -284,10 +283,8 @@ static void
 drop_settle (const struct handle *h)
 {
   pthread_mutex_lock (&dropper.lock);
-  if (dropper.waiting == h) {
-    dropper.path[0] = '\0';
+  if (dropper.waiting == h)
     dropper.waiting = NULL;
-  }
   while (dropper.busy == h && !fs.single)
     pthread_cond_wait (&dropper.idle, &dropper.lock);
   pthread_mutex_unlock (&dropper.lock);
