@@ -433,8 +433,9 @@ def sync_time(path):
 def run_case(b, name, contenders, reference, runs, sources):
     """contenders: list of (label, fn) or (label, fn, own reference).
     Alternates them; the first round is a warm-up.  SOURCES (every file any
-    contender reads) are read into the page cache before each run.  Every output is compared
-    with REFERENCE (or the contender's own) before it counts.
+    contender reads) are read into the page cache before each run.  Every
+    output is compared with REFERENCE (or the contender's own) before it
+    counts.
     Two times per run: until the command returned, and until its output was
     on disk (the command, then fdatasync of the output)."""
     res = {c[0]: {"times": [], "durable": [], "cpu": [], "rss": [], "scratch": [], "error": None}
