@@ -300,8 +300,8 @@ vfs_init (struct fuse_conn_info *conn, struct fuse_config *cfg)
   cfg->entry_timeout = 3600;
   cfg->attr_timeout = 3600;
   cfg->negative_timeout = 3600;
-  conn->max_readahead = conn->max_readahead > (1u << 20)
-                        ? conn->max_readahead : (1u << 20);
+  /* Read-ahead is not asked for here: the kernel takes the smaller of this
+   * reply and its own 128 KiB.  tune_readahead raises it through sysfs. */
   conn->want |= FUSE_CAP_ASYNC_READ;
   if (fs.drop_behind) {
     pthread_mutex_lock (&dropper.lock);
