@@ -537,6 +537,9 @@ def main():
                 ("qemu-img -t none", lambda: b.qemu_img(vmdk, "vmdk", ["-t", "none"])),
                 ("dd of raw, direct", lambda: b.raw_dd(raw)),
                 ("cp of raw", lambda: b.raw_cp(raw)),
+                # The same mount serving the raw fixture: what FUSE costs
+                # with nothing to translate.
+                ("cp from mount of raw", lambda: b.mount_cp(raw)),
             ]),
             "local_qcow2": (raw, [qcow2, raw], [
                 ("vmimport copy", lambda: b.vmimport_copy(qcow2)),
@@ -546,6 +549,9 @@ def main():
                 ("qemu-img -t none", lambda: b.qemu_img(qcow2, "qcow2", ["-t", "none"])),
                 ("dd of raw, direct", lambda: b.raw_dd(raw)),
                 ("cp of raw", lambda: b.raw_cp(raw)),
+                # The same mount serving the raw fixture: what FUSE costs
+                # with nothing to translate.
+                ("cp from mount of raw", lambda: b.mount_cp(raw)),
             ]),
             # Side by side, so that both meet the same machine.
             "scaling_64g": (raw64, [vmdk, vmdk64], [
@@ -620,6 +626,8 @@ TARGETS = [
     ("local_vmdk", "qemu-img convert", "dd of raw, direct", None),
     ("local_vmdk", "cp from mount", "cp of raw", None),
     ("local_vmdk", "cp of raw", "qemu-img convert", None),
+    ("local_vmdk", "cp from mount", "cp from mount of raw", None),
+    ("local_vmdk", "cp from mount of raw", "qemu-img convert", None),
     ("local_qcow2", "vmimport copy", "qemu-img convert", 0.5),
     ("local_qcow2", "vmimport copy", "qemu-img -t none", 0.5),
     ("local_qcow2", "vmimport --buffered", "qemu-img convert", 0.5),
@@ -628,6 +636,8 @@ TARGETS = [
     ("local_qcow2", "qemu-img convert", "dd of raw, direct", None),
     ("local_qcow2", "cp from mount", "cp of raw", None),
     ("local_qcow2", "cp of raw", "qemu-img convert", None),
+    ("local_qcow2", "cp from mount", "cp from mount of raw", None),
+    ("local_qcow2", "cp from mount of raw", "qemu-img convert", None),
 ]
 
 
