@@ -498,6 +498,24 @@ def ratio(a, b):
     return round(a / b, 3) if a and b else None
 
 
+def local_contenders(b, src, fmt, raw):
+    """A local case: ours and qemu-img on SRC (format FMT), then what copying
+    the same data costs with nothing to convert (the RAW fixture)."""
+    return [
+        ("vmimport copy", lambda: b.vmimport_copy(src)),
+        ("vmimport --buffered", lambda: b.vmimport_copy(src, ["--buffered"])),
+        ("cp from mount", lambda: b.mount_cp(src)),
+        ("qemu-img convert", lambda: b.qemu_img(src, fmt)),
+        # What CDI's importer runs (direct writes, as vmimport copy).
+        ("qemu-img -t none", lambda: b.qemu_img(src, fmt, ["-t", "none"])),
+        ("dd of raw, direct", lambda: b.raw_dd(raw)),
+        ("cp of raw", lambda: b.raw_cp(raw)),
+        # The same mount serving the raw fixture: what FUSE costs with
+        # nothing to translate.
+        ("cp from mount of raw", lambda: b.mount_cp(raw)),
+    ]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", default="build")
@@ -528,31 +546,8 @@ def main():
                 ("nbdkit+qemu-img", lambda: b.nbdkit_qemu(url)),
                 ("download+convert", lambda: b.download_convert(url)),
             ]),
-            "local_vmdk": (raw, [vmdk, raw], [
-                ("vmimport copy", lambda: b.vmimport_copy(vmdk)),
-                ("vmimport --buffered", lambda: b.vmimport_copy(vmdk, ["--buffered"])),
-                ("cp from mount", lambda: b.mount_cp(vmdk)),
-                ("qemu-img convert", lambda: b.qemu_img(vmdk, "vmdk")),
-                # What CDI's importer runs (direct writes, as vmimport copy).
-                ("qemu-img -t none", lambda: b.qemu_img(vmdk, "vmdk", ["-t", "none"])),
-                ("dd of raw, direct", lambda: b.raw_dd(raw)),
-                ("cp of raw", lambda: b.raw_cp(raw)),
-                # The same mount serving the raw fixture: what FUSE costs
-                # with nothing to translate.
-                ("cp from mount of raw", lambda: b.mount_cp(raw)),
-            ]),
-            "local_qcow2": (raw, [qcow2, raw], [
-                ("vmimport copy", lambda: b.vmimport_copy(qcow2)),
-                ("vmimport --buffered", lambda: b.vmimport_copy(qcow2, ["--buffered"])),
-                ("cp from mount", lambda: b.mount_cp(qcow2)),
-                ("qemu-img convert", lambda: b.qemu_img(qcow2, "qcow2")),
-                ("qemu-img -t none", lambda: b.qemu_img(qcow2, "qcow2", ["-t", "none"])),
-                ("dd of raw, direct", lambda: b.raw_dd(raw)),
-                ("cp of raw", lambda: b.raw_cp(raw)),
-                # The same mount serving the raw fixture: what FUSE costs
-                # with nothing to translate.
-                ("cp from mount of raw", lambda: b.mount_cp(raw)),
-            ]),
+            "local_vmdk": (raw, [vmdk, raw], local_contenders(b, vmdk, "vmdk", raw)),
+            "local_qcow2": (raw, [qcow2, raw], local_contenders(b, qcow2, "qcow2", raw)),
             # Side by side, so that both meet the same machine.
             "scaling_64g": (raw64, [vmdk, vmdk64], [
                 ("vmimport copy 4G", lambda: b.vmimport_copy(vmdk), raw),
@@ -610,6 +605,21 @@ def main():
             json.dump(results, f, indent=2)
 
 
+def local_targets(case):
+    return [
+        (case, "vmimport copy", "qemu-img convert", 0.5),
+        (case, "vmimport copy", "qemu-img -t none", 0.5),
+        (case, "vmimport --buffered", "qemu-img convert", 0.5),
+        (case, "cp from mount", "qemu-img convert", 0.7),
+        (case, "vmimport copy", "dd of raw, direct", None),
+        (case, "qemu-img convert", "dd of raw, direct", None),
+        (case, "cp from mount", "cp of raw", None),
+        (case, "cp of raw", "qemu-img convert", None),
+        (case, "cp from mount", "cp from mount of raw", None),
+        (case, "cp from mount of raw", "qemu-img convert", None),
+    ]
+
+
 TARGETS = [
     # (case, ours, theirs, max ratio)
     ("remote_ova", "vmimport copy", "nbdkit+qemu-img", 0.33),
@@ -618,26 +628,8 @@ TARGETS = [
     ("remote_ova", "vmimport --buffered", "download+convert", 0.25),
     ("remote_ova", "cp from mount", "nbdkit+qemu-img", None),
     ("remote_ova", "cp from mount", "download+convert", None),
-    ("local_vmdk", "vmimport copy", "qemu-img convert", 0.5),
-    ("local_vmdk", "vmimport copy", "qemu-img -t none", 0.5),
-    ("local_vmdk", "vmimport --buffered", "qemu-img convert", 0.5),
-    ("local_vmdk", "cp from mount", "qemu-img convert", 0.7),
-    ("local_vmdk", "vmimport copy", "dd of raw, direct", None),
-    ("local_vmdk", "qemu-img convert", "dd of raw, direct", None),
-    ("local_vmdk", "cp from mount", "cp of raw", None),
-    ("local_vmdk", "cp of raw", "qemu-img convert", None),
-    ("local_vmdk", "cp from mount", "cp from mount of raw", None),
-    ("local_vmdk", "cp from mount of raw", "qemu-img convert", None),
-    ("local_qcow2", "vmimport copy", "qemu-img convert", 0.5),
-    ("local_qcow2", "vmimport copy", "qemu-img -t none", 0.5),
-    ("local_qcow2", "vmimport --buffered", "qemu-img convert", 0.5),
-    ("local_qcow2", "cp from mount", "qemu-img convert", 0.7),
-    ("local_qcow2", "vmimport copy", "dd of raw, direct", None),
-    ("local_qcow2", "qemu-img convert", "dd of raw, direct", None),
-    ("local_qcow2", "cp from mount", "cp of raw", None),
-    ("local_qcow2", "cp of raw", "qemu-img convert", None),
-    ("local_qcow2", "cp from mount", "cp from mount of raw", None),
-    ("local_qcow2", "cp from mount of raw", "qemu-img convert", None),
+    *local_targets("local_vmdk"),
+    *local_targets("local_qcow2"),
 ]
 
 
