@@ -75,6 +75,8 @@ vmi_tree_lookup (const struct vmi_tree *t, const char *path)
   if (strlen (path) >= sizeof buf)
     return n;
   strcpy (buf, path);
+  for (size_t len = strlen (buf); len > 1 && buf[len - 1] == '/'; len--)
+    buf[len - 1] = '\0';        /* "vm/" is the folder "vm" */
   if ((n.vm = find_vm (t, buf)) != NULL) {
     n.kind = VMI_TREE_VM;
     return n;

@@ -93,6 +93,8 @@ folders_nest_and_names_stay_unique (void)
   CHECK (n.kind == VMI_TREE_JSON && strstr (n.vm->json, "\"folder\": \"prod/web\""));
   CHECK (vmi_tree_lookup (t, "/prod/web").kind == VMI_TREE_FOLDER);
   CHECK (vmi_tree_lookup (t, "/prod-2").kind == VMI_TREE_VM);
+  CHECK (vmi_tree_lookup (t, "prod-2/").kind == VMI_TREE_VM);
+  CHECK (vmi_tree_lookup (t, "/prod/web/").kind == VMI_TREE_FOLDER);
   CHECK (vmi_tree_lookup (t, "/prod/web/app/disk-1.img").kind == VMI_TREE_NONE);
   CHECK (vmi_tree_lookup (t, "/nothing/here").kind == VMI_TREE_NONE);
   CHECK (opens == 0);
