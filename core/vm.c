@@ -97,6 +97,7 @@ vmi_vm_free (struct vmi_vm *vm)
   free (vm->power_state);
   free (vm->firmware);
   free (vm->guest_os);
+  free (vm->tpm);
   free (vm);
 }
 
@@ -136,6 +137,7 @@ vmi_vm_to_json (const struct vmi_vm *vm)
   json_object_object_add (o, "secure_boot",
                           vm->secure_boot < 0 ? NULL
                           : json_object_new_boolean (vm->secure_boot));
+  json_object_object_add (o, "tpm", str_or_null (vm->tpm));
   json_object_object_add (o, "guest_os", str_or_null (vm->guest_os));
   for (size_t i = 0; i < vm->ndisks; i++) {
     const struct vmi_disk *d = &vm->disks[i];

@@ -14,6 +14,7 @@ static const struct command {
   { "ls", cli_ls, "list the VMs of a source: power, CPUs, memory, firmware, disks, NICs" },
   { "inspect", cli_inspect, "partitions, filesystems and boot firmware of each disk" },
   { "copy", cli_copy, "sparse, parallel copy of a disk into a file or block device" },
+  { "cleanup", cli_cleanup, "remove what imports left in a source (OpenStack temporaries)" },
   { "verify", cli_verify, "check an OVA/OVF against its manifest" },
   { "serve", cli_serve, "every disk of a source over HTTP(S), for Harvester to download" },
 };

@@ -14,6 +14,16 @@ extern "C" {
 struct vmi_layer *vmi_http_open(const char *url,
                                 const struct vmi_source_opts *opts);
 
+/* The same, with one more header on every request, asked for before each
+ * one: FN writes a whole line ("X-Auth-Token: ...") into BUF (LEN bytes)
+ * and returns 0, or -1 with an error recorded.  For tokens that are renewed
+ * while a disk is read.  The line is never logged. */
+typedef int (*vmi_http_header_fn)(void *opaque, char *buf, size_t len);
+struct vmi_layer *vmi_http_open_with_header(const char *url,
+                                            const struct vmi_source_opts *opts,
+                                            vmi_http_header_fn fn,
+                                            void *opaque);
+
 /* NBD export (libnbd): nbd://, nbds://, nbd+unix://. */
 struct vmi_layer *vmi_nbd_open(const char *uri,
                                const struct vmi_source_opts *opts);

@@ -38,6 +38,7 @@
 
 struct conn {
   CURL *h;
+  struct curl_slist *headers;   /* the extra header, renewed per request */
   struct conn *next;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -64,6 +65,8 @@ struct http {
   bool insecure;
   long timeout, connect_timeout;
   struct vmi_retry_policy retry;
+  vmi_http_header_fn header_fn;   /* NULL: no extra header */
+  void *header_opaque;
 
   CURLSH *share;
   pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -241,13 +244,14 @@ conn_free (struct conn *c)
 {
   if (c) {
     curl_easy_cleanup (c->h);
+    curl_slist_free_all (c->headers);
     free (c);
   }
 }
 
 /* Take an idle connection, make one, or wait for one (at most MAX_CONNS). */
 static struct conn *
-conn_get (struct http *s)
+conn_take (struct http *s)
 {
   struct conn *c = NULL;
 
@@ -280,6 +284,38 @@ conn_put (struct http *s, struct conn *c)
   s->idle = c;
   pthread_cond_signal (&s->cond);
   pthread_mutex_unlock (&s->lock);
+}
+
+/* A connection ready for a request: with the caller's header (a token
+ * that may have been renewed since the last request).  The header's value
+ * is wiped from our buffer; libcurl keeps its own copy in the list. */
+static struct conn *
+conn_get (struct http *s)
+{
+  struct conn *c = conn_take (s);
+  char line[8192];
+  struct curl_slist *l;
+
+  if (c == NULL || s->header_fn == NULL)
+    return c;
+  if (s->header_fn (s->header_opaque, line, sizeof line) == -1) {
+    explicit_bzero (line, sizeof line);
+    vmi_error_prefix ("%s", s->url);
+    conn_put (s, c);
+    return NULL;
+  }
+  l = curl_slist_append (NULL, line);
+  explicit_bzero (line, sizeof line);
+  if (l == NULL) {
+    conn_put (s, c);
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return NULL;
+  }
+  curl_easy_setopt (c->h, CURLOPT_HTTPHEADER, l);
+  curl_slist_free_all (c->headers);
+  c->headers = l;
+  return c;
 }
 
 static const char *
@@ -874,6 +910,13 @@ dup_opt (const char *str, int *err)
 struct vmi_layer *
 vmi_http_open (const char *url, const struct vmi_source_opts *opts)
 {
+  return vmi_http_open_with_header (url, opts, NULL, NULL);
+}
+
+struct vmi_layer *
+vmi_http_open_with_header (const char *url, const struct vmi_source_opts *opts,
+                           vmi_http_header_fn header_fn, void *opaque)
+{
   struct http *s;
   uint64_t size = 0;
   int err = 0;
@@ -895,6 +938,8 @@ vmi_http_open (const char *url, const struct vmi_source_opts *opts)
     pthread_mutex_init (&s->share_locks[i], NULL);
   pthread_mutex_init (&s->lock, NULL);
   pthread_cond_init (&s->cond, NULL);
+  s->header_fn = header_fn;
+  s->header_opaque = opaque;
   if (opts) {
     s->username = dup_opt (opts->username, &err);
     s->password = dup_opt (opts->password, &err);

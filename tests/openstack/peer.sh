@@ -51,7 +51,7 @@ stop_all () {
   if [ -f "$ST/run/rabbitmq.pid" ]; then
     # shellcheck disable=SC1091
     . "$ST/rabbit.env"
-    rabbitmqctl -n "$RABBITMQ_NODENAME" stop >/dev/null 2>&1 || true
+    /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RABBITMQ_NODENAME" stop >/dev/null 2>&1 || true
     stop_one rabbitmq
   fi
   [ -f "$ST/run/epmd.pid" ] && stop_one epmd
@@ -83,6 +83,7 @@ if [ -f "$ST/env" ] && [ "$(cat "$ST/version" 2>/dev/null)" = "$SETUP_VERSION" ]
   done
 fi
 fresh=0
+[ "$(cat "$ST/version" 2>/dev/null)" = "$SETUP_VERSION" ] || rm -f "$ST/env"
 if [ ! -f "$ST/env" ]; then
   fresh=1
   rm -rf "${ST:?}"/*
@@ -331,7 +332,7 @@ export ERL_EPMD_PORT=$EPMD_PORT
 export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 EOF
-mkdir -p "$ST/rabbit-home" "$ST/rabbit" "$ST/log/rabbit"
+mkdir -p "$ST/rabbit-home" "$ST/rabbit/mnesia" "$ST/log/rabbit"
 printf '[].\n' >"$ST/rabbit/enabled_plugins"
 printf 'loopback_users = none\nlisteners.tcp.default = 127.0.0.1:%s\n' "$RB_PORT" >"$ST/rabbit/rabbitmq.conf"
 
@@ -357,7 +358,8 @@ wait_http () {  # wait_http NAME URL SECONDS
   . "$ST/rabbit.env"
   start_bg epmd epmd -port "$EPMD_PORT" -address 127.0.0.1
   sleep 0.3
-  start_bg rabbitmq rabbitmq-server
+  # Not /usr/sbin/rabbitmq-server: it su-s to rabbitmq and logs in /var/log.
+  start_bg rabbitmq /usr/lib/rabbitmq/bin/rabbitmq-server
 )
 wal () { python3 -c 'import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute("pragma journal_mode=wal")' "$ST/db/$1.sqlite"; }
 
@@ -399,7 +401,7 @@ fi
 
 wait_http keystone "$KS/v3" 60
 if [ "$fresh" = 1 ]; then
-  python3 "$HERE/osctl.py" bootstrap >>"$ST/log/setup.log" 2>&1 \
+  /usr/bin/python3 "$HERE/osctl.py" bootstrap >>"$ST/log/setup.log" 2>&1 \
     || { log "bootstrap failed:"; tail -n 30 "$ST/log/setup.log" >&2; exit 1; }
 fi
 
@@ -419,15 +421,15 @@ NCONF=(--config-file "$ST/etc/nova/nova.conf")
 start_bg nova-api nova-api "${NCONF[@]}"
 start_bg nova-conductor nova-conductor "${NCONF[@]}"
 start_bg nova-scheduler nova-scheduler "${NCONF[@]}"
-VMI_NFS_DIR=$OS_NFS_MNT PYTHONPATH=$HERE start_bg nova-compute python3 -c \
-  'import sys; from nova.cmd.compute import main; sys.argv[0] = "nova-compute"; sys.exit(main())' \
-  "${NCONF[@]}"
+VMI_NFS_DIR=$OS_NFS_MNT PYTHONPATH=$HERE start_bg nova-compute /usr/bin/python3 -c \
+  'import sys; from nova.cmd.compute import main; import vmi_fake_driver; sys.modules["nova.virt.vmi_fake_driver"] = vmi_fake_driver; sys.argv[0] = "nova-compute"; sys.exit(main())' \
+  "${NCONF[@]}" --log-file "$ST/log/nova-compute.log"
 
 wait_http glance-api "http://127.0.0.1:$GL_PORT/" 60
 wait_http placement "http://127.0.0.1:$PL_PORT/" 60
 wait_http cinder-api "http://127.0.0.1:$CI_PORT/" 90
 wait_http nova-api "http://127.0.0.1:$NO_PORT/" 90
-python3 "$HERE/osctl.py" wait-ready >>"$ST/log/setup.log" 2>&1 \
+/usr/bin/python3 "$HERE/osctl.py" wait-ready >>"$ST/log/setup.log" 2>&1 \
   || { log "services not ready:"; tail -n 30 "$ST/log/setup.log" >&2; exit 1; }
 nova-manage "${NCONF[@]}" cell_v2 discover_hosts >>"$ST/log/setup.log" 2>&1
 echo "$SETUP_VERSION" >"$ST/version"
