@@ -172,7 +172,7 @@ def volume_file(vid):
     return os.path.join(ENV['OS_NFS_MNT'], 'volume-' + vid)
 
 
-def create_volume(c, name, gib, fill=None, image_meta=None):
+def create_volume(c, name, gib, fill=None, image_meta=None, boot=True):
     v = c.call('POST', 'volumev3', '/volumes',
                {'volume': {'size': gib, 'name': name}})['volume']
     vid = v['id']
@@ -184,6 +184,9 @@ def create_volume(c, name, gib, fill=None, image_meta=None):
         # test's image into it, as a guest writing its disk would.
         subprocess.run(['qemu-img', 'convert', '-n', '-O', 'raw', fill,
                         volume_file(vid)], check=True)
+    if boot:
+        c.call('POST', 'volumev3', '/volumes/%s/action' % vid,
+               {'os-set_bootable': {'bootable': True}})
     if image_meta:
         c.call('POST', 'volumev3', '/volumes/%s/action' % vid,
                {'os-set_image_metadata': {'metadata': image_meta}})
@@ -237,7 +240,8 @@ def fixtures(d):
     boot = create_volume(c, 'fx-boot', 1, os.path.join(d, 'boot.qcow2'),
                          {'hw_firmware_type': 'uefi', 'os_secure_boot': 'required',
                           'hw_tpm_model': 'tpm-crb', 'hw_disk_bus': 'scsi'})
-    data = create_volume(c, 'fx-data', 1, os.path.join(d, 'data.qcow2'))
+    data = create_volume(c, 'fx-data', 1, os.path.join(d, 'data.qcow2'),
+                         boot=False)
     big = create_volume(c, 'fx-big', 4, os.path.join(d, 'big.qcow2'))
     dup1 = create_volume(c, 'fx-dup1', 1)
     dup2 = create_volume(c, 'fx-dup2', 1)

@@ -67,6 +67,8 @@ if [ "$cmd" = stop ]; then
   exit 0
 fi
 [ "$cmd" = start ] || { echo "usage: peer.sh start|stop STATE" >&2; exit 2; }
+# Daemons of an earlier run that was not stopped (killed test): stop them.
+[ -d "$ST/run" ] && stop_all
 
 # ---- ports and passwords (kept across runs) ---------------------------------
 mkdir -p "$ST"
