@@ -138,6 +138,8 @@ def bootstrap():
             'http://127.0.0.1:%s/v3/%%(project_id)s' % ENV['CI_PORT'],
         ('nova', 'compute'): 'http://127.0.0.1:%s/v2.1' % ENV['NO_PORT'],
         ('placement', 'placement'): 'http://127.0.0.1:%s' % ENV['PL_PORT'],
+        # Not Neutron: neutron_stub.py (Nova lists ports for every server).
+        ('neutron', 'network'): 'http://127.0.0.1:%s' % ENV['NE_PORT'],
     }
     for (name, typ), url in endpoints.items():
         sid = ensure(c, '/services', 'services', {'name': name, 'type': typ})

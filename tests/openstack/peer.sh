@@ -18,7 +18,7 @@ cmd=${1:?usage: peer.sh start|stop STATE}
 ST=${2:?usage: peer.sh start|stop STATE}
 HERE=$(cd "$(dirname "$0")" && pwd)
 export VMI_OS_STATE=$ST
-SETUP_VERSION=3     # bump when the set-up below changes
+SETUP_VERSION=4     # bump when the set-up below changes
 
 log () { echo "peer: $*" >&2; }
 
@@ -43,7 +43,7 @@ stop_one () {   # stop_one NAME: TERM, wait, KILL
 }
 stop_all () {
   local n
-  for n in nova-compute nova-conductor nova-scheduler nova-api placement \
+  for n in nova-compute nova-conductor nova-scheduler nova-api placement neutron-stub \
            cinder-volume cinder-scheduler cinder-api glance-api keystone; do
     stop_one "$n" &
   done
@@ -75,7 +75,7 @@ mkdir -p "$ST"
 if [ -f "$ST/env" ] && [ "$(cat "$ST/version" 2>/dev/null)" = "$SETUP_VERSION" ]; then
   # shellcheck disable=SC1091
   . "$ST/env"
-  for p in $KS_PORT $GL_PORT $CI_PORT $NO_PORT $PL_PORT $RB_PORT $RB_DIST $EPMD_PORT; do
+  for p in $KS_PORT $GL_PORT $CI_PORT $NO_PORT $PL_PORT $NE_PORT $RB_PORT $RB_DIST $EPMD_PORT; do
     if port_busy "$p"; then
       log "port $p is taken: setting up again"
       stop_all
@@ -97,6 +97,7 @@ GL_PORT=$(free_port)
 CI_PORT=$(free_port)
 NO_PORT=$(free_port)
 PL_PORT=$(free_port)
+NE_PORT=$(free_port)
 RB_PORT=$(free_port)
 RB_DIST=$(free_port)
 EPMD_PORT=$(free_port)
@@ -408,6 +409,7 @@ if [ "$fresh" = 1 ]; then
 fi
 
 # ---- the services ---------------------------------------------------------------------
+start_bg neutron-stub /usr/bin/python3 "$HERE/neutron_stub.py" "$NE_PORT"
 start_bg glance-api glance-api --config-file "$ST/etc/glance/glance-api.conf"
 OS_PLACEMENT_CONFIG_DIR=$ST/etc/placement start_bg placement uwsgi_python3 \
   --http-socket "127.0.0.1:$PL_PORT" --wsgi-file /usr/bin/placement-api \
