@@ -13,9 +13,22 @@ pkgs=(
   qemu-utils e2fsprogs dosfstools xfsprogs fdisk gdisk util-linux ntfs-3g
   nginx nbdkit python3 openssl tar
   libclang-rt-14-dev time curl strace
+  # tests/openstack: Debian's OpenStack services (Zed) as the test peer
+  keystone glance-api cinder-api cinder-scheduler cinder-volume
+  python3-nova nova-api nova-conductor nova-scheduler placement-api
+  rabbitmq-server uwsgi-core uwsgi-plugin-python3 nfs-common python3-requests
 )
 export DEBIAN_FRONTEND=noninteractive
 if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then
-  apt-get update -qq
-  apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  # Packages' postinst must not start services (RabbitMQ, Keystone...) on
+  # all addresses: the tests start their own on 127.0.0.1.
+  made_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  apt-get -o DPkg::Lock::Timeout=900 update -qq
+  apt-get -o DPkg::Lock::Timeout=900 install -y -qq "${pkgs[@]}" >/dev/null
+  [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vmimport/error.h"
 #include "vmimport/formats.h"
@@ -129,15 +130,27 @@ os_export_cleanup_own (struct os_client *c)
   free (t);
 }
 
-/* Poll GET PATH until MEMBER.status is WANT.  "error*" and "killed" end it. */
+static double
+now_seconds (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Poll GET PATH until MEMBER.status is WANT, for POLLS times DELAY seconds
+ * in all (the first polls come sooner: small disks are quick).  "error*",
+ * "killed" and "deleted" end it. */
 static int
 wait_status (struct os_client *c, const char *service, const char *path,
              const char *member, const char *want, int polls, double delay,
              const char *what)
 {
   double d = delay > 0 && delay < 0.5 ? delay : 0.5;
+  double end = now_seconds () + polls * delay;
 
-  for (int i = 0;; i++) {
+  for (;;) {
     json_object *j = NULL, *o;
     const char *st;
     char now[32];
@@ -159,7 +172,7 @@ wait_status (struct os_client *c, const char *service, const char *path,
                  ? "glance" : "cinder", what, path, now);
       return -1;
     }
-    if (i >= polls) {
+    if (now_seconds () >= end) {
       errno = ETIMEDOUT;
       vmi_error ("%s: %s %s is still \"%s\" after %d polls (%.0f s apart); "
                  "more with uploadImageRetryCount / upload_retry_count",

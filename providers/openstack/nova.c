@@ -85,13 +85,17 @@ apply_image_properties (struct vmi_vm *vm, json_object *props)
   const char *sb = os_jstr (props, "os_secure_boot");
   const char *bus = os_jstr (props, "hw_disk_bus");
   const char *os = os_jstr (props, "os_distro");
+  const char *tpm = os_jstr (props, "hw_tpm_model");
 
   if (fw && set_str (&vm->firmware, strcmp (fw, "uefi") == 0 ? "efi" : fw) == -1)
     return -1;
   if (sb)
     vm->secure_boot = strcmp (sb, "required") == 0 ? 1
                       : strcmp (sb, "disabled") == 0 ? 0 : -1;
-  if (set_str (&vm->tpm, os_jstr (props, "hw_tpm_model")) == -1
+  /* Nova's vTPM: hw_tpm_version asks for one, hw_tpm_model says which
+   * (tpm-tis when only the version is given). */
+  if (set_str (&vm->tpm, tpm ? tpm : os_jstr (props, "hw_tpm_version")
+                              ? "tpm-tis" : NULL) == -1
       || set_str (&vm->guest_os, os) == -1)
     return -1;
   for (size_t i = 0; bus && i < vm->ndisks; i++)

@@ -235,6 +235,10 @@ def fixtures(d):
     big.qcow2 (made by the test).  Writes DIR/ids.env."""
     a, c = admin(), demo()
     ids = {}
+    # Room for the fixtures and the exports' temporary volumes.
+    a.call('PUT', 'volumev3', '/os-quota-sets/' + c.project_id,
+           {'quota_set': {'volumes': 100, 'snapshots': 100,
+                          'gigabytes': 1000}})
     ids['FLAVOR_VOL'] = flavor(a, 'vmi.vol', 2, 1536, 0)
     ids['FLAVOR_IMG'] = flavor(a, 'vmi.img', 3, 2048, 1)
     ids['FLAVOR_BIG'] = flavor(a, 'vmi.big', 1, 512, 0)
@@ -274,18 +278,28 @@ def fixtures(d):
 
 
 def delete_fixtures():
+    """Servers, then (once detached) snapshots and volumes, then images;
+    waits until they are gone."""
     c = demo()
-    for s in c.call('GET', 'compute', '/servers')['servers']:
-        c.call('DELETE', 'compute', '/servers/' + s['id'], ok=(204, 404))
-    end = time.time() + 120
+    for srv in c.call('GET', 'compute', '/servers')['servers']:
+        c.call('DELETE', 'compute', '/servers/' + srv['id'], ok=(204, 404))
+    end = time.time() + 180
     while c.call('GET', 'compute', '/servers')['servers'] and time.time() < end:
         time.sleep(0.5)
-    for v in c.call('GET', 'volumev3', '/volumes/detail')['volumes']:
-        for s in c.call('GET', 'volumev3', '/snapshots?volume_id=' + v['id']
-                        )['snapshots']:
-            c.call('DELETE', 'volumev3', '/snapshots/' + s['id'], ok=(202, 404))
-    for v in c.call('GET', 'volumev3', '/volumes/detail')['volumes']:
-        c.call('DELETE', 'volumev3', '/volumes/' + v['id'], ok=(202, 400, 404))
+    while time.time() < end:
+        snaps = c.call('GET', 'volumev3', '/snapshots/detail')['snapshots']
+        vols = c.call('GET', 'volumev3', '/volumes/detail')['volumes']
+        if not snaps and not vols:
+            break
+        for x in snaps:
+            if x['status'] in ('available', 'error'):
+                c.call('DELETE', 'volumev3', '/snapshots/' + x['id'],
+                       ok=(202, 400, 404))
+        for v in vols:
+            if not snaps and v['status'] in ('available', 'error'):
+                c.call('DELETE', 'volumev3', '/volumes/' + v['id'],
+                       ok=(202, 400, 404))
+        time.sleep(0.5)
     for i in c.call('GET', 'image', '/images?owner=' + c.project_id)['images']:
         c.call('DELETE', 'image', '/images/' + i['id'], ok=(204, 404))
 

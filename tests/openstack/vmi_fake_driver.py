@@ -34,6 +34,10 @@ def _active_file(volume_id):
 
 
 class Driver(fake.FakeDriver):
+    # As libvirt with OVMF: servers whose image asks for secure boot
+    # (os_secure_boot=required) need the host trait.
+    capabilities = dict(fake.FakeDriver.capabilities,
+                        supports_secure_boot=True)
 
     def volume_snapshot_create(self, context, instance, volume_id,
                                create_info):
