@@ -18,7 +18,7 @@ cmd=${1:?usage: peer.sh start|stop STATE}
 ST=${2:?usage: peer.sh start|stop STATE}
 HERE=$(cd "$(dirname "$0")" && pwd)
 export VMI_OS_STATE=$ST
-SETUP_VERSION=4     # bump when the set-up below changes
+SETUP_VERSION=5     # bump when the set-up below changes
 
 log () { echo "peer: $*" >&2; }
 
@@ -168,7 +168,8 @@ password = $SERVICE_PW
 region_name = RegionOne
 EOF
 }
-db () { echo "sqlite:///$ST/db/$1.sqlite"; }
+# A long busy timeout: the services write to their sqlite files at once.
+db () { echo "sqlite:///$ST/db/$1.sqlite?timeout=120"; }
 
 mkdir -p "$ST/etc/keystone" "$ST/etc/glance" "$ST/etc/cinder" "$ST/etc/nova" "$ST/etc/placement"
 cat >"$ST/etc/keystone/keystone.conf" <<EOF
