@@ -282,7 +282,6 @@ upload_volume (struct os_client *c, const char *volume, const char *name)
                           json_object_new_string (c->cfg.disk_format));
   json_object_object_add (u, "container_format", json_object_new_string ("bare"));
   json_object_object_add (u, "force", json_object_new_boolean (0));
-  json_object_object_add (u, "visibility", json_object_new_string ("private"));
   json_object_object_add (b, "os-volume_upload_image", u);
   snprintf (path, sizeof path, "/volumes/%s/action", volume);
   id = create (c, "volume", path, b, "os-volume_upload_image", "image_id");
@@ -329,6 +328,7 @@ export_disk (struct os_client *c, const struct vmi_vm *vm, size_t i)
   const struct vmi_disk *d = &vm->disks[i];
   const char *data = d->provider_data;
   char name[200], path[160], *snap = NULL, *vol = NULL, *img = NULL;
+  char cause[1024];
 
   snprintf (name, sizeof name, OS_TMP_PREFIX "%s-disk%zu", vm->id, i);
   vmi_log (VMI_LOG_INFO, "openstack: exporting disk %zu of %s (%s)", i,
@@ -346,21 +346,20 @@ export_disk (struct os_client *c, const struct vmi_vm *vm, size_t i)
   if (image_ready (c, img) == -1) {
     free (img);
     img = NULL;
-    goto out;
-  }
-  if (vol) {
-    /* The upload is done; the volume goes back to available. */
-    snprintf (path, sizeof path, "/volumes/%s", vol);
-    if (wait_status (c, "volume", path, "volume", "available", 120, POLL_MAX,
-                     "volume") == 0)
-      delete_obj (c, "volume", path);
   }
  out:
-  if (snap && vol) {
-    /* A volume made from a snapshot may hold on to it (Ceph clones): wait
-     * until the volume is gone before deleting the snapshot. */
+  if (img == NULL)   /* the cleanup below must not replace the cause */
+    snprintf (cause, sizeof cause, "%s", vmi_error_get ());
+  /* The image holds the bytes now (or the export failed): the volume and
+   * the snapshot go at once.  A volume made from a snapshot may hold on to
+   * it (Ceph clones): the snapshot is deleted once the volume is gone. */
+  if (vol) {
     snprintf (path, sizeof path, "/volumes/%s", vol);
-    for (int k = 0; k < 60; k++) {
+    if (img)   /* after the upload the volume goes back to available */
+      wait_status (c, "volume", path, "volume", "available", 120, POLL_MAX,
+                   "volume");
+    delete_obj (c, "volume", path);
+    for (int k = 0; snap && k < 120; k++) {
       long st = 0;
       if (os_call_status (c, "volume", "GET", path, NULL, NULL, 404, &st) == -1
           || st == 404)
@@ -368,12 +367,16 @@ export_disk (struct os_client *c, const struct vmi_vm *vm, size_t i)
       os_sleep (0.5);
     }
   }
-  if (snap && img) {
+  if (snap) {
     snprintf (path, sizeof path, "/snapshots/%s", snap);
     delete_obj (c, "volume", path);
   }
   free (snap);
   free (vol);
+  if (img == NULL) {
+    errno = EIO;
+    vmi_error ("%s", cause);
+  }
   return img;
 }
 

@@ -383,6 +383,7 @@ fi >>"$ST/log/setup.log" 2>&1
 start_bg keystone uwsgi_python3 --https-socket "127.0.0.1:$KS_PORT,$ST/tls/server.pem,$ST/tls/server.key" \
   --wsgi-file /usr/bin/keystone-wsgi-public --master --processes 2 --threads 2 \
   --buffer-size 65535 --die-on-term --need-app --lazy-apps \
+  --add-header "Connection: close" \
   --pidfile "$ST/run/keystone.uwsgi"
 
 # ---- databases of the other services (Keystone starts meanwhile) ---------------------
@@ -414,7 +415,8 @@ start_bg neutron-stub /usr/bin/python3 "$HERE/neutron_stub.py" "$NE_PORT"
 start_bg glance-api glance-api --config-file "$ST/etc/glance/glance-api.conf"
 OS_PLACEMENT_CONFIG_DIR=$ST/etc/placement start_bg placement uwsgi_python3 \
   --http-socket "127.0.0.1:$PL_PORT" --wsgi-file /usr/bin/placement-api \
-  --master --processes 1 --threads 4 --die-on-term --need-app --buffer-size 65535
+  --master --processes 1 --threads 4 --die-on-term --need-app --buffer-size 65535 \
+  --add-header "Connection: close"
 CCONF=(--config-file "$ST/etc/cinder/cinder.conf")
 start_bg cinder-api cinder-api "${CCONF[@]}"
 start_bg cinder-scheduler cinder-scheduler "${CCONF[@]}"
