@@ -215,13 +215,32 @@ def flavor(a, name, vcpus, ram, disk):
 
 
 def create_server(c, name, flavor_id, image=None, bdm=None):
+    """One at a time, until ACTIVE.  The services share sqlite files, and
+    sqlite answers "database is locked" at once (no waiting) when two write
+    transactions cross: a server that went to ERROR that way is made again."""
     s = {'name': name, 'flavorRef': flavor_id, 'networks': 'none'}
     if image:
         s['imageRef'] = image
     if bdm:
         s['block_device_mapping_v2'] = bdm
-    sid = c.call('POST', 'compute', '/servers', {'server': s})['server']['id']
-    return sid
+    for attempt in range(3):
+        sid = c.call('POST', 'compute', '/servers', {'server': s})['server']['id']
+        try:
+            wait_server(c, sid)
+            return sid
+        except RuntimeError as e:
+            print('server %s: %s; again' % (name, e), file=sys.stderr)
+            c.call('DELETE', 'compute', '/servers/' + sid, ok=(204, 404))
+            end = time.time() + 60
+            while time.time() < end and c.call(
+                    'GET', 'compute', '/servers/' + sid, ok=(200, 404)
+                    ).get('server', {}).get('status') not in (None, 'DELETED'):
+                time.sleep(0.5)
+            for v in bdm or []:
+                c.wait('volume ' + v['uuid'], lambda: c.call(
+                    'GET', 'volumev3', '/volumes/' + v['uuid'])['volume']['status'],
+                    'available', timeout=60)
+    raise RuntimeError('server %s: not ACTIVE after 3 tries' % name)
 
 
 def wait_server(c, sid, want='ACTIVE'):
@@ -269,8 +288,6 @@ def fixtures(d):
                                     bdm=[bdm(dup1, 0)])
     ids['SRV_DUP2'] = create_server(c, 'vm-dup', ids['FLAVOR_BIG'],
                                     bdm=[bdm(dup2, 0)])
-    for k in ('SRV_VOL', 'SRV_IMG', 'SRV_BIG', 'SRV_DUP1', 'SRV_DUP2'):
-        wait_server(c, ids[k])
     ids['PROJECT_ID'] = c.project_id
     with open(os.path.join(d, 'ids.env'), 'w') as f:
         for k, v in ids.items():
