@@ -177,6 +177,8 @@ get_image (struct os_client *c, const char *id)
   char path[128];
   long st;
 
+  if (c == NULL)
+    return NULL;   /* describing saved answers (tests, fuzzing) */
   snprintf (path, sizeof path, "/images/%s", id);
   if (os_call_status (c, "image", "GET", path, NULL, &img, 404, &st) == -1)
     return NULL;
@@ -255,30 +257,41 @@ describe (struct os_client *c, const char *where, json_object *server,
 }
 
 int
-os_list_servers (struct vmi_provider *p, struct os_client *c)
+os_vms_from_json (struct vmi_provider *p, struct os_client *c,
+                  const char *project, json_object *servers,
+                  json_object *volumes)
 {
-  json_object *servers = NULL, *vols = NULL, *sl, *vl = NULL;
+  json_object *sl, *vl = NULL;
   char *where = NULL;
   int r = -1;
 
-  if (os_call (c, "compute", "GET", "/servers/detail", NULL, &servers) == -1
-      || os_call (c, "volume", "GET", "/volumes/detail", NULL, &vols) == -1)
-    goto out;
   if (!json_object_object_get_ex (servers, "servers", &sl)
       || !json_object_is_type (sl, json_type_array)) {
     errno = EPROTO;
     vmi_error ("nova: GET /servers/detail: no \"servers\" list in the answer");
-    goto out;
+    return -1;
   }
-  json_object_object_get_ex (vols, "volumes", &vl);
-  if (asprintf (&where, "openstack project %s", c->cfg.project) == -1) {
-    where = NULL;
-    goto out;
+  if (!json_object_object_get_ex (volumes, "volumes", &vl)
+      || !json_object_is_type (vl, json_type_array)) {
+    errno = EPROTO;
+    vmi_error ("cinder: GET /volumes/detail: no \"volumes\" list in the answer");
+    return -1;
+  }
+  if (asprintf (&where, "openstack project %s", project) == -1) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return -1;
   }
   for (size_t i = 0; i < json_object_array_length (sl); i++) {
     json_object *s = json_object_array_get_idx (sl, i);
-    struct vmi_vm *vm = vmi_vm_new (os_jstr (s, "name") ? os_jstr (s, "name")
-                                    : os_jstr (s, "id"));
+    const char *name = os_jstr (s, "name") ? os_jstr (s, "name") : os_jstr (s, "id");
+    struct vmi_vm *vm;
+    if (name == NULL || os_jstr (s, "id") == NULL) {
+      errno = EPROTO;
+      vmi_error ("nova: GET /servers/detail: server %zu has no id", i);
+      goto out;
+    }
+    vm = vmi_vm_new (name);
     if (vm == NULL || describe (c, where, s, vl, vm) == -1
         || vmi_provider_add_vm (p, vm) == -1) {
       vmi_vm_free (vm);
@@ -288,6 +301,18 @@ os_list_servers (struct vmi_provider *p, struct os_client *c)
   r = 0;
  out:
   free (where);
+  return r;
+}
+
+int
+os_list_servers (struct vmi_provider *p, struct os_client *c)
+{
+  json_object *servers = NULL, *vols = NULL;
+  int r = -1;
+
+  if (os_call (c, "compute", "GET", "/servers/detail", NULL, &servers) == 0
+      && os_call (c, "volume", "GET", "/volumes/detail", NULL, &vols) == 0)
+    r = os_vms_from_json (p, c, c->cfg.project, servers, vols);
   if (servers)
     json_object_put (servers);
   if (vols)

@@ -72,6 +72,12 @@ int64_t os_jint(json_object *o, const char *key, int64_t def);
 
 /* Inventory: every server of the project as a VM (nova.c). */
 int os_list_servers(struct vmi_provider *p, struct os_client *c);
+/* The VMs Nova's servers/detail answer SERVERS and Cinder's volumes/detail
+ * answer VOLUMES describe, added to P.  C may be NULL (tests, fuzzing):
+ * boot images are then not looked up. */
+int os_vms_from_json(struct vmi_provider *p, struct os_client *c,
+                     const char *project, json_object *servers,
+                     json_object *volumes);
 
 /* A disk's bytes: export it (snapshot, volume, image) and open the Glance
  * image as a raw-view layer (export.c).  DATA is the disk's provider_data. */

@@ -10,7 +10,7 @@ out=$(cd "$out" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmi-seeds.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
-mkdir -p "$out"/{vmdk,qcow2,tar,ovf,manifest,yaml}
+mkdir -p "$out"/{vmdk,qcow2,tar,ovf,manifest,yaml,openstack}
 
 # A 1 MiB raw disk: a text run over the first 5 grains (so that compressed
 # images have runs of adjacent grains and clusters, read and inflated as a
@@ -251,6 +251,31 @@ kind: OvaSource
 metadata: {name: *c}
 spec: {url: *c}
 EOF
-for t in vmdk qcow2 tar ovf manifest yaml; do
+# What Nova's servers/detail and Cinder's volumes/detail answer (shapes of
+# Zed's answers, microversion 2.79): boot from volume, from an image.
+cat > "$out/openstack/servers.json" <<'EOF'
+[{"servers": [
+  {"id": "s1", "name": "vm-vol", "status": "ACTIVE",
+   "flavor": {"vcpus": 2, "ram": 1536, "disk": 0, "original_name": "f"},
+   "image": "",
+   "addresses": {"net1": [{"addr": "10.0.0.5", "version": 4,
+     "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"},
+     {"addr": "fd00::5", "version": 6,
+      "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"}]},
+   "os-extended-volumes:volumes_attached": [{"id": "v2"}, {"id": "v1"}]},
+  {"id": "s2", "name": "vm-img", "status": "SHUTOFF",
+   "flavor": {"vcpus": 3, "ram": 2048, "disk": 1},
+   "image": {"id": "i1"}, "addresses": {},
+   "os-extended-volumes:volumes_attached": []}]},
+ {"volumes": [
+  {"id": "v1", "name": "boot", "size": 1, "bootable": "true",
+   "attachments": [{"server_id": "s1", "device": "/dev/vda"}],
+   "volume_image_metadata": {"hw_firmware_type": "uefi",
+     "os_secure_boot": "required", "hw_tpm_model": "tpm-crb",
+     "hw_disk_bus": "scsi", "hw_vif_model": "virtio"}},
+  {"id": "v2", "name": "data", "size": 4,
+   "attachments": [{"server_id": "s1", "device": "/dev/vdb"}]}]}]
+EOF
+for t in vmdk qcow2 tar ovf manifest yaml openstack; do
   echo "make-seeds: $t: $(ls "$out/$t" | wc -l) seeds, $(du -sk "$out/$t" | cut -f1) KiB"
 done

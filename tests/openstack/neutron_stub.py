@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 EMPTY = {'/v2.0/ports': 'ports', '/v2.0/security-groups': 'security_groups',
          '/v2.0/networks': 'networks', '/v2.0/subnets': 'subnets',
-         '/v2.0/floatingips': 'floatingips'}
+         '/v2.0/floatingips': 'floatingips', '/v2.0/extensions': 'extensions'}
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -315,6 +315,7 @@ username = nova
 password = $SERVICE_PW
 $(authtoken nova)
 $(svc_auth placement nova)
+$(svc_auth neutron nova)
 $(svc_auth service_user nova)
 send_service_user_token = true
 EOF
