@@ -38,6 +38,10 @@ struct vmdk_desc {
   char *create_type;       /* NULL if absent */
   char *parent_hint;       /* parentFileNameHint, NULL if absent */
   int has_parent;          /* parentCID present and not ffffffff */
+  int has_cid;             /* CID present and valid hex */
+  uint32_t cid;            /* CID: changes whenever the disk is written */
+  uint32_t parent_cid;     /* parentCID: the parent's CID when this delta
+                              was made */
   struct vmdk_desc_extent *ext;
   size_t n;
   uint64_t total_sectors;
