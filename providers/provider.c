@@ -264,7 +264,7 @@ static const struct vmi_provider_class provider_classes[] = {
   { "nbd",   "nbds://",      NULL, vmi_nbd_provider_open },
   { "nbd",   "nbd+unix://",  NULL, vmi_nbd_provider_open },
   { "nbd",   "nbds+unix://", NULL, vmi_nbd_provider_open },
-  { "vmware",    "vmware://",    NULL, vmi_unsupported_provider_open },
+  { "vmware",    "vmware://",    NULL, vmi_vmware_provider_open },
   { "openstack", "openstack://", NULL, vmi_unsupported_provider_open },
   { "ova",   NULL,           is_local_appliance, vmi_ova_provider_open },
   { "local", NULL,           NULL, vmi_local_provider_open },

@@ -389,6 +389,8 @@ vmi_yaml_provider_open (const char *path, const struct vmi_source_opts *o)
   }
   else if (!strcmp (spec.kind, "OvaSource"))
     p = vmi_ova_provider_open (spec.url, &merged);
+  else if (!strcmp (spec.kind, "VmwareSource"))
+    p = vmi_vmware_endpoint_open (spec.url, spec.dc, &merged);
   else {
     errno = ENOTSUP;
     vmi_error ("%s: %s sources are not supported yet", path, spec.kind);
