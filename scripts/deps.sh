@@ -12,6 +12,8 @@ pkgs=(
   qemu-utils e2fsprogs dosfstools xfsprogs fdisk gdisk util-linux ntfs-3g
   nginx nbdkit python3 openssl tar
   libclang-rt-14-dev time curl strace
+  # tests: the vCenter simulator (tests/vcsim) is built from these
+  golang-go golang-github-vmware-govmomi-dev
 )
 export DEBIAN_FRONTEND=noninteractive
 if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then

@@ -162,6 +162,7 @@ read_secret (yaml_document_t *d, yaml_node_t *root, struct vmi_source_spec *out)
   set (&out->opts.password, secret_get (d, root, "password"));
   set (&out->opts.ca_cert_pem, secret_get (d, root, "ca.crt"));
   set (&out->opts.ca_cert_pem, secret_get (d, root, "ca_cert"));
+  set (&out->opts.ca_cert_pem, secret_get (d, root, "caCert"));   /* VmwareSource */
   set (&out->project_name, secret_get (d, root, "project_name"));
   set (&out->domain_name, secret_get (d, root, "domain_name"));
 }

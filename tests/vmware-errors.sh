@@ -1,0 +1,39 @@
+# VMware part: errors say what and where; the password is never shown.
+# Sourced by tests/vmware.sh.
+echo 'wrong-password' > "$T/badpw"
+check_fails "wrong password: authentication error naming the endpoint" \
+  "https://$VC_HOST/sdk: Login: authentication failed" \
+  "$VMI" ls --ca-cert "$VC_CA" --password-file "$T/badpw" "$VC_SRC"
+check_fails "wrong datacenter: datacenter X not found" \
+  "datacenter NoSuchDC not found" \
+  "$VMI" ls "${VC_OPTS[@]}" "vmware://admin%40vsphere.local@$VC_HOST/NoSuchDC"
+check_fails "unknown folder: named" "folder nope/deeper not found in datacenter DC0" \
+  "$VMI" ls "${VC_OPTS[@]}" "$VC_SRC/nope/deeper"
+check_fails "unknown VM: named" "no VM named 'ghost'" \
+  "$VMI" copy "${VC_OPTS[@]}" "$VC_SRC" --vm ghost --disk 0 "$T/ghost.raw"
+check_fails "unknown CA: refused without --ca-cert" \
+  "TLS certificate verification failed" \
+  "$VMI" ls --password-file "$VC_PW" "$VC_SRC"
+check_fails "a password in the URL is refused" "holds a password" \
+  "$VMI" ls --ca-cert "$VC_CA" "vmware://u:secret@$VC_HOST/DC0"
+check_fails "no user name: said so" "a user name and a password are needed" \
+  "$VMI" ls "${VC_OPTS[@]}" "vmware://$VC_HOST/DC0"
+check_fails "--password on the command line is refused" "never taken on the command line" \
+  "$VMI" ls --ca-cert "$VC_CA" --password x "$VC_SRC"
+
+# The password never appears in what vmimport prints, even with -vv, in
+# success or failure, nor in vmimportfs's log.
+no_password_shown () {
+  local pw; pw=$(cat "$VC_PW")
+  {
+    "$VMI" ls -vv --json "${VC_OPTS[@]}" "$VC_SRC"
+    "$VMI" copy -vv --quiet "${VC_OPTS[@]}" "$VC_SRC" --vm "$(vc_moref app 0)" --disk 0 "$T/pw.raw"
+    "$VMI" ls -vv "${VC_OPTS[@]}" "vmware://admin%40vsphere.local@$VC_HOST/NoSuchDC"
+    "$VMI" ls -vv --ca-cert "$VC_CA" --password-file "$T/badpw" "$VC_SRC"
+    cat "$T/vmimportfs.log" 2>/dev/null
+  } > "$T/all-output.txt" 2>&1
+  rm -f "$T/pw.raw"
+  [ -s "$T/all-output.txt" ] || return 1
+  ! grep -F -e "$pw" -e "wrong-password" "$T/all-output.txt"
+}
+check "no password in output, errors or logs (-vv)" no_password_shown
