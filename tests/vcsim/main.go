@@ -11,10 +11,14 @@
 // accept ShutdownGuest and go on running.
 //
 // Usage: vcsim -spec SPEC.json -dir STATEDIR [-esx] [-idle SECONDS]
-//   STATEDIR/ca.pem    the CA that signed the server's certificate
-//   STATEDIR/state.json  {url, datacenter, datastore, vms: [...]}
-//   GET  /vcsim/stats    {"logins":N,"folder_bytes":N,...}
-//   POST /vcsim/expire   drop every session
+//
+//	STATEDIR/ca.pem    the CA that signed the server's certificate
+//	STATEDIR/state.json  {url, datacenter, datastore, vms: [...]}
+//	GET  /vcsim/stats    {"logins":N,"folder_bytes":N,...}
+//	POST /vcsim/expire   drop every session
+//	POST /vcsim/expire-after?bytes=N  drop them once N more /folder bytes went out
+//	POST /vcsim/expire-after?calls=N  ... after N more SOAP calls
+//
 // Built with GO111MODULE=off GOPATH=/usr/share/gocode go build.
 package main
 
@@ -98,11 +102,11 @@ type vmState struct {
 }
 
 type state struct {
-	URL        string    `json:"url"`
-	Datacenter string    `json:"datacenter"`
-	Datastore  string    `json:"datastore"`
-	DatastoreDir string  `json:"datastore_dir"`
-	VMs        []vmState `json:"vms"`
+	URL          string    `json:"url"`
+	Datacenter   string    `json:"datacenter"`
+	Datastore    string    `json:"datastore"`
+	DatastoreDir string    `json:"datastore_dir"`
+	VMs          []vmState `json:"vms"`
 }
 
 // The strict front.
@@ -118,6 +122,8 @@ type front struct {
 	snapRemoved int64
 	shutdowns   int64
 	powerOffs   int64
+	expireAt    int64 // expire every session once folderBytes reaches it (0: off)
+	expireCalls int64 // ... or after this many more SOAP calls (0: off)
 	proxy       *httputil.ReverseProxy
 }
 
@@ -212,6 +218,11 @@ func (f *front) serveSDK(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.mu.Lock()
+	if f.expireCalls > 0 {
+		if f.expireCalls--; f.expireCalls == 0 {
+			f.sessions = map[string]time.Time{}
+		}
+	}
 	switch method {
 	case "CreateSnapshot_Task":
 		f.snapCreated++
@@ -267,6 +278,10 @@ func (f *front) serveFolder(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.folderBytes += cw.n
 	f.folderReqs++
+	if f.expireAt > 0 && f.folderBytes >= f.expireAt {
+		f.sessions = map[string]time.Time{}
+		f.expireAt = 0
+	}
 	f.mu.Unlock()
 }
 
@@ -276,6 +291,16 @@ func (f *front) serveStats(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost && r.URL.Path == "/vcsim/expire" {
 		f.sessions = map[string]time.Time{}
 		fmt.Fprintln(w, "expired")
+		return
+	}
+	if r.Method == http.MethodPost && r.URL.Path == "/vcsim/expire-after" {
+		f.expireAt, f.expireCalls = 0, 0
+		if b := r.URL.Query().Get("bytes"); b != "" {
+			fmt.Sscan(b, &f.expireAt)
+			f.expireAt += f.folderBytes
+		}
+		fmt.Sscan(r.URL.Query().Get("calls"), &f.expireCalls)
+		fmt.Fprintln(w, "armed")
 		return
 	}
 	if r.Method == http.MethodPost && r.URL.Path == "/vcsim/reset" {
