@@ -100,6 +100,12 @@ cli_common_option (struct cli_common *c, int opt, const char *arg)
   case OPT_JSON:
     c->json = true;
     return 1;
+  case OPT_ALLOW_RUNNING:
+    c->opts.allow_running = true;
+    return 1;
+  case OPT_SNAPSHOT:
+    c->opts.snapshot = true;
+    return 1;
   case 'v':
     c->verbose++;
     return 1;

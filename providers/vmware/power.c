@@ -204,3 +204,48 @@ vmi_vmw_power_off (struct vmi_vmw_soap *s, const struct vmi_vm *vm, bool force,
            timeout_seconds);
   return hard_off (s, vm, vm->id);
 }
+
+int
+vmi_vmw_snapshot_create (struct vmi_vmw_soap *s, const struct vmi_vm *vm,
+                         char **snap)
+{
+  xmlNodePtr m = vmi_vmw_req_new ("CreateSnapshot_Task", "VirtualMachine",
+                                  vm->id);
+  char what[512];
+
+  if (m) {
+    vmi_vmw_req_add (m, "name", "vmimport");
+    vmi_vmw_req_add (m, "description", "vmimport: the disks are read under "
+                     "this snapshot; removed when the read ends");
+    vmi_vmw_req_add (m, "memory", "false");
+    vmi_vmw_req_add (m, "quiesce", "false");
+  }
+  snprintf (what, sizeof what, "CreateSnapshot_Task of VM %s (%s)", vm->name,
+            vm->id);
+  if (vm_task (s, m, what, snap) == -1)
+    return -1;
+  if (*snap == NULL) {
+    errno = EIO;
+    vmi_error ("%s: %s gave no snapshot", vmi_vmw_soap_endpoint (s), what);
+    return -1;
+  }
+  vmi_log (VMI_LOG_INFO, "VM %s: snapshot %s created", vm->name, *snap);
+  return 0;
+}
+
+int
+vmi_vmw_snapshot_remove (struct vmi_vmw_soap *s, const char *vm_name,
+                         const char *snap)
+{
+  xmlNodePtr m = vmi_vmw_req_new ("RemoveSnapshot_Task",
+                                  "VirtualMachineSnapshot", snap);
+  char what[512];
+
+  if (m) {
+    vmi_vmw_req_add (m, "removeChildren", "false");
+    vmi_vmw_req_add (m, "consolidate", "true");
+  }
+  snprintf (what, sizeof what, "RemoveSnapshot_Task of VM %s (%s)", vm_name,
+            snap);
+  return vm_task (s, m, what, NULL);
+}

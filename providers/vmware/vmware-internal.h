@@ -89,6 +89,12 @@ void vmi_vmw_vm_data_free (struct vmi_vm *vm);
 int vmi_vmw_power_state (struct vmi_vmw_soap *s, const char *moref, char **state);
 int vmi_vmw_power_off (struct vmi_vmw_soap *s, const struct vmi_vm *vm, bool force,
                    int timeout_seconds);
+/* A snapshot of VM without memory or quiescing (its disks stop changing
+ * underneath: the VM now writes to new deltas); *SNAP gets its moref. */
+int vmi_vmw_snapshot_create (struct vmi_vmw_soap *s, const struct vmi_vm *vm,
+                             char **snap);
+int vmi_vmw_snapshot_remove (struct vmi_vmw_soap *s, const char *vm_name,
+                             const char *snap);
 /* A task's moref from a *_Task response; wait until it ends.  0 or -1 with
  * the task's fault. */
 int vmi_vmw_task_wait (struct vmi_vmw_soap *s, const char *task, const char *what,

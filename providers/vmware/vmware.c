@@ -9,6 +9,7 @@
  * layer, nothing copied).  A session that expires mid-read is renewed by
  * the first request that meets the 401. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,16 @@
 #include "providers.h"
 #include "vmware-internal.h"
 
+/* A snapshot taken for --snapshot, removed at close. */
+struct snap {
+  char *vm_id, *vm_name, *moref;
+};
+
 struct vmi_vmw {
   struct vmi_vmw_soap *soap;
+  pthread_mutex_t lock;       /* snaps */
+  struct snap *snaps;
+  size_t nsnaps;
   char *base;       /* "https://host:port" */
   char *dc;
   struct vmi_source_opts http_opts;   /* TLS and timeouts, no credentials */
@@ -202,6 +211,85 @@ open_sibling (const struct vmi_opener *o, const char *relpath)
   return l;
 }
 
+/* Has VM a snapshot of ours?  Under w->lock. */
+static bool
+has_snapshot (const struct vmi_vmw *w, const struct vmi_vm *vm)
+{
+  for (size_t i = 0; i < w->nsnaps; i++)
+    if (strcmp (w->snaps[i].vm_id, vm->id) == 0)
+      return true;
+  return false;
+}
+
+static int
+take_snapshot (struct vmi_vmw *w, const struct vmi_vm *vm)
+{
+  struct snap *v;
+  char *moref = NULL;
+  int r = -1;
+
+  pthread_mutex_lock (&w->lock);
+  if (has_snapshot (w, vm)) {
+    pthread_mutex_unlock (&w->lock);
+    return 0;
+  }
+  if (vmi_vmw_snapshot_create (w->soap, vm, &moref) == -1)
+    goto out;
+  if ((v = realloc (w->snaps, (w->nsnaps + 1) * sizeof *v)) == NULL) {
+    vmi_vmw_snapshot_remove (w->soap, vm->name, moref);
+    nomem ();
+    goto out;
+  }
+  w->snaps = v;
+  v[w->nsnaps].moref = moref;
+  v[w->nsnaps].vm_id = strdup (vm->id);
+  v[w->nsnaps].vm_name = strdup (vm->name);
+  w->nsnaps++;
+  moref = NULL;
+  r = 0;
+ out:
+  free (moref);
+  pthread_mutex_unlock (&w->lock);
+  return r;
+}
+
+/* A running VM's disks are read only with --snapshot (its disks as they
+ * were at the snapshot: the backing files named by the inventory, which
+ * was read before it) or --allow-running (said loudly). */
+static int
+check_running (struct vmi_provider *p, const struct vmi_vm *vm)
+{
+  struct vmi_vmw *w = p->priv;
+  char *state = NULL;
+  bool off;
+
+  if (vmi_vmw_power_state (w->soap, vm->id, &state) == -1)
+    return -1;
+  off = strcmp (state, "poweredOff") == 0;
+  if (off) {
+    free (state);
+    return 0;
+  }
+  if (p->opts.snapshot) {
+    free (state);
+    return take_snapshot (w, vm);
+  }
+  if (p->opts.allow_running) {
+    vmi_log (VMI_LOG_WARN, "VM %s is %s: reading its disks while it runs "
+             "(--allow-running): the copy is crash-consistent at best",
+             vm->name, state);
+    free (state);
+    return 0;
+  }
+  errno = EBUSY;
+  vmi_error ("VM %s (%s) is %s: its disks change while they are read; power "
+             "it off first (vmimport poweroff), or give --snapshot (read "
+             "under a temporary snapshot) or --allow-running "
+             "(crash-consistent)", vm->name, vm->id, state);
+  free (state);
+  return -1;
+}
+
 static struct vmi_layer *
 vmi_vmw_open_disk (struct vmi_provider *p, const struct vmi_vm *vm, size_t i)
 {
@@ -212,6 +300,8 @@ vmi_vmw_open_disk (struct vmi_provider *p, const struct vmi_vm *vm, size_t i)
   struct vmi_layer *f, *l;
   const char *format = NULL;
 
+  if (check_running (p, vm) == -1)
+    return NULL;
   sb.op.opaque = &sb;
   sb.dir = slash ? strndup (d->path, (size_t) (slash - d->path)) : strdup ("");
   if (sb.dir == NULL) {
@@ -249,6 +339,20 @@ vmi_vmw_close (struct vmi_provider *p)
 
   if (w == NULL)
     return;
+  for (size_t i = 0; i < w->nsnaps; i++) {
+    if (vmi_vmw_snapshot_remove (w->soap, w->snaps[i].vm_name,
+                                 w->snaps[i].moref) == -1)
+      vmi_log (VMI_LOG_ERROR, "%s; remove snapshot %s of VM %s by hand",
+               vmi_error_get (), w->snaps[i].moref, w->snaps[i].vm_name);
+    else
+      vmi_log (VMI_LOG_INFO, "VM %s: snapshot %s removed", w->snaps[i].vm_name,
+               w->snaps[i].moref);
+    free (w->snaps[i].moref);
+    free (w->snaps[i].vm_id);
+    free (w->snaps[i].vm_name);
+  }
+  free (w->snaps);
+  pthread_mutex_destroy (&w->lock);
   for (size_t i = 0; i < p->nvms; i++)
     vmi_vmw_vm_data_free (p->vms[i]);
   vmi_vmw_soap_unref (w->soap);
@@ -285,6 +389,7 @@ vmi_vmw_open (const char *endpoint, const char *base, const char *dc,
     nomem ();
     return NULL;
   }
+  pthread_mutex_init (&w->lock, NULL);
   w->http_opts = *o;
   w->http_opts.username = w->http_opts.password = NULL;
   w->http_opts.ca_cert_file = o->ca_cert_file ? strdup (o->ca_cert_file) : NULL;
