@@ -880,7 +880,8 @@ usage (FILE *f)
 "(raw views of VMDK, QCOW2 and raw disks, read lazily).\n"
 "\n"
 "SOURCE: an image file or a folder of images, an .ova / .ovf, an http(s)://\n"
-"URL of one, or nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH.\n"
+"URL of one, nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH, or\n"
+"vmware://USER@HOST[:PORT]/DATACENTER[/FOLDER] (vCenter or ESXi).\n"
 "\n"
 "  -f, --foreground        stay in the foreground (log to stderr)\n"
 "  -d, --debug             FUSE debug output (implies -f)\n"
@@ -892,7 +893,7 @@ usage (FILE *f)
 "      --drop-behind SIZE  a reader streaming through a disk: drop the\n"
 "                          kernel's cached pages of it after every SIZE\n"
 "                          read (default 64M; 0: keep them)\n"
-"      --source-file FILE  a Harvester OvaSource (+ Secret) YAML\n"
+"      --source-file FILE  a Harvester OvaSource or VmwareSource (+ Secret) YAML\n"
 "      --user NAME         user name for the source\n"
 "      --password-file F   password for the source (or VMIMPORT_PASSWORD)\n"
 "      --ca-cert FILE      trust this CA bundle for TLS\n"
@@ -901,6 +902,10 @@ usage (FILE *f)
 "      --retries N         retries of a failed network request (default 8)\n"
 "      --retry-deadline S  give up on a request after S seconds of retrying\n"
 "                          (default 120; 0 = none)\n"
+"      --allow-running     read a running VM's disks as they are (VMware;\n"
+"                          crash-consistent at best)\n"
+"      --snapshot          read a running VM's disks under a temporary\n"
+"                          snapshot, removed at unmount (VMware)\n"
 "  -v, --verbose           debug log lines (every read)\n"
 "  -h, --help              this text\n"
 "  -V, --version           the version\n"
@@ -913,7 +918,7 @@ usage (FILE *f)
 enum {
   OPT_CACHE_SIZE = 256, OPT_SOURCE_FILE, OPT_USER, OPT_PASSWORD_FILE,
   OPT_CA_CERT, OPT_INSECURE, OPT_TIMEOUT, OPT_READAHEAD, OPT_RETRIES,
-  OPT_RETRY_DEADLINE, OPT_DROP_BEHIND,
+  OPT_RETRY_DEADLINE, OPT_DROP_BEHIND, OPT_ALLOW_RUNNING, OPT_SNAPSHOT,
 };
 
 static const struct option long_opts[] = {
@@ -931,6 +936,8 @@ static const struct option long_opts[] = {
   { "drop-behind", required_argument, NULL, OPT_DROP_BEHIND },
   { "retries", required_argument, NULL, OPT_RETRIES },
   { "retry-deadline", required_argument, NULL, OPT_RETRY_DEADLINE },
+  { "allow-running", no_argument, NULL, OPT_ALLOW_RUNNING },
+  { "snapshot", no_argument, NULL, OPT_SNAPSHOT },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -1023,6 +1030,8 @@ main (int argc, char **argv)
       break;
     case OPT_CA_CERT: free (opts.ca_cert_file); opts.ca_cert_file = strdup (optarg); break;
     case OPT_INSECURE: opts.insecure = true; break;
+    case OPT_ALLOW_RUNNING: opts.allow_running = true; break;
+    case OPT_SNAPSHOT: opts.snapshot = true; break;
     case OPT_TIMEOUT:
     case OPT_RETRIES:
     case OPT_RETRY_DEADLINE:

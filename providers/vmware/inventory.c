@@ -7,6 +7,7 @@
  * servers leave controllers' device[] empty, so it is never read).
  * Capacity: capacityInKB (some servers leave capacityInBytes 0). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,8 +116,11 @@ add_objects (struct inv *iv, xmlNodePtr rv)
     x->parent = prop_text (o, "parent");
     x->key = prop_text (o, "key");
     x->props = o;
-    if (x->type == NULL || x->moref == NULL)
-      return nomem ();
+    if (x->type == NULL || x->moref == NULL) {
+      errno = EIO;
+      vmi_error ("RetrievePropertiesEx: an object without a type or an id");
+      return -1;
+    }
   }
   return 0;
 }
@@ -329,6 +333,20 @@ device_type (xmlNodePtr devices, const char *key)
   return NULL;
 }
 
+/* A non-negative decimal count, or -1. */
+static int64_t
+count (const char *t)
+{
+  char *end;
+  long long v;
+
+  if (t == NULL || *t < '0' || *t > '9')
+    return -1;
+  errno = 0;
+  v = strtoll (t, &end, 10);
+  return errno || *end ? -1 : (int64_t) v;
+}
+
 /* "[ds] dir/name.vmdk" -> datastore and path. */
 static int
 split_ds_path (const char *file, struct vmi_vmw_disk *d)
@@ -381,10 +399,10 @@ add_disk (struct vmi_vm *vm, xmlNodePtr devices, xmlNodePtr d)
     nomem ();
     goto out;
   }
-  if (kb && atoll (kb) > 0)
-    disk->capacity = atoll (kb) * 1024;
-  else if (bytes && atoll (bytes) > 0)
-    disk->capacity = atoll (bytes);
+  if (count (kb) > 0 && count (kb) <= INT64_MAX / 1024)
+    disk->capacity = count (kb) * 1024;
+  else if (count (bytes) > 0)
+    disk->capacity = count (bytes);
   r = 0;
  out:
   free (file);
@@ -533,6 +551,68 @@ vmi_vmw_vm_data_free (struct vmi_vm *vm)
   }
 }
 
+/* Every VM of the view under UNDER (NULL: all) becomes a vmi_vm of P. */
+static int
+add_vms (struct inv *iv, struct vmi_provider *p, const char *vmfolder,
+         const char *under, const char *where)
+{
+  for (size_t i = 0; i < iv->n; i++) {
+    struct obj *o = &iv->v[i];
+    struct vmi_vm *vm;
+    char *fp, *tmpl;
+    bool inside;
+    if (strcmp (o->type, "VirtualMachine") != 0)
+      continue;
+    tmpl = prop_text (o->props, "config.template");
+    if (tmpl && strcmp (tmpl, "true") == 0) {
+      free (tmpl);
+      continue;   /* a template is not a VM to import */
+    }
+    free (tmpl);
+    if ((fp = folder_path (iv, o, vmfolder, under, &inside)) == NULL)
+      return nomem ();
+    if (!inside) {
+      free (fp);
+      continue;
+    }
+    vm = describe (iv, o, fp, where);
+    free (fp);
+    if (vm == NULL)
+      return -1;
+    if (vmi_provider_add_vm (p, vm) == -1) {
+      vmi_vmw_vm_data_free (vm);
+      vmi_vm_free (vm);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int
+vmi_vmw_inventory_parse (const char *xml, size_t len, struct vmi_provider *p,
+                         const char *vmfolder)
+{
+  struct inv iv = { 0 };
+  char *fault = NULL;
+  xmlDocPtr d = vmi_vmw_soap_parse ("fuzz", "RetrievePropertiesEx", xml, len,
+                                    200, &fault);
+  xmlNodePtr ret = NULL;
+  int r = -1;
+
+  free (fault);
+  if (d == NULL)
+    return -1;
+  for (xmlNodePtr n = xmlDocGetRootElement (d)->children; n && !ret; n = n->next)
+    for (xmlNodePtr c = n->children; c && !ret; c = c->next)
+      if (c->type == XML_ELEMENT_NODE)
+        ret = c;
+  if (keep_doc (&iv, d) == 0
+      && add_objects (&iv, vmi_vmw_child (ret, "returnval")) == 0)
+    r = add_vms (&iv, p, vmfolder, NULL, "vmware://fuzz/DC");
+  inv_free (&iv);
+  return r;
+}
+
 int
 vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p, const char *dc,
                const char *folder, const char *where)
@@ -574,39 +654,7 @@ vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p, const char *d
   destroy_view (s, view);
   if (r == -1)
     goto out;
-  r = -1;
-  for (size_t i = 0; i < iv.n; i++) {
-    struct obj *o = &iv.v[i];
-    struct vmi_vm *vm;
-    char *fp, *tmpl;
-    bool inside;
-    if (strcmp (o->type, "VirtualMachine") != 0)
-      continue;
-    tmpl = prop_text (o->props, "config.template");
-    if (tmpl && strcmp (tmpl, "true") == 0) {
-      free (tmpl);
-      continue;   /* a template is not a VM to import */
-    }
-    free (tmpl);
-    if ((fp = folder_path (&iv, o, vmfolder, under, &inside)) == NULL) {
-      nomem ();
-      goto out;
-    }
-    if (!inside) {
-      free (fp);
-      continue;
-    }
-    vm = describe (&iv, o, fp, where);
-    free (fp);
-    if (vm == NULL)
-      goto out;
-    if (vmi_provider_add_vm (p, vm) == -1) {
-      vmi_vmw_vm_data_free (vm);
-      vmi_vm_free (vm);
-      goto out;
-    }
-  }
-  r = 0;
+  r = add_vms (&iv, p, vmfolder, under, where);
  out:
   inv_free (&iv);
   free (dcref);

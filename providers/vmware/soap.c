@@ -383,6 +383,21 @@ fault_errno (const char *type)
   return EIO;
 }
 
+/* The first element of the Body. */
+static xmlNodePtr
+response_elem (xmlDocPtr doc)
+{
+  xmlNodePtr n = doc ? xmlDocGetRootElement (doc) : NULL;
+
+  for (n = n ? n->children : NULL; n; n = n->next)
+    if (is_elem (n, VMI_VMW_SOAP_NS, "Body"))
+      break;
+  for (n = n ? n->children : NULL; n; n = n->next)
+    if (n->type == XML_ELEMENT_NODE)
+      return n;
+  return NULL;
+}
+
 /* One POST of the serialized request.  Under s->lock.  Returns the parsed
  * response or NULL (error recorded); *FAULT gets the fault type. */
 static xmlDocPtr
@@ -394,8 +409,6 @@ post (struct vmi_vmw_soap *s, const char *method, xmlChar *xml, int len,
   CURLcode rc;
   long status = 0;
   xmlDocPtr doc = NULL;
-  xmlNodePtr body;
-  char *ftype = NULL, *fmsg = NULL;
 
   *fault = NULL;
   hdr = curl_slist_append (hdr, "Content-Type: text/xml; charset=utf-8");
@@ -433,15 +446,36 @@ post (struct vmi_vmw_soap *s, const char *method, xmlChar *xml, int len,
     s->cookie = r.cookie;
     r.cookie = NULL;
   }
-  doc = r.body ? xmlReadMemory (r.body, (int) r.len, "soap.xml", NULL,
-                                XML_PARSE_NONET | XML_PARSE_NOBLANKS
-                                | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
-               : NULL;
+  doc = vmi_vmw_soap_parse (s->endpoint, method, r.body, r.len, status, fault);
+ out:
+  free (r.body);
+  wipe_free (r.cookie);
+  return doc;
+}
+
+xmlDocPtr
+vmi_vmw_soap_parse (const char *endpoint, const char *method, const char *xml,
+                    size_t len, long status, char **fault)
+{
+  xmlDocPtr doc = NULL;
+  xmlNodePtr body;
+  char *ftype = NULL, *fmsg = NULL;
+
+  *fault = NULL;
+  if (len > MAX_RESPONSE) {
+    errno = EFBIG;
+    vmi_error ("%s: %s: response too large", endpoint, method);
+    return NULL;
+  }
+  doc = xml ? xmlReadMemory (xml, (int) len, "soap.xml", NULL,
+                             XML_PARSE_NONET | XML_PARSE_NOBLANKS
+                             | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+            : NULL;
   body = doc ? xmlDocGetRootElement (doc) : NULL;
   if (body == NULL || !is_elem (body, VMI_VMW_SOAP_NS, "Envelope")) {
     errno = EIO;
     vmi_error ("%s: %s: the server answered HTTP %ld without a SOAP "
-               "envelope (is this a vSphere /sdk endpoint?)", s->endpoint,
+               "envelope (is this a vSphere /sdk endpoint?)", endpoint,
                method, status);
     goto fail;
   }
@@ -452,45 +486,27 @@ post (struct vmi_vmw_soap *s, const char *method, xmlChar *xml, int len,
     errno = fault_errno (ftype);
     if (!strcmp (ftype, "InvalidLogin"))
       vmi_error ("%s: %s: authentication failed (InvalidLogin: %s): the "
-                 "server refused the user name and password", s->endpoint,
+                 "server refused the user name and password", endpoint,
                  method, fmsg ? fmsg : "");
     else
-      vmi_error ("%s: %s: %s%s%s", s->endpoint, method, ftype,
+      vmi_error ("%s: %s: %s%s%s", endpoint, method, ftype,
                  fmsg && *fmsg ? ": " : "", fmsg ? fmsg : "");
     *fault = ftype;
     ftype = NULL;
     goto fail;
   }
-  if (body == NULL || status != 200) {
+  if (body == NULL || status != 200 || response_elem (doc) == NULL) {
     errno = EIO;
-    vmi_error ("%s: %s: the server answered HTTP %ld", s->endpoint, method,
-               status);
+    vmi_error ("%s: %s: the server answered HTTP %ld%s", endpoint, method,
+               status, body ? "" : " without a SOAP body");
     goto fail;
   }
-  goto out;
+  free (fmsg);
+  return doc;
  fail:
   xmlFreeDoc (doc);
-  doc = NULL;
- out:
   free (ftype);
   free (fmsg);
-  free (r.body);
-  wipe_free (r.cookie);
-  return doc;
-}
-
-/* The first element of the Body. */
-static xmlNodePtr
-response_elem (xmlDocPtr doc)
-{
-  xmlNodePtr n = xmlDocGetRootElement (doc);
-
-  for (n = n->children; n; n = n->next)
-    if (is_elem (n, VMI_VMW_SOAP_NS, "Body"))
-      break;
-  for (n = n ? n->children : NULL; n; n = n->next)
-    if (n->type == XML_ELEMENT_NODE)
-      return n;
   return NULL;
 }
 

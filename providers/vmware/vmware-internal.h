@@ -64,6 +64,12 @@ void vmi_vmw_req_xsi_type (xmlNodePtr node, const char *type);
  * logs in again once and repeats the call. */
 xmlDocPtr vmi_vmw_soap_call (struct vmi_vmw_soap *s, xmlNodePtr method, xmlNodePtr *ret);
 
+/* A response body: the parsed envelope, or NULL with the error (the
+ * fault's type in *FAULT, caller frees).  Used by calls and fuzzing. */
+xmlDocPtr vmi_vmw_soap_parse (const char *endpoint, const char *method,
+                              const char *xml, size_t len, long status,
+                              char **fault);
+
 /* Reading responses (namespace-aware). */
 xmlNodePtr vmi_vmw_child (xmlNodePtr n, const char *name);       /* urn:vim25 */
 xmlNodePtr vmi_vmw_next (xmlNodePtr n, const char *name);        /* next sibling */
@@ -84,6 +90,11 @@ struct vmi_vmw_disk {
 int vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p, const char *dc,
                    const char *folder, const char *where);
 void vmi_vmw_vm_data_free (struct vmi_vm *vm);
+/* The VMs of one RetrievePropertiesEx response (XML, LEN bytes), folders
+ * relative to VMFOLDER, added to P: what vmi_vmw_inventory does with each
+ * page.  For the fuzz target.  0 or -1. */
+int vmi_vmw_inventory_parse (const char *xml, size_t len,
+                             struct vmi_provider *p, const char *vmfolder);
 
 /* Power. */
 int vmi_vmw_power_state (struct vmi_vmw_soap *s, const char *moref, char **state);

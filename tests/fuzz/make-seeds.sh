@@ -10,7 +10,7 @@ out=$(cd "$out" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmi-seeds.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
-mkdir -p "$out"/{vmdk,qcow2,tar,ovf,manifest,yaml}
+mkdir -p "$out"/{vmdk,qcow2,tar,ovf,manifest,yaml,vmware}
 
 # A 1 MiB raw disk: a text run over the first 5 grains (so that compressed
 # images have runs of adjacent grains and clusters, read and inflated as a
@@ -251,6 +251,39 @@ kind: OvaSource
 metadata: {name: *c}
 spec: {url: *c}
 EOF
-for t in vmdk qcow2 tar ovf manifest yaml; do
+# vSphere: a RetrievePropertiesEx answer (a VM in a folder, its disks on
+# two controllers, NICs on a standard and a distributed port group, the
+# port group, a folder) as vCenter and govmomi's simulator write it, and
+# a fault.
+cat > "$out/vmware/inventory.xml" <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><RetrievePropertiesExResponse xmlns="urn:vim25"><returnval><token>t1</token>
+<objects><obj type="Folder">group-v3</obj><propSet><name>name</name><val xsi:type="xsd:string">vm</val></propSet></objects>
+<objects><obj type="Folder">folder-9</obj><propSet><name>name</name><val xsi:type="xsd:string">prod</val></propSet><propSet><name>parent</name><val xsi:type="ManagedObjectReference" type="Folder">group-v3</val></propSet></objects>
+<objects><obj type="DistributedVirtualPortgroup">dvportgroup-13</obj><propSet><name>key</name><val xsi:type="xsd:string">dvportgroup-13</val></propSet><propSet><name>name</name><val xsi:type="xsd:string">DPG</val></propSet></objects>
+<objects><obj type="VirtualMachine">vm-29</obj>
+<propSet><name>name</name><val xsi:type="xsd:string">web</val></propSet>
+<propSet><name>parent</name><val xsi:type="ManagedObjectReference" type="Folder">folder-9</val></propSet>
+<propSet><name>config.hardware.numCPU</name><val xsi:type="xsd:int">2</val></propSet>
+<propSet><name>config.hardware.numCoresPerSocket</name><val xsi:type="xsd:int">1</val></propSet>
+<propSet><name>config.hardware.memoryMB</name><val xsi:type="xsd:int">512</val></propSet>
+<propSet><name>config.firmware</name><val xsi:type="xsd:string">efi</val></propSet>
+<propSet><name>config.bootOptions.efiSecureBootEnabled</name><val xsi:type="xsd:boolean">true</val></propSet>
+<propSet><name>config.guestId</name><val xsi:type="xsd:string">otherLinux64Guest</val></propSet>
+<propSet><name>runtime.powerState</name><val xsi:type="VirtualMachinePowerState">poweredOn</val></propSet>
+<propSet><name>config.hardware.device</name><val xsi:type="ArrayOfVirtualDevice">
+<VirtualDevice xsi:type="ParaVirtualSCSIController"><key>202</key><busNumber>0</busNumber></VirtualDevice>
+<VirtualDevice xsi:type="VirtualAHCIController"><key>203</key><busNumber>0</busNumber></VirtualDevice>
+<VirtualDevice xsi:type="VirtualVmxnet3"><key>204</key><backing xsi:type="VirtualEthernetCardNetworkBackingInfo"><deviceName>VM Network</deviceName></backing><macAddress>00:50:56:01:02:03</macAddress></VirtualDevice>
+<VirtualDevice xsi:type="VirtualE1000"><key>205</key><backing xsi:type="VirtualEthernetCardDistributedVirtualPortBackingInfo"><port><portgroupKey>dvportgroup-13</portgroupKey></port></backing><macAddress>00:50:56:01:02:04</macAddress></VirtualDevice>
+<VirtualDevice xsi:type="VirtualDisk"><key>206</key><backing xsi:type="VirtualDiskFlatVer2BackingInfo"><fileName>[ds1] web/web.vmdk</fileName></backing><controllerKey>202</controllerKey><unitNumber>0</unitNumber><capacityInKB>65536</capacityInKB></VirtualDevice>
+<VirtualDevice xsi:type="VirtualDisk"><key>207</key><backing xsi:type="VirtualDiskFlatVer2BackingInfo"><fileName>[ds1] web/web_1.vmdk</fileName></backing><controllerKey>203</controllerKey><capacityInKB>0</capacityInKB><capacityInBytes>1048576</capacityInBytes></VirtualDevice>
+</val></propSet></objects></returnval></RetrievePropertiesExResponse></soapenv:Body></soapenv:Envelope>
+EOF
+cat > "$out/vmware/fault.xml" <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>The session is not authenticated.</faultstring><detail><NotAuthenticatedFault xmlns="urn:vim25" xsi:type="NotAuthenticated"><object type="Folder">group-d1</object></NotAuthenticatedFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>
+EOF
+for t in vmdk qcow2 tar ovf manifest yaml vmware; do
   echo "make-seeds: $t: $(ls "$out/$t" | wc -l) seeds, $(du -sk "$out/$t" | cut -f1) KiB"
 done
