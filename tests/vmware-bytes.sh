@@ -101,7 +101,7 @@ apiVersion: migration.harvesterhci.io/v1beta1
 kind: VmwareSource
 metadata: { name: vcsim, namespace: default }
 spec:
-  endpoint: "$VC_URL"
+  endpoint: "${1:-$VC_URL}"
   dc: DC0
   credentials: { name: vcsim-credentials, namespace: default }
 ---
@@ -119,3 +119,4 @@ EOF2
     && cmp "$T/yaml.raw" "$D/flat.ref"
 }
 check "VmwareSource YAML + Secret (username, password, caCert): copy = qemu-img" yaml_source
+check "VmwareSource endpoint https://HOST (no /sdk) works too" yaml_source "https://$VC_HOST"

@@ -37,3 +37,11 @@ no_password_shown () {
   ! grep -F -e "$pw" -e "wrong-password" "$T/all-output.txt"
 }
 check "no password in output, errors or logs (-vv)" no_password_shown
+
+check_fails "a descriptor whose extent climbs out of the datastore is refused" \
+  "escape/escape.vmdk.*climbs out of the datastore" \
+  "$VMI" copy --quiet "${VC_OPTS[@]}" "$VC_SRC" --vm escape --disk 0 "$T/escape.raw"
+rm -f "$(json_get "$VC_DIR/state.json" datastore_dir)/broken/gone.vmdk"
+check_fails "a disk file missing on the datastore: VM, disk, path and 404 named" \
+  "VM broken disk 0 \\(\\[LocalDS_0\\] broken/gone.vmdk\\).*404" \
+  "$VMI" copy --quiet "${VC_OPTS[@]}" "$VC_SRC" --vm broken --disk 0 "$T/broken.raw"

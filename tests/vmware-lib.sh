@@ -69,6 +69,10 @@ make_fixtures () {
     && qemu-img create -q -f vmdk -b app-000002.vmdk -F vmdk app-000003.vmdk \
     && qemu-io -f vmdk -c "write -P 0x41 15M 1M" app-000003.vmdk >/dev/null \
     && qemu-img convert -q -f vmdk -O raw app-000003.vmdk chain.ref ) || return 1
+  # Hostile or broken: a descriptor whose extent climbs out of the
+  # datastore, a disk whose file goes away after the VM is made.
+  printf '# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW 8 FLAT "../../../../../etc/hostname" 0\n' > "$D/escape.vmdk"
+  cp "$D/sas0.vmdk" "$D/gone.vmdk"
   # 20 GiB, nearly empty: inspect must not read it.
   qemu-img create -q -f vmdk "$D/big.vmdk" 20G
 }
@@ -102,6 +106,14 @@ write_spec () {
  {"name": "big", "folder": "", "guest": "otherGuest64", "cpus": 1, "cores": 1, "memory_mb": 256,
   "firmware": "bios", "controllers": ["pvscsi"],
   "disks": [{"controller": 0, "datastore_path": "big/big.vmdk", "files": ["$D/big.vmdk"], "capacity_kb": 20971520}],
+  "nics": []},
+ {"name": "escape", "folder": "bad", "guest": "otherGuest64", "cpus": 1, "cores": 1, "memory_mb": 256,
+  "firmware": "bios", "controllers": ["pvscsi"],
+  "disks": [{"controller": 0, "datastore_path": "escape/escape.vmdk", "files": ["$D/escape.vmdk"], "capacity_kb": 4}],
+  "nics": []},
+ {"name": "broken", "folder": "bad", "guest": "otherGuest64", "cpus": 1, "cores": 1, "memory_mb": 256,
+  "firmware": "bios", "controllers": ["pvscsi"],
+  "disks": [{"controller": 0, "datastore_path": "broken/gone.vmdk", "files": ["$D/gone.vmdk"], "capacity_kb": $(vmdk_kb sas0)}],
   "nics": []},
  {"name": "running", "folder": "power", "guest": "otherGuest64", "cpus": 1, "cores": 1, "memory_mb": 256,
   "firmware": "bios", "power_on": true, "controllers": ["pvscsi"],

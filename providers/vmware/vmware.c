@@ -513,7 +513,7 @@ vmi_vmware_endpoint_open (const char *endpoint, const char *dc,
 {
   CURLU *u = curl_url ();
   char *scheme = NULL, *host = NULL, *port = NULL, *base = NULL,
-       *where = NULL;
+       *where = NULL, *path = NULL, *sdk = NULL;
   struct vmi_provider *p = NULL;
 
   if (u == NULL) {
@@ -535,16 +535,22 @@ vmi_vmware_endpoint_open (const char *endpoint, const char *dc,
     goto out;
   }
   port = url_part (u, CURLUPART_PORT, 0);
+  path = url_part (u, CURLUPART_PATH, 0);
   if (asprintf (&base, "%s://%s%s%s", scheme, host, port ? ":" : "",
                 port ? port : "") == -1
+      /* "https://vcenter" means its /sdk, as Harvester's controller reads it */
+      || asprintf (&sdk, "%s%s", base, path && strcmp (path, "/") != 0
+                                       ? path : "/sdk") == -1
       || asprintf (&where, "vmware://%s%s%s/%s", host, port ? ":" : "",
                    port ? port : "", dc) == -1) {
     nomem ();
     goto out;
   }
-  p = vmi_vmw_open (endpoint, base, dc, NULL, where, o);
+  p = vmi_vmw_open (sdk, base, dc, NULL, where, o);
  out:
   curl_url_cleanup (u);
+  free (path);
+  free (sdk);
   free (scheme);
   free (host);
   free (port);
