@@ -163,7 +163,8 @@ setup_vmware () {
   make_fixtures || return 1
   write_spec
   VC_DIR="$T/vc"
-  start_vcsim "$T/spec.json" "$VC_DIR" || return 1
+  # Pages of 4 objects: the inventory takes ContinueRetrievePropertiesEx.
+  start_vcsim "$T/spec.json" "$VC_DIR" -page 4 || return 1
   VC_URL=$(json_get "$VC_DIR/state.json" url)
   VC_CA="$VC_DIR/ca.pem"
   VC_HOST=${VC_URL#https://}; VC_HOST=${VC_HOST%/sdk}

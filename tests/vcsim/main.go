@@ -10,7 +10,7 @@
 // (-idle) or at once on POST /vcsim/expire.  VMs marked ignore_shutdown
 // accept ShutdownGuest and go on running.
 //
-// Usage: vcsim -spec SPEC.json -dir STATEDIR [-esx] [-idle SECONDS]
+// Usage: vcsim -spec SPEC.json -dir STATEDIR [-esx] [-idle SECONDS] [-page N]
 //
 //	STATEDIR/ca.pem    the CA that signed the server's certificate
 //	STATEDIR/state.json  {url, datacenter, datastore, vms: [...]}
@@ -41,6 +41,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -124,6 +125,10 @@ type front struct {
 	powerOffs   int64
 	expireAt    int64 // expire every session once folderBytes reaches it (0: off)
 	expireCalls int64 // ... or after this many more SOAP calls (0: off)
+	page        int   // objects per RetrievePropertiesEx page (0: all at once)
+	pages       map[string][][]byte
+	nextToken   int
+	continues   int64
 	proxy       *httputil.ReverseProxy
 }
 
@@ -247,6 +252,14 @@ func (f *front) serveSDK(w http.ResponseWriter, r *http.Request) {
 			f.mu.Unlock()
 		}
 	}
+	if f.page > 0 && method == "RetrievePropertiesEx" {
+		f.retrievePaged(w, r)
+		return
+	}
+	if method == "ContinueRetrievePropertiesEx" {
+		f.continuePaged(w, body)
+		return
+	}
 	cw := &countingWriter{ResponseWriter: w, status: 200}
 	f.proxy.ServeHTTP(cw, r)
 	if method == "Login" && cw.status == 200 {
@@ -254,6 +267,98 @@ func (f *front) serveSDK(w http.ResponseWriter, r *http.Request) {
 		f.logins++
 		f.mu.Unlock()
 	}
+}
+
+// Paging, which the simulator lacks: the answer's objects are cut into
+// pages of f.page; the first goes out with a token, the others are kept
+// for ContinueRetrievePropertiesEx.  pages[token] = the remaining pages.
+func (f *front) retrievePaged(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	f.proxy.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	if rec.Code != 200 {
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+		return
+	}
+	d := xml.NewDecoder(bytes.NewReader(body))
+	var objs [][2]int64
+	depth, start := 0, int64(0)
+	for {
+		off := d.InputOffset()
+		t, err := d.Token()
+		if err != nil {
+			break
+		}
+		switch e := t.(type) {
+		case xml.StartElement:
+			depth++
+			if depth == 5 && e.Name.Local == "objects" {
+				start = off
+			}
+		case xml.EndElement:
+			if depth == 5 && e.Name.Local == "objects" {
+				objs = append(objs, [2]int64{start, d.InputOffset()})
+			}
+			depth--
+		}
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	if len(objs) <= f.page {
+		w.Write(body)
+		return
+	}
+	prefix := string(body[:objs[0][0]])
+	suffix := string(body[objs[len(objs)-1][1]:])
+	var pages [][]byte
+	for i := 0; i < len(objs); i += f.page {
+		j := i + f.page
+		if j > len(objs) {
+			j = len(objs)
+		}
+		pages = append(pages, body[objs[i][0]:objs[j-1][1]])
+	}
+	f.mu.Lock()
+	f.nextToken++
+	token := fmt.Sprintf("page-%d", f.nextToken)
+	f.pages[token] = append([][]byte{[]byte(prefix), []byte(suffix)}, pages[1:]...)
+	f.mu.Unlock()
+	fmt.Fprintf(w, "%s<token>%s</token>%s%s", prefix, token, pages[0], suffix)
+}
+
+func (f *front) continuePaged(w http.ResponseWriter, body []byte) {
+	var req struct {
+		Token string `xml:"Body>ContinueRetrievePropertiesEx>token"`
+	}
+	xml.Unmarshal(body, &req)
+	f.mu.Lock()
+	f.continues++
+	kept, ok := f.pages[req.Token]
+	if ok {
+		delete(f.pages, req.Token)
+	}
+	var next string
+	if ok && len(kept) > 3 {
+		f.nextToken++
+		next = fmt.Sprintf("page-%d", f.nextToken)
+		f.pages[next] = append([][]byte{kept[0], kept[1]}, kept[3:]...)
+	}
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	if !ok || len(kept) < 3 {
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>unknown token</faultstring><detail><InvalidArgumentFault xmlns="urn:vim25" xsi:type="InvalidArgument"><invalidProperty>token</invalidProperty></InvalidArgumentFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>`)
+		return
+	}
+	rename := func(b []byte) string {
+		return strings.ReplaceAll(string(b), "RetrievePropertiesExResponse", "ContinueRetrievePropertiesExResponse")
+	}
+	tok := ""
+	if next != "" {
+		tok = "<token>" + next + "</token>"
+	}
+	fmt.Fprintf(w, "%s%s%s%s", rename(kept[0]), tok, kept[2], rename(kept[1]))
 }
 
 // The cookie a Login response sets becomes a live session.
@@ -306,6 +411,7 @@ func (f *front) serveStats(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost && r.URL.Path == "/vcsim/reset" {
 		f.logins, f.folderBytes, f.folderReqs = 0, 0, 0
 		f.snapCreated, f.snapRemoved, f.shutdowns, f.powerOffs = 0, 0, 0, 0
+		f.continues = 0
 		fmt.Fprintln(w, "reset")
 		return
 	}
@@ -314,6 +420,7 @@ func (f *front) serveStats(w http.ResponseWriter, r *http.Request) {
 		"folder_requests": f.folderReqs, "sessions": int64(len(f.sessions)),
 		"snapshots_created": f.snapCreated, "snapshots_removed": f.snapRemoved,
 		"shutdown_guest": f.shutdowns, "power_off": f.powerOffs,
+		"continue_calls": f.continues,
 	})
 }
 
@@ -548,6 +655,7 @@ func main() {
 	dir := flag.String("dir", "", "state directory")
 	esx := flag.Bool("esx", false, "a standalone ESXi host instead of vCenter")
 	idle := flag.Float64("idle", 0, "session idle timeout in seconds (0: none)")
+	page := flag.Int("page", 0, "objects per RetrievePropertiesEx page (0: no paging)")
 	flag.Parse()
 	if *specPath == "" || *dir == "" {
 		log.Fatal("usage: vcsim -spec SPEC.json -dir STATEDIR [-esx] [-idle S]")
@@ -598,6 +706,7 @@ func main() {
 	backend.User = nil
 	backend.Path = ""
 	f := &front{sessions: map[string]time.Time{}, ignore: map[string]bool{},
+		page: *page, pages: map[string][][]byte{},
 		idle: time.Duration(*idle * float64(time.Second))}
 	f.proxy = httputil.NewSingleHostReverseProxy(backend)
 	f.proxy.ModifyResponse = f.modifyResponse
