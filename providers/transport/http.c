@@ -418,15 +418,16 @@ session_apply (struct http *s, struct conn *c)
   return ck;
 }
 
-/* A 401 with a session: renew it once per request and try again. */
-static bool
+/* A 401 with a session: renew it once per request and try again.
+ * 1: try again; 0: go on; -1: the renewal failed (its error recorded). */
+static int
 session_renewed (struct http *s, long status, bool *renewed, char **sent)
 {
-  bool again = false;
+  int again = 0;
 
   if (status == 401 && s->session.renew && !*renewed) {
     *renewed = true;
-    again = s->session.renew (s->session.opaque, *sent) == 0;
+    again = s->session.renew (s->session.opaque, *sent) == 0 ? 1 : -1;
   }
   if (*sent) {
     explicit_bzero (*sent, strlen (*sent));
@@ -443,7 +444,7 @@ http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole)
 {
   struct vmi_retry r;
   char what[96];
-  int ret = -1;
+  int ret = -1, again;
   bool renewed = false;
 
   vmi_retry_start (&r, &s->retry);
@@ -473,8 +474,11 @@ http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole)
     curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
     rc = curl_easy_perform (c->h);
     curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
-    if (session_renewed (s, rc == CURLE_OK ? status : 0, &renewed, &sent)) {
+    if ((again = session_renewed (s, rc == CURLE_OK ? status : 0, &renewed,
+                                  &sent)) != 0) {
       conn_put (s, c);
+      if (again == -1)
+        goto out;
       continue;
     }
 
@@ -555,6 +559,7 @@ http_size (struct http *s, uint64_t *size)
 {
   struct vmi_retry r;
   bool renewed = false;
+  int again;
 
   vmi_retry_start (&r, &s->retry);
   for (;;) {
@@ -579,8 +584,11 @@ http_size (struct http *s, uint64_t *size)
     curl_easy_getinfo (c->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
     curl_easy_setopt (c->h, CURLOPT_NOBODY, 0L);
     curl_easy_setopt (c->h, CURLOPT_HTTPGET, 1L);
-    if (session_renewed (s, rc == CURLE_OK ? status : 0, &renewed, &sent)) {
+    if ((again = session_renewed (s, rc == CURLE_OK ? status : 0, &renewed,
+                                  &sent)) != 0) {
       conn_put (s, c);
+      if (again == -1)
+        return -1;
       continue;
     }
 
@@ -648,8 +656,11 @@ http_size (struct http *s, uint64_t *size)
     curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
     rc = curl_easy_perform (c->h);
     curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
-    if (session_renewed (s, rc == CURLE_OK ? status : 0, &renewed, &sent)) {
+    if ((again = session_renewed (s, rc == CURLE_OK ? status : 0, &renewed,
+                                  &sent)) != 0) {
       conn_put (s, c);
+      if (again == -1)
+        return -1;
       continue;
     }
     if (x.no_ranges) {
