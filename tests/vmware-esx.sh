@@ -12,7 +12,8 @@ esx_setup () {
     {"controller": 1, "datastore_path": "esxvm/flat.vmdk", "files": $(vmdk_files flat), "capacity_kb": $(vmdk_kb flat)}],
   "nics": [{"type": "vmxnet3", "network": "VM Network", "mac": "00:50:56:0a:0b:0c"}]}]}
 EOF2
-  start_vcsim "$T/esx-spec.json" "$T/esx" -esx || return 1
+  # Sessions die after 1.5 s idle, as a host's would after its timeout.
+  start_vcsim "$T/esx-spec.json" "$T/esx" -esx -idle 1.5 || return 1
   ESX_URL=$(json_get "$T/esx/state.json" url)
   ESX_HOST=${ESX_URL#https://}; ESX_HOST=${ESX_HOST%/sdk}
   ESX_SRC="vmware://root@$ESX_HOST/ha-datacenter"
@@ -50,5 +51,17 @@ print("\n".join(bad)); sys.exit(1 if bad else 0)
 PY
 }
 check "ESXi: vm.json (no folder, ha-datacenter)" esx_json
+esx_idle () {
+  curl -s -X POST --cacert "$T/esx/ca.pem" "${ESX_URL%/sdk}/vcsim/reset" >/dev/null
+  mount_fs "$ESX_SRC" "$T/mnt-esx" "${ESX_OPTS[@]}" || return 1
+  head -c 100000 "$T/mnt-esx/esxvm/disk-1.img" > /dev/null || return 1
+  sleep 2   # idle past the host's session timeout
+  cmp "$T/mnt-esx/esxvm/disk-1.img" "$D/flat.ref" && unmount_fs "$T/mnt-esx" || return 1
+  local n; n=$(curl -s --cacert "$T/esx/ca.pem" "${ESX_URL%/sdk}/vcsim/stats" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["logins"])')
+  echo "logins: $n"
+  [ "$n" = 2 ]
+}
+check "ESXi: a session that timed out while idle is renewed by the next read" esx_idle
 check_fails "ESXi: a vCenter datacenter name is not found" "datacenter DC0 not found" \
   "$VMI" ls "${ESX_OPTS[@]}" "vmware://root@$ESX_HOST/DC0"
