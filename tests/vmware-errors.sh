@@ -34,9 +34,9 @@ no_password_shown () {
   } > "$T/all-output.txt" 2>&1
   rm -f "$T/pw.raw"
   [ -s "$T/all-output.txt" ] || return 1
-  ! grep -F -e "$pw" -e "wrong-password" "$T/all-output.txt"
+  ! grep -F -e "$pw" -e "wrong-password" -e "vmware_soap_session=" "$T/all-output.txt"
 }
-check "no password in output, errors or logs (-vv)" no_password_shown
+check "no password (nor session cookie) in output, errors or logs (-vv)" no_password_shown
 
 check_fails "a descriptor whose extent climbs out of the datastore is refused" \
   "escape/escape.vmdk.*climbs out of the datastore" \
