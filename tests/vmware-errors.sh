@@ -45,3 +45,25 @@ rm -f "$(json_get "$VC_DIR/state.json" datastore_dir)/broken/gone.vmdk"
 check_fails "a disk file missing on the datastore: VM, disk, path and 404 named" \
   "VM broken disk 0 \\(\\[LocalDS_0\\] broken/gone.vmdk\\).*404" \
   "$VMI" copy --quiet "${VC_OPTS[@]}" "$VC_SRC" --vm broken --disk 0 "$T/broken.raw"
+
+# The peer is as strict as a vCenter, so nothing above passes by accident:
+# /folder without the session cookie is 401, and a property collector call
+# without a session is a NotAuthenticated fault.
+peer_is_strict () {
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$VC_CA" \
+    "${VC_URL%/sdk}/folder/app/flat.vmdk?dcPath=DC0&dsName=LocalDS_0")
+  echo "/folder without a cookie: HTTP $code"
+  [ "$code" = 401 ] || return 1
+  curl -s --cacert "$VC_CA" -H 'Content-Type: text/xml' --data-binary @- "$VC_URL" > "$T/strict.xml" <<'XML'
+<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">propertyCollector</_this><specSet><propSet><type>Folder</type><pathSet>name</pathSet></propSet><objectSet><obj type="Folder">group-d1</obj></objectSet></specSet><options/></RetrievePropertiesEx></soapenv:Body></soapenv:Envelope>
+XML
+  python3 - "$T/strict.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+d = r.find(".//detail")
+t = d[0].get("{http://www.w3.org/2001/XMLSchema-instance}type") if d is not None and len(d) else None
+print("fault:", t); sys.exit(0 if t == "NotAuthenticated" else 1)
+PY
+}
+check "the peer is strict: 401 on /folder and NotAuthenticated without a session" peer_is_strict
