@@ -6,7 +6,7 @@ No tool writes seSparse, so this writes one from the format as qemu's reader
 parentCID, parentFileNameHint, one SESPARSE extent) and the extent
 NAME-sesparse.vmdk.
 
-  sesparse-gen.py DIR NAME SECTORS PARENT PARENT_CID CID SPEC...
+  sesparse-gen.py [--compact] DIR NAME SECTORS PARENT PARENT_CID CID SPEC...
 
 SECTORS is the capacity in 512-byte sectors (the parent's).  Each SPEC is
 KIND:FIRST:COUNT in 4 KiB grains, applied in order (a later one wins):
@@ -16,7 +16,8 @@ KIND:FIRST:COUNT in 4 KiB grains, applied in order (a later one wins):
   hole    back to unallocated (the parent's)
 Grains are stored in a shuffled order, grain tables in reverse order of
 their directory entries, so that no lookup is the identity.  The extent is
-a sparse file.  Prints the layout as JSON (byte offsets) for tests that
+a sparse file (--compact: grains in reverse order from the start of
+their region, so that the file stays small).  Prints the layout as JSON (byte offsets) for tests that
 damage it: regions, "gt" (directory index -> table offset), "grains"
 (disk grain -> file offset).
 """
@@ -37,12 +38,14 @@ def pad(b, n):
 
 
 def main():
-    d, name, sectors, parent, pcid, cid = sys.argv[1:7]
+    compact = "--compact" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--compact"]
+    d, name, sectors, parent, pcid, cid = args[:6]
     sectors = int(sectors)
     ngrains = (sectors * SECTOR + GRAIN - 1) // GRAIN
     ngd = (ngrains + GTES - 1) // GTES
     state = {}                                  # grain -> kind
-    for spec in sys.argv[7:]:
+    for spec in args[6:]:
         kind, first, count = spec.split(":")
         for g in range(int(first), int(first) + int(count)):
             if not 0 <= g < ngrains:
@@ -67,7 +70,10 @@ def main():
 
     rng = random.Random(name)
     data = sorted(g for g, k in state.items() if k == "data")
-    slots = rng.sample(range(ngrains), len(data))
+    if compact:
+        slots = list(range(len(data)))[::-1]
+    else:
+        slots = rng.sample(range(ngrains), len(data))
     index = dict(zip(data, slots))
     used_gd = sorted({g // GTES for g in state})
     table_of = {gdi: ngd - 1 - gdi for gdi in used_gd}
@@ -126,6 +132,6 @@ def main():
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 7:
+    if len([a for a in sys.argv[1:] if a != "--compact"]) < 6:
         sys.exit(__doc__)
     main()

@@ -9,8 +9,9 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmi-seeds.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+here=$(cd "$(dirname "$0")" && pwd)
 cd "$tmp"
-mkdir -p "$out"/{vmdk,qcow2,tar,ovf,manifest,yaml}
+mkdir -p "$out"/{vmdk,sesparse,qcow2,tar,ovf,manifest,yaml}
 
 # A 1 MiB raw disk: a text run over the first 5 grains (so that compressed
 # images have runs of adjacent grains and clusters, read and inflated as a
@@ -56,6 +57,17 @@ ddb.geometry.heads = "16"
 ddb.geometry.sectors = "63"
 ddb.adapterType = "ide"
 EOF
+
+# seSparse extents (tests/sesparse-gen.py): 256 KiB disks with allocated,
+# zero, unmapped and unallocated grains; one of a partial last grain, one
+# of two grain tables (16 MiB + 4 KiB, one grain in each).
+gen="python3 $here/../sesparse-gen.py --compact"
+mkdir -p se
+$gen se a 512 p.vmdk 00000001 00000002 data:0:5 zero:10:3 unmap:20:2 data:63:1 >/dev/null
+$gen se b 509 p.vmdk 00000001 00000002 data:1:1 data:40:20 zero:62:1 >/dev/null
+$gen se c 512 p.vmdk 00000001 00000002 >/dev/null
+$gen se d $((32768 + 8)) p.vmdk 00000001 00000002 data:4095:2 >/dev/null
+for x in a b c d; do cp "se/$x-sesparse.vmdk" "$out/sesparse/$x.vmdk"; done
 
 # QCOW2: versions, cluster sizes, compression, extended L2, backing and
 # external data files, refcount widths.
@@ -251,6 +263,6 @@ kind: OvaSource
 metadata: {name: *c}
 spec: {url: *c}
 EOF
-for t in vmdk qcow2 tar ovf manifest yaml; do
+for t in vmdk sesparse qcow2 tar ovf manifest yaml; do
   echo "make-seeds: $t: $(ls "$out/$t" | wc -l) seeds, $(du -sk "$out/$t" | cut -f1) KiB"
 done
