@@ -338,6 +338,30 @@ descriptor_of_zero_extents_reads_zeros (void)
   vmi_layer_close (l);
 }
 
+/* CID and parentCID: hex as VMware (8 digits) and qemu (no leading zeros)
+ * write them; "ffffffff" means no parent; a bad parentCID is an error. */
+static void
+descriptor_cids_parse (void)
+{
+  const char *top = "version=1\nCID=0A1b2C3d\nparentCID=2f\n"
+    "parentFileNameHint=\"base.vmdk\"\ncreateType=\"vmfsSparse\"\n";
+  const char *base = "version=1\nCID=zz\nparentCID=FFFFFFFF\n";
+  const char *bad = "version=1\nCID=1\nparentCID=123456789\n";
+  struct vmdk_desc d;
+
+  CHECK (vmdk_desc_parse (top, strlen (top), "top.vmdk", &d) == 0
+         && d.has_cid && d.cid == 0x0a1b2c3d && d.has_parent
+         && d.parent_cid == 0x2f && d.parent_hint
+         && strcmp (d.parent_hint, "base.vmdk") == 0);
+  vmdk_desc_free (&d);
+  CHECK (vmdk_desc_parse (base, strlen (base), "base.vmdk", &d) == 0
+         && !d.has_cid && !d.has_parent);
+  vmdk_desc_free (&d);
+  CHECK (vmdk_desc_parse (bad, strlen (bad), "bad.vmdk", &d) == -1
+         && errno == EINVAL
+         && strstr (vmi_error_get (), "parentCID is not 8 hex digits"));
+}
+
 static void
 probe_knows_sparse_and_descriptors (void)
 {
@@ -347,6 +371,7 @@ probe_knows_sparse_and_descriptors (void)
 
   CHECK (vmi_vmdk_probe ("KDMV\1\0\0\0", 8));
   CHECK (vmi_vmdk_probe ("COWD\1\0\0\0", 8));
+  CHECK (vmi_vmdk_probe ("\xbe\xba\xfe\xca\0\0\0\0", 8));    /* seSparse */
   CHECK (vmi_vmdk_probe (d1, strlen (d1)));
   CHECK (vmi_vmdk_probe (d2, strlen (d2)));
   CHECK (!vmi_vmdk_probe (no, strlen (no)));
@@ -370,6 +395,7 @@ main (void)
   grain_tables_of_64_gib_are_read_once ();
   descriptor_of_zero_extents_reads_zeros ();
   probe_knows_sparse_and_descriptors ();
+  descriptor_cids_parse ();
   free (img);
   free (disk);
   if (failures)
