@@ -36,6 +36,21 @@ for o in subformat=monolithicSparse subformat=streamOptimized \
 done
 qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized small.raw "$out/vmdk/small-stream.vmdk"
 qemu-img convert -q -f raw -O vmdk small.raw "$out/vmdk/small-sparse.vmdk"
+# A delta disk (snapshot) whose parent is itself one folder down (the fuzz
+# opener hands the same bytes back): parentCID = its own CID, so that the
+# parent passes the CID check and the chain is opened 32 levels deep until
+# the depth limit stops it.
+qemu-img create -q -f vmdk pbase.vmdk 1M
+qemu-img create -q -f vmdk -b pbase.vmdk -F vmdk delta.vmdk
+qemu-io -f vmdk -c 'write -P 0x42 64k 64k' delta.vmdk >/dev/null
+python3 - delta.vmdk "$out/vmdk/delta-of-itself.vmdk" <<'PY'
+import re, sys
+b = open(sys.argv[1], "rb").read()
+cid = re.search(rb"\nCID=([0-9a-f]+)", b).group(1)
+b = re.sub(rb"parentCID=[0-9a-f]+", b"parentCID=" + cid, b, count=1)
+b = b.replace(b'parentFileNameHint="pbase.vmdk"', b'parentFileNameHint="s/pb.vmdk"\n')
+open(sys.argv[2], "wb").write(b)
+PY
 # A descriptor by hand: a sparse extent and a zero extent.
 cat > "$out/vmdk/descriptor.vmdk" <<'EOF'
 # Disk DescriptorFile
