@@ -100,12 +100,10 @@ poke () {
 }
 js () { python3 -c "import json,sys; j=json.load(open('$T/l1.json')); print($1)"; }
 GT0=$(js 'j["gt"]["0"]'); GRAIN0=$(js 'j["grains"]["0"]'); GDOFF=$(js 'j["regions"]["gd"][0]')
-hostile () {   # NAME: a fresh copy of level 1 over the base; prints the extent
-  local x="$T/hostile-$1"; mkdir -p "$x"
-  ln -s "$d/vm.vmdk" "$x/vm.vmdk"
-  sed "s/vm-000001-sesparse/$1-sesparse/" "$d/vm-000001.vmdk" > "$x/$1.vmdk"
-  cp --sparse=always "$d/vm-000001-sesparse.vmdk" "$x/$1-sesparse.vmdk"
-  echo "$x/$1-sesparse.vmdk"
+hostile () {   # NAME: a fresh copy of level 1 beside it; prints the extent
+  sed "s/vm-000001-sesparse/$1-sesparse/" "$d/vm-000001.vmdk" > "$d/$1.vmdk"
+  cp --sparse=always "$d/vm-000001-sesparse.vmdk" "$d/$1-sesparse.vmdk"
+  echo "$d/$1-sesparse.vmdk"
 }
 desc_of () { echo "${1%-sesparse.vmdk}.vmdk"; }
 check sesparse_hostile_copy_reads_before_damage cat_matches "$(desc_of "$(hostile good)")" "$d/ref1.raw"
