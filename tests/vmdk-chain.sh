@@ -51,12 +51,16 @@ qemu-io -f vmdk -c 'write -P 0x21 4M 8M' -c 'write -P 0x22 21M 64k' -c 'write -P
 qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse -b snap/mid.vmdk -F vmdk "$d/top.vmdk"
 qemu-io -f vmdk -c 'write -P 0x31 6M 64k' -c 'write -P 0x32 31M 1M' -c 'write -P 0x33 40M 512' "$d/top.vmdk" >/dev/null
 qemu-img convert -O raw "$d/top.vmdk" "$d/ref.raw"
-qemu-img convert -O raw "$d/snap/mid.vmdk" "$d/mid.raw"
+# 2 deep: a hosted sparse delta beside the base (mid's own parent is
+# outside mid's folder, which local images may not reach on their own).
+qemu-img create -q -f vmdk -b base.vmdk -F vmdk "$d/two.vmdk"
+qemu-io -f vmdk -c 'write -P 0x51 2M 1M' -c 'write -P 0x52 46M 2M' "$d/two.vmdk" >/dev/null
+qemu-img convert -O raw "$d/two.vmdk" "$d/two.raw"
 check vmdk_chain_fixture_is_3_deep bash -c "qemu-img info --backing-chain '$d/top.vmdk' | grep -c '^image:' | grep -qx 3"
 check vmdk_chain_3_deep_cat_matches_qemu cat_matches "$d/top.vmdk" "$d/ref.raw"
-check vmdk_chain_2_deep_sparse_delta_cat_matches_qemu cat_matches "$d/snap/mid.vmdk" "$d/mid.raw"
+check vmdk_chain_2_deep_sparse_delta_cat_matches_qemu cat_matches "$d/two.vmdk" "$d/two.raw"
 check vmdk_chain_3_deep_map_matches_qemu map_matches_qemu "$d/top.vmdk"
-check vmdk_chain_2_deep_map_matches_qemu map_matches_qemu "$d/snap/mid.vmdk"
+check vmdk_chain_2_deep_map_matches_qemu map_matches_qemu "$d/two.vmdk"
 check vmdk_chain_random_reads_match_qemu lt random "$d/top.vmdk" "$d/ref.raw" 500 4 11
 check vmdk_chain_copy_matches_qemu bash -c "'$VMI' copy --quiet '$d/top.vmdk' '$T/copy.out' && cmp '$d/ref.raw' '$T/copy.out'"
 rm -f "$T/copy.out"
@@ -106,7 +110,7 @@ printf '# Disk DescriptorFile\nversion=1\nCID=0badcafe\nparentCID=%s\ncreateType
 qemu-img convert -O raw "$d/esx-000001.vmdk" "$d/esx.raw"
 check vmdk_vmfssparse_delta_cat_matches_qemu cat_matches "$d/esx-000001.vmdk" "$d/esx.raw"
 check vmdk_vmfssparse_delta_map_matches_qemu map_matches_qemu "$d/esx-000001.vmdk"
-check vmdk_vmfssparse_delta_is_not_its_parent bash -c "! cmp -s '$d/esx.raw' '$d/mid.raw'"
+check vmdk_vmfssparse_delta_is_not_its_parent bash -c "! cmp -s '$d/esx.raw' '$d/two.raw'"
 
 # --- Broken chains ----------------------------------------------------------
 # The parent written after the snapshot: its CID moved on (qemu refuses too).
