@@ -57,8 +57,8 @@ check sesparse_1_level_cat_matches_qemu cat_matches "$d/vm-000001.vmdk" "$d/ref1
 check sesparse_3_levels_cat_matches_qemu cat_matches "$d/vm-000003.vmdk" "$d/ref3.raw"
 check sesparse_1_level_map_matches_qemu map_matches_qemu "$d/vm-000001.vmdk"
 check sesparse_3_levels_map_matches_qemu map_matches_qemu "$d/vm-000003.vmdk"
-check sesparse_random_reads_match_qemu lt random "$d/vm-000003.vmdk" "$d/ref3.raw" 1000 4 5
-check sesparse_random_reads_through_cache_match_qemu lt random "$d/vm-000003.vmdk" "$d/ref3.raw" 500 4 6 $((1 << 20))
+check sesparse_random_reads_match_qemu lt random "$d/vm-000003.vmdk" "$d/ref3.raw" 500 4 5
+check sesparse_random_reads_through_cache_match_qemu lt random "$d/vm-000003.vmdk" "$d/ref3.raw" 200 4 6 $((1 << 20))
 check sesparse_copy_matches_qemu bash -c "'$VMI' copy --quiet '$d/vm-000003.vmdk' '$T/copy.out' && cmp '$d/ref3.raw' '$T/copy.out'"
 rm -f "$T/copy.out"
 check sesparse_mounts mount_fs "$d/vm-000003.vmdk" "$T/mnt"
