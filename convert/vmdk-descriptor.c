@@ -145,8 +145,7 @@ parse_extent (char *s, const char *name, int line, struct vmdk_desc *d)
     return bad_line (name, line, "raw device mappings are not supported",
                      orig);
   else if (!strcmp (type, "SESPARSE"))
-    return bad_line (name, line, "seSparse extents are not supported",
-                     orig);
+    e.kind = VMDK_EXTENT_SESPARSE;
   else
     return bad_line (name, line, "unknown extent type", orig);
   if ((e.kind == VMDK_EXTENT_ZERO) != (file == NULL))

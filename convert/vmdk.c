@@ -3,7 +3,8 @@
  * A VMDK is either one sparse file ("KDMV": monolithicSparse,
  * streamOptimized; "COWD") whose layer vmdk-sparse.c provides, or a
  * descriptor naming extents (FLAT/VMFS, SPARSE/VMFSSPARSE, ZERO) in other
- * files, which this layer puts end to end.  Extent files are opened through
+ * files, which this layer puts end to end (an SESPARSE extent's layer is
+ * vmdk-sesparse.c's).  Extent files are opened through
  * the SIBLINGS opener, never directly; an extent file is never read as a
  * descriptor, so descriptors cannot nest or loop.
  *
@@ -40,6 +41,8 @@ int
 vmi_vmdk_probe (const void *buf, size_t len)
 {
   if (len >= 4 && (memcmp (buf, "KDMV", 4) == 0 || memcmp (buf, "COWD", 4) == 0))
+    return 1;
+  if (vmdk_sesparse_probe (buf, len))   /* refused at open, with a reason */
     return 1;
   return vmdk_desc_probe (buf, len);
 }
@@ -202,6 +205,7 @@ supported_create_type (const char *name, const char *t)
     "monolithicSparse", "monolithicFlat", "twoGbMaxExtentSparse",
     "twoGbMaxExtentFlat", "streamOptimized", "vmfs", "vmfsThin",
     "vmfsSparse", "vmfsPreallocated", "vmfsEagerZeroedThick", "custom",
+    "seSparse",
   };
   static const char *devices[] = {
     "vmfsRaw", "vmfsRDM", "vmfsRDMP", "vmfsPassthroughRawDeviceMap",
@@ -339,7 +343,17 @@ open_extent (const char *desc_name, const struct vmdk_desc_extent *e,
     }
     return vmi_slice_open (f, at, want, f->name);
   }
-  l = vmdk_sparse_open (f, NULL, NULL);
+  if (e->kind == VMDK_EXTENT_SESPARSE) {
+    if (!vmdk_sesparse_probe (head, n)) {
+      errno = EINVAL;
+      vmi_error ("%s: seSparse extent \"%s\" (descriptor line %d) has no "
+                 "seSparse header", desc_name, f->name, e->line);
+      goto err;
+    }
+    l = vmdk_sesparse_open (f);
+  }
+  else
+    l = vmdk_sparse_open (f, NULL, NULL);
   if (l && l->size != want) {
     errno = EINVAL;
     vmi_error ("%s: descriptor line %d gives extent \"%s\" %" PRIu64
@@ -402,7 +416,8 @@ open_descriptor (struct vmi_layer *file, const struct vmi_opener *siblings,
     struct part *x = &ps->p[i];
     x->start = pos;
     x->size = d.ext[i].sectors * VMDK_SECTOR;
-    x->sparse = d.ext[i].kind == VMDK_EXTENT_SPARSE;
+    x->sparse = d.ext[i].kind == VMDK_EXTENT_SPARSE
+      || d.ext[i].kind == VMDK_EXTENT_SESPARSE;
     pos += x->size;
     ps->n = i + 1;
     if (d.ext[i].kind != VMDK_EXTENT_ZERO
@@ -491,15 +506,24 @@ static struct vmi_layer *
 open_image (struct vmi_layer *file, const struct vmi_opener *siblings,
             int *has_cid, uint32_t *cid)
 {
-  unsigned char head[4] = { 0 };
+  unsigned char head[8] = { 0 };
 
   *has_cid = 0;
-  if (file->size >= 4 && vmi_layer_pread (file, head, 4, 0) == -1) {
+  if (file->size >= 8 && vmi_layer_pread (file, head, 8, 0) == -1) {
     vmi_layer_close (file);
     return NULL;
   }
   if (memcmp (head, "KDMV", 4) == 0 || memcmp (head, "COWD", 4) == 0)
     return open_sparse_disk (file, siblings, has_cid, cid);
+  if (vmdk_sesparse_probe (head, sizeof head)) {
+    /* Capacity alone; the descriptor holds its parent. */
+    errno = EINVAL;
+    vmi_error ("%s: is an seSparse extent, not a disk: open the descriptor "
+               "that names it (NAME.vmdk beside NAME-sesparse.vmdk)",
+               file->name);
+    vmi_layer_close (file);
+    return NULL;
+  }
   return open_descriptor (file, siblings, has_cid, cid);
 }
 

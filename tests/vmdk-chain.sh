@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # VMDK snapshot chains: delta disks (parentCID / parentFileNameHint) read
 # over their parents, 3 deep, hosted sparse and descriptor deltas, one in a
-# subfolder naming its parent as ../, and an ESX vmfsSparse (COWD) delta.
+# subfolder naming its parent relative to that folder (../), and an ESX
+# vmfsSparse (COWD) delta.
 # Bytes are compared with qemu-img convert -O raw of the top (through the
 # layer stack, the mount and vmimport copy); the map with qemu-img map both
 # ways (our data covers qemu's, our holes are holes in the whole chain).
@@ -39,29 +40,34 @@ cat_matches () { lt cat "$1" "$T/cat.out" && cmp "$2" "$T/cat.out"; }
 
 # --- A 3-deep chain as qemu makes it ----------------------------------------
 # base: monolithicFlat (a descriptor and a flat file); mid: a hosted sparse
-# delta beside it; top: a twoGbMaxExtentSparse delta (a descriptor whose
-# extents are sparse files) in a subfolder, naming "../mid.vmdk".
-d="$T/chain"; mkdir -p "$d/sub"
+# delta in a subfolder, naming "../base.vmdk" (relative to its own folder);
+# top: a twoGbMaxExtentSparse delta (a descriptor whose extents are sparse
+# files) naming "snap/mid.vmdk".  Every file stays inside the top's folder.
+d="$T/chain"; mkdir -p "$d/snap"
 qemu-img create -q -f vmdk -o subformat=monolithicFlat "$d/base.vmdk" 48M
 qemu-io -f vmdk -c 'write -P 0x11 0 8M' -c 'write -P 0x12 20M 4M' -c 'write -P 0x13 47M 1M' "$d/base.vmdk" >/dev/null
-qemu-img create -q -f vmdk -b base.vmdk -F vmdk "$d/mid.vmdk"
-qemu-io -f vmdk -c 'write -P 0x21 4M 8M' -c 'write -P 0x22 21M 64k' -c 'write -P 0x23 30M 3M' "$d/mid.vmdk" >/dev/null
-qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse -b ../mid.vmdk -F vmdk "$d/sub/top.vmdk"
-qemu-io -f vmdk -c 'write -P 0x31 6M 64k' -c 'write -P 0x32 31M 1M' -c 'write -P 0x33 40M 512' "$d/sub/top.vmdk" >/dev/null
-qemu-img convert -O raw "$d/sub/top.vmdk" "$d/ref.raw"
-qemu-img convert -O raw "$d/mid.vmdk" "$d/mid.raw"
-check vmdk_chain_fixture_is_3_deep bash -c "qemu-img info --backing-chain '$d/sub/top.vmdk' | grep -c '^image:' | grep -qx 3"
-check vmdk_chain_3_deep_cat_matches_qemu cat_matches "$d/sub/top.vmdk" "$d/ref.raw"
-check vmdk_chain_2_deep_sparse_delta_cat_matches_qemu cat_matches "$d/mid.vmdk" "$d/mid.raw"
-check vmdk_chain_3_deep_map_matches_qemu map_matches_qemu "$d/sub/top.vmdk"
-check vmdk_chain_2_deep_map_matches_qemu map_matches_qemu "$d/mid.vmdk"
-check vmdk_chain_random_reads_match_qemu lt random "$d/sub/top.vmdk" "$d/ref.raw" 500 4 11
-check vmdk_chain_copy_matches_qemu bash -c "'$VMI' copy --quiet '$d/sub/top.vmdk' '$T/copy.out' && cmp '$d/ref.raw' '$T/copy.out'"
+qemu-img create -q -f vmdk -b ../base.vmdk -F vmdk "$d/snap/mid.vmdk"
+qemu-io -f vmdk -c 'write -P 0x21 4M 8M' -c 'write -P 0x22 21M 64k' -c 'write -P 0x23 30M 3M' "$d/snap/mid.vmdk" >/dev/null
+qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse -b snap/mid.vmdk -F vmdk "$d/top.vmdk"
+qemu-io -f vmdk -c 'write -P 0x31 6M 64k' -c 'write -P 0x32 31M 1M' -c 'write -P 0x33 40M 512' "$d/top.vmdk" >/dev/null
+qemu-img convert -O raw "$d/top.vmdk" "$d/ref.raw"
+# 2 deep: a hosted sparse delta beside the base (mid's own parent is
+# outside mid's folder, which local images may not reach on their own).
+qemu-img create -q -f vmdk -b base.vmdk -F vmdk "$d/two.vmdk"
+qemu-io -f vmdk -c 'write -P 0x51 2M 1M' -c 'write -P 0x52 46M 2M' "$d/two.vmdk" >/dev/null
+qemu-img convert -O raw "$d/two.vmdk" "$d/two.raw"
+check vmdk_chain_fixture_is_3_deep bash -c "qemu-img info --backing-chain '$d/top.vmdk' | grep -c '^image:' | grep -qx 3"
+check vmdk_chain_3_deep_cat_matches_qemu cat_matches "$d/top.vmdk" "$d/ref.raw"
+check vmdk_chain_2_deep_sparse_delta_cat_matches_qemu cat_matches "$d/two.vmdk" "$d/two.raw"
+check vmdk_chain_3_deep_map_matches_qemu map_matches_qemu "$d/top.vmdk"
+check vmdk_chain_2_deep_map_matches_qemu map_matches_qemu "$d/two.vmdk"
+check vmdk_chain_random_reads_match_qemu lt random "$d/top.vmdk" "$d/ref.raw" 500 4 11
+check vmdk_chain_copy_matches_qemu bash -c "'$VMI' copy --quiet '$d/top.vmdk' '$T/copy.out' && cmp '$d/ref.raw' '$T/copy.out'"
 rm -f "$T/copy.out"
 
-check vmdk_chain_mounts mount_fs "$d/sub/top.vmdk" "$T/mnt"
+check vmdk_chain_mounts mount_fs "$d/top.vmdk" "$T/mnt"
 check vmdk_chain_mounted_disk_matches_qemu cmp "$T/mnt/top/disk-0.img" "$d/ref.raw"
-check vmdk_chain_seek_data_covers_qemu_map python3 - "$T/mnt/top/disk-0.img" "$d/sub/top.vmdk" <<'PY'
+check vmdk_chain_seek_data_covers_qemu_map python3 - "$T/mnt/top/disk-0.img" "$d/top.vmdk" <<'PY'
 import json, os, subprocess, sys
 path, src = sys.argv[1], sys.argv[2]
 fd = os.open(path, os.O_RDONLY)
@@ -104,16 +110,16 @@ printf '# Disk DescriptorFile\nversion=1\nCID=0badcafe\nparentCID=%s\ncreateType
 qemu-img convert -O raw "$d/esx-000001.vmdk" "$d/esx.raw"
 check vmdk_vmfssparse_delta_cat_matches_qemu cat_matches "$d/esx-000001.vmdk" "$d/esx.raw"
 check vmdk_vmfssparse_delta_map_matches_qemu map_matches_qemu "$d/esx-000001.vmdk"
-check vmdk_vmfssparse_delta_is_not_its_parent bash -c "! cmp -s '$d/esx.raw' '$d/mid.raw'"
+check vmdk_vmfssparse_delta_is_not_its_parent bash -c "! cmp -s '$d/esx.raw' '$d/two.raw'"
 
 # --- Broken chains ----------------------------------------------------------
 # The parent written after the snapshot: its CID moved on (qemu refuses too).
 b="$T/changed"; cp -r "$d" "$b"
-qemu-io -f vmdk -c 'write -P 0x44 0 4k' "$b/mid.vmdk" >/dev/null
-check vmdk_changed_parent_also_fails_in_qemu bash -c "! qemu-img convert -O raw '$b/sub/top.vmdk' '$T/x.raw' 2>/dev/null"
-check_fails vmdk_changed_parent_is_refused "top\.vmdk: parentCID [0-9a-f]{8} does not match CID [0-9a-f]{8} of parent \"\.\./mid\.vmdk\"" lt info "$b/sub/top.vmdk"
+qemu-io -f vmdk -c 'write -P 0x44 0 4k' "$b/snap/mid.vmdk" >/dev/null
+check vmdk_changed_parent_also_fails_in_qemu bash -c "! qemu-img convert -O raw '$b/top.vmdk' '$T/x.raw' 2>/dev/null"
+check_fails vmdk_changed_parent_is_refused "top\.vmdk: parentCID [0-9a-f]{8} does not match CID [0-9a-f]{8} of parent \"snap/mid\.vmdk\"" lt info "$b/top.vmdk"
 rm -f "$b/base.vmdk"
-check_fails vmdk_missing_grandparent_is_refused "parent \"\.\./mid\.vmdk\": .*mid\.vmdk: parent \"base\.vmdk\"" lt info "$b/sub/top.vmdk"
+check_fails vmdk_missing_grandparent_is_refused "parent \"snap/mid\.vmdk\": .*mid\.vmdk: parent \"\.\./base\.vmdk\"" lt info "$b/top.vmdk"
 
 desc_delta () {   # NAME HINT [PARENTCID]: a vmfsSparse delta over the COWD
   printf '# Disk DescriptorFile\nversion=1\nCID=%s\nparentCID=%s\ncreateType="vmfsSparse"\n%s\nRW %d VMFSSPARSE "esx-000001-delta.vmdk"\n' \
@@ -123,7 +129,7 @@ desc_delta () {   # NAME HINT [PARENTCID]: a vmfsSparse delta over the COWD
 f=$(desc_delta self 'parentFileNameHint="self.vmdk"')
 check_fails vmdk_delta_naming_itself_is_refused "self\.vmdk: parent loop: .*self\.vmdk\" is already in this disk's chain" lt info "$f"
 desc_delta loopa 'parentFileNameHint="loopb.vmdk"' >/dev/null
-f=$(desc_delta loopb 'parentFileNameHint="./sub/../loopa.vmdk"')
+f=$(desc_delta loopb 'parentFileNameHint="./snap/../loopa.vmdk"')
 check_fails vmdk_two_deltas_naming_each_other_are_refused "parent loop: .*loopb\.vmdk\" is already in this disk's chain" lt info "$f"
 f=$(desc_delta nohint '')
 check_fails vmdk_delta_without_parent_hint_is_refused "nohint\.vmdk: is a delta disk \(parentCID 0badcafe\) but names no parent" lt info "$f"

@@ -9,8 +9,9 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmi-seeds.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+here=$(cd "$(dirname "$0")" && pwd)
 cd "$tmp"
-mkdir -p "$out"/{vmdk,qcow2,tar,ovf,manifest,yaml,vmware}
+mkdir -p "$out"/{vmdk,sesparse,qcow2,tar,ovf,manifest,yaml,vmware}
 
 # A 1 MiB raw disk: a text run over the first 5 grains (so that compressed
 # images have runs of adjacent grains and clusters, read and inflated as a
@@ -35,6 +36,21 @@ for o in subformat=monolithicSparse subformat=streamOptimized \
 done
 qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized small.raw "$out/vmdk/small-stream.vmdk"
 qemu-img convert -q -f raw -O vmdk small.raw "$out/vmdk/small-sparse.vmdk"
+# A delta disk (snapshot) whose parent is itself one folder down (the fuzz
+# opener hands the same bytes back): parentCID = its own CID, so that the
+# parent passes the CID check and the chain is opened 32 levels deep until
+# the depth limit stops it.
+qemu-img create -q -f vmdk pbase.vmdk 1M
+qemu-img create -q -f vmdk -b pbase.vmdk -F vmdk delta.vmdk
+qemu-io -f vmdk -c 'write -P 0x42 64k 64k' delta.vmdk >/dev/null
+python3 - delta.vmdk "$out/vmdk/delta-of-itself.vmdk" <<'PY'
+import re, sys
+b = open(sys.argv[1], "rb").read()
+cid = re.search(rb"\nCID=([0-9a-f]+)", b).group(1)
+b = re.sub(rb"parentCID=[0-9a-f]+", b"parentCID=" + cid, b, count=1)
+b = b.replace(b'parentFileNameHint="pbase.vmdk"', b'parentFileNameHint="s/pb.vmdk"\n')
+open(sys.argv[2], "wb").write(b)
+PY
 # A descriptor by hand: a sparse extent and a zero extent.
 cat > "$out/vmdk/descriptor.vmdk" <<'EOF'
 # Disk DescriptorFile
@@ -56,6 +72,17 @@ ddb.geometry.heads = "16"
 ddb.geometry.sectors = "63"
 ddb.adapterType = "ide"
 EOF
+
+# seSparse extents (tests/sesparse-gen.py): 256 KiB disks with allocated,
+# zero, unmapped and unallocated grains; one of a partial last grain, one
+# of two grain tables (16 MiB + 4 KiB, one grain in each).
+gen="python3 $here/../sesparse-gen.py --compact"
+mkdir -p se
+$gen se a 512 p.vmdk 00000001 00000002 data:0:5 zero:10:3 unmap:20:2 data:63:1 >/dev/null
+$gen se b 509 p.vmdk 00000001 00000002 data:1:1 data:40:20 zero:62:1 >/dev/null
+$gen se c 512 p.vmdk 00000001 00000002 >/dev/null
+$gen se d $((32768 + 8)) p.vmdk 00000001 00000002 data:4095:2 >/dev/null
+for x in a b c d; do cp "se/$x-sesparse.vmdk" "$out/sesparse/$x.vmdk"; done
 
 # QCOW2: versions, cluster sizes, compression, extended L2, backing and
 # external data files, refcount widths.
@@ -284,6 +311,6 @@ cat > "$out/vmware/fault.xml" <<'EOF'
 <?xml version="1.0" encoding="UTF-8"?>
 <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>The session is not authenticated.</faultstring><detail><NotAuthenticatedFault xmlns="urn:vim25" xsi:type="NotAuthenticated"><object type="Folder">group-d1</object></NotAuthenticatedFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>
 EOF
-for t in vmdk qcow2 tar ovf manifest yaml vmware; do
+for t in vmdk sesparse qcow2 tar ovf manifest yaml vmware; do
   echo "make-seeds: $t: $(ls "$out/$t" | wc -l) seeds, $(du -sk "$out/$t" | cut -f1) KiB"
 done
