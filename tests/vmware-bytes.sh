@@ -123,3 +123,5 @@ EOF2
 }
 check "VmwareSource YAML + Secret (username, password, caCert): copy = qemu-img" yaml_source
 check "VmwareSource endpoint https://HOST (no /sdk) works too" yaml_source "https://$VC_HOST"
+check "--user NAME (a name with @) instead of USER@ in the URL" \
+  "$VMI" ls "${VC_OPTS[@]}" --user "$VC_USER" "vmware://$VC_HOST/DC0"

@@ -58,7 +58,7 @@ make_fixtures () {
   make_vmdk flat monolithicFlat 8M
   make_vmdk sparse monolithicSparse 12M
   make_vmdk stream streamOptimized 10M
-  make_vmdk split twoGbMaxExtentSparse 2200M
+  make_vmdk split twoGbMaxExtentSparse 2100M
   make_vmdk ide0 monolithicSparse 4M
   make_vmdk bl0 monolithicFlat 4M
   make_vmdk sas0 monolithicSparse 4M

@@ -7,8 +7,8 @@ vc_arm () { curl -s -X POST --cacert "$VC_CA" "${VC_URL%/sdk}/vcsim/expire-after
 one_login_per_copy () {
   vc_reset
   rm -f "$T/s.raw"
-  "$VMI" copy --quiet "${VC_OPTS[@]}" "$VC_SRC" --vm "$(vc_moref db 0)" --disk 1 "$T/s.raw" \
-    && cmp "$T/s.raw" "$D/split.ref" || return 1
+  "$VMI" copy --quiet "${VC_OPTS[@]}" "$VC_SRC" --vm "$(vc_moref db 0)" --disk 0 "$T/s.raw" \
+    && cmp "$T/s.raw" "$D/stream.ref" || return 1
   echo "logins: $(vc_stat logins), sessions left: $(vc_stat sessions)"
   [ "$(vc_stat logins)" = 1 ] && [ "$(vc_stat sessions)" = 0 ]
 }
