@@ -95,8 +95,8 @@ write_spec () {
   "cpus": 2, "cores": 1, "memory_mb": 1024, "firmware": "bios",
   "controllers": ["lsilogic", "nvme"],
   "disks": [
-    {"controller": 0, "datastore_path": "db/stream.vmdk", "files": $(vmdk_files stream), "capacity_kb": $(vmdk_kb stream)},
-    {"controller": 1, "datastore_path": "db/split.vmdk", "files": $(vmdk_files split), "capacity_kb": $(vmdk_kb split)}],
+    {"controller": 0, "datastore_path": "db vm/stream.vmdk", "files": $(vmdk_files stream), "capacity_kb": $(vmdk_kb stream)},
+    {"controller": 1, "datastore_path": "db vm/split.vmdk", "files": $(vmdk_files split), "capacity_kb": $(vmdk_kb split)}],
   "nics": [{"type": "e1000e", "network": "DC0_DVPG0"}, {"type": "vmxnet2", "network": "VM Network"}]},
  {"name": "app", "folder": "test", "guest": "windows9_64Guest",
   "cpus": 1, "cores": 1, "memory_mb": 512, "firmware": "efi", "secure_boot": false,
