@@ -125,3 +125,10 @@ check "VmwareSource YAML + Secret (username, password, caCert): copy = qemu-img"
 check "VmwareSource endpoint https://HOST (no /sdk) works too" yaml_source "https://$VC_HOST"
 check "--user NAME (a name with @) instead of USER@ in the URL" \
   "$VMI" ls "${VC_OPTS[@]}" --user "$VC_USER" "vmware://$VC_HOST/DC0"
+ls_text () {
+  "$VMI" ls "${VC_OPTS[@]}" "$VC_SRC" > "$T/ls.txt" || return 1
+  cat "$T/ls.txt"
+  grep -q "^prod/web/app  id=$APP  power=off  cpus=4 " "$T/ls.txt" \
+    && grep -q "^test/app  id=$APP2  power=off  cpus=1 " "$T/ls.txt"
+}
+check "vmimport ls: folder/name and ID tell a repeated name apart" ls_text
