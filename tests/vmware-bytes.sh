@@ -18,6 +18,7 @@ check "twoGbMaxExtentSparse (2 extents) on nvme: copy = qemu-img" copy_cmp "$DB"
 check "3-deep snapshot chain on ide: copy = qemu-img" copy_cmp "$APP2" 0 "$D/chain.ref"
 check "monolithicFlat on buslogic: copy = qemu-img" copy_cmp "$APP2" 1 "$D/bl0.ref"
 check "monolithicSparse on lsilogic-sas: copy = qemu-img" copy_cmp "$APP2" 2 "$D/sas0.ref"
+check "linked clone (parent named /vmfs/volumes/DS/...): copy = qemu-img" copy_cmp clone 0 "$D/lclone.ref"
 
 # vm.json of every VM against the spec the peer was built from and the
 # MACs it reports.

@@ -72,6 +72,16 @@ make_fixtures () {
     && qemu-img create -q -f vmdk -b app-000002.vmdk -F vmdk app-000003.vmdk \
     && qemu-io -f vmdk -c "write -P 0x41 15M 1M" app-000003.vmdk >/dev/null \
     && qemu-img convert -q -f vmdk -O raw app-000003.vmdk chain.ref ) || return 1
+  # A linked clone: its parent, a template's disk in another folder, named
+  # by its absolute VMFS path, as vSphere writes it.
+  ( cd "$D" && qemu-img create -q -f vmdk lbase.vmdk 8M \
+    && qemu-io -f vmdk -c "write -P 0x51 0 2M" -c "write -P 0x52 6M 1M" lbase.vmdk >/dev/null \
+    && qemu-img convert -q -f vmdk -O raw lbase.vmdk lbase.ref \
+    && qemu-img create -q -f vmdk -b lbase.vmdk -F vmdk lclone.vmdk \
+    && qemu-io -f vmdk -c "write -P 0x61 1M 2M" lclone.vmdk >/dev/null \
+    && qemu-img convert -q -f vmdk -O raw lclone.vmdk lclone.ref \
+    && python3 "$S/tests/vmdk-set-hint.py" lclone.vmdk lbase.vmdk \
+         /vmfs/volumes/LocalDS_0/linked/lbase.vmdk ) || return 1
   # Hostile or broken: a descriptor whose extent climbs out of the
   # datastore, a disk whose file goes away after the VM is made.
   printf '# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n\nRW 8 FLAT "../../../../../etc/hostname" 0\n' > "$D/escape.vmdk"
@@ -109,6 +119,14 @@ write_spec () {
  {"name": "big", "folder": "", "guest": "otherGuest64", "cpus": 1, "cores": 1, "memory_mb": 256,
   "firmware": "bios", "controllers": ["pvscsi"],
   "disks": [{"controller": 0, "datastore_path": "big/big.vmdk", "files": ["$D/big.vmdk"], "capacity_kb": 20971520}],
+  "nics": []},
+ {"name": "template", "folder": "test", "guest": "otherGuest64", "cpus": 1, "cores": 1, "memory_mb": 256,
+  "firmware": "bios", "controllers": ["pvscsi"],
+  "disks": [{"controller": 0, "datastore_path": "linked/lbase.vmdk", "files": ["$D/lbase.vmdk"], "capacity_kb": 8192}],
+  "nics": []},
+ {"name": "clone", "folder": "test", "guest": "otherGuest64", "cpus": 1, "cores": 1, "memory_mb": 256,
+  "firmware": "bios", "controllers": ["pvscsi"],
+  "disks": [{"controller": 0, "datastore_path": "clone/lclone.vmdk", "files": ["$D/lclone.vmdk"], "capacity_kb": 8192}],
   "nics": []},
  {"name": "escape", "folder": "bad", "guest": "otherGuest64", "cpus": 1, "cores": 1, "memory_mb": 256,
   "firmware": "bios", "controllers": ["pvscsi"],

@@ -20,6 +20,7 @@ struct obj {
   char *type, *moref;
   char *name, *parent;   /* Folder, VM, DVPG */
   char *key;             /* DVPG */
+  char *url;             /* Datastore */
   xmlNodePtr props;      /* the objects element (VMs), in a kept document */
 };
 
@@ -47,6 +48,7 @@ inv_free (struct inv *iv)
     free (iv->v[i].name);
     free (iv->v[i].parent);
     free (iv->v[i].key);
+    free (iv->v[i].url);
   }
   free (iv->v);
   for (size_t i = 0; i < iv->ndocs; i++)
@@ -115,6 +117,7 @@ add_objects (struct inv *iv, xmlNodePtr rv)
     x->name = prop_text (o, "name");
     x->parent = prop_text (o, "parent");
     x->key = prop_text (o, "key");
+    x->url = prop_text (o, "summary.url");
     x->props = o;
     if (x->type == NULL || x->moref == NULL) {
       errno = EIO;
@@ -175,6 +178,7 @@ create_view (struct vmi_vmw_soap *s, const char *dc)
     vmi_vmw_req_add (m, "type", "VirtualMachine");
     vmi_vmw_req_add (m, "type", "Folder");
     vmi_vmw_req_add (m, "type", "DistributedVirtualPortgroup");
+    vmi_vmw_req_add (m, "type", "Datastore");
     vmi_vmw_req_add (m, "recursive", "true");
   }
   if ((r = vmi_vmw_soap_call (s, m, &ret)) == NULL)
@@ -216,6 +220,10 @@ retrieve (struct vmi_vmw_soap *s, const char *view, struct inv *iv)
   vmi_vmw_req_add (ps, "type", "DistributedVirtualPortgroup");
   vmi_vmw_req_add (ps, "pathSet", "name");
   vmi_vmw_req_add (ps, "pathSet", "key");
+  ps = vmi_vmw_req_add (spec, "propSet", NULL);
+  vmi_vmw_req_add (ps, "type", "Datastore");
+  vmi_vmw_req_add (ps, "pathSet", "name");
+  vmi_vmw_req_add (ps, "pathSet", "summary.url");
   os = vmi_vmw_req_add (spec, "objectSet", NULL);
   vmi_vmw_req_moref (os, "obj", "ContainerView", view);
   vmi_vmw_req_add (os, "skip", "true");
@@ -613,9 +621,40 @@ vmi_vmw_inventory_parse (const char *xml, size_t len, struct vmi_provider *p,
   return r;
 }
 
+void
+vmi_vmw_datastores_free (struct vmi_vmw_datastore *ds, size_t nds)
+{
+  for (size_t i = 0; i < nds; i++) {
+    free (ds[i].name);
+    free (ds[i].url);
+  }
+  free (ds);
+}
+
+static int
+collect_datastores (struct inv *iv, struct vmi_vmw_datastore **ds,
+                    size_t *nds)
+{
+  for (size_t i = 0; i < iv->n; i++) {
+    struct vmi_vmw_datastore *v;
+    if (strcmp (iv->v[i].type, "Datastore") != 0 || iv->v[i].name == NULL)
+      continue;
+    if ((v = realloc (*ds, (*nds + 1) * sizeof *v)) == NULL)
+      return nomem ();
+    *ds = v;
+    v[*nds].name = strdup (iv->v[i].name);
+    v[*nds].url = iv->v[i].url ? strdup (iv->v[i].url) : NULL;
+    (*nds)++;
+    if (v[*nds - 1].name == NULL)
+      return nomem ();
+  }
+  return 0;
+}
+
 int
-vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p, const char *dc,
-               const char *folder, const char *where)
+vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
+                   const char *dc, const char *folder, const char *where,
+                   struct vmi_vmw_datastore **ds, size_t *nds)
 {
   struct inv iv = { 0 };
   char *dcref = NULL, *dctype = NULL, *vmfolder = NULL, *under = NULL,
@@ -655,6 +694,8 @@ vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p, const char *d
   if (r == -1)
     goto out;
   r = add_vms (&iv, p, vmfolder, under, where);
+  if (r == 0)
+    r = collect_datastores (&iv, ds, nds);
  out:
   inv_free (&iv);
   free (dcref);

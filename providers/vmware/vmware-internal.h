@@ -84,11 +84,21 @@ struct vmi_vmw_disk {
   char *path;        /* "dir/name.vmdk" */
 };
 
+/* A datastore of the datacenter: its name and summary.url
+ * ("ds:///vmfs/volumes/<uuid>/"), to map the absolute parent names linked
+ * clones carry ("/vmfs/volumes/<uuid or name>/dir/base.vmdk"). */
+struct vmi_vmw_datastore {
+  char *name, *url;
+};
+
 /* Find the datacenter DC (and FOLDER under its VM folder, may be NULL) and
- * add every VM under it to P (vmi_vm with provider's data).  WHERE is the
- * "vmware://host/DC" prefix for vm.json.  0 or -1. */
-int vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p, const char *dc,
-                   const char *folder, const char *where);
+ * add every VM under it to P (vmi_vm with provider's data); *DS gets the
+ * datacenter's datastores (caller frees with vmi_vmw_datastores_free).
+ * WHERE is the "vmware://host/DC" prefix for vm.json.  0 or -1. */
+int vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
+                       const char *dc, const char *folder, const char *where,
+                       struct vmi_vmw_datastore **ds, size_t *nds);
+void vmi_vmw_datastores_free (struct vmi_vmw_datastore *ds, size_t nds);
 void vmi_vmw_vm_data_free (struct vmi_vm *vm);
 /* The VMs of one RetrievePropertiesEx response (XML, LEN bytes), folders
  * relative to VMFOLDER, added to P: what vmi_vmw_inventory does with each

@@ -33,6 +33,8 @@ struct vmi_vmw {
   pthread_mutex_t lock;       /* snaps */
   struct snap *snaps;
   size_t nsnaps;
+  struct vmi_vmw_datastore *ds;   /* the datacenter's datastores */
+  size_t nds;
   char *base;       /* "https://host:port" */
   char *dc;
   struct vmi_source_opts http_opts;   /* TLS and timeouts, no credentials */
@@ -76,8 +78,9 @@ ds_join (const char *ds, const char *dir, const char *rel)
 
   if (rel[0] == '/') {
     errno = EPERM;
-    vmi_error ("[%s] %s: refusing the absolute path %s (only names relative "
-               "to the disk's folder on its datastore are followed)", ds,
+    vmi_error ("[%s] %s: refusing the absolute path %s (followed: names "
+               "relative to the disk's folder, and /vmfs/volumes/<datastore "
+               "name or uuid>/... of this datacenter's datastores)", ds,
                dir, rel);
     return NULL;
   }
@@ -197,16 +200,53 @@ struct sibling {
   char *dir;
 };
 
+/* "/vmfs/volumes/<uuid or name>/rest": the datastore whose name is that,
+ * or whose summary.url ends in /vmfs/volumes/<uuid>/.  NULL if none. */
+static const char *
+vmfs_datastore (const struct vmi_vmw *w, const char *abs, const char **rest)
+{
+  static const char prefix[] = "/vmfs/volumes/";
+  const char *id;
+  size_t n;
+
+  if (strncmp (abs, prefix, sizeof prefix - 1) != 0)
+    return NULL;
+  id = abs + sizeof prefix - 1;
+  n = strcspn (id, "/");
+  *rest = id + n + strspn (id + n, "/");
+  for (size_t i = 0; n > 0 && i < w->nds; i++) {
+    const char *u = w->ds[i].url, *at;
+    size_t ul;
+    if (strlen (w->ds[i].name) == n && strncmp (w->ds[i].name, id, n) == 0)
+      return w->ds[i].name;
+    if (u == NULL || (at = strstr (u, prefix)) == NULL)
+      continue;
+    at += sizeof prefix - 1;
+    ul = strcspn (at, "/");
+    if (ul == n && strncmp (at, id, n) == 0)
+      return w->ds[i].name;
+  }
+  return NULL;
+}
+
 static struct vmi_layer *
 open_sibling (const struct vmi_opener *o, const char *relpath)
 {
   const struct sibling *sb = (const struct sibling *) o;
-  char *path = ds_join (sb->ds, sb->dir, relpath);
+  const char *ds = sb->ds, *dir = sb->dir, *rest;
+  char *path;
   struct vmi_layer *l;
 
-  if (path == NULL)
+  /* A linked clone's parent is named by its absolute VMFS path. */
+  if (relpath[0] == '/' && (ds = vmfs_datastore (sb->w, relpath, &rest))) {
+    dir = "";
+    relpath = rest;
+  }
+  else
+    ds = sb->ds;
+  if ((path = ds_join (ds, dir, relpath)) == NULL)
     return NULL;
-  l = open_ds_file (sb->w, sb->ds, path);
+  l = open_ds_file (sb->w, ds, path);
   free (path);
   return l;
 }
@@ -352,6 +392,7 @@ vmi_vmw_close (struct vmi_provider *p)
     free (w->snaps[i].vm_name);
   }
   free (w->snaps);
+  vmi_vmw_datastores_free (w->ds, w->nds);
   pthread_mutex_destroy (&w->lock);
   for (size_t i = 0; i < p->nvms; i++)
     vmi_vmw_vm_data_free (p->vms[i]);
@@ -404,7 +445,8 @@ vmi_vmw_open (const char *endpoint, const char *base, const char *dc,
   p->lazy_disks = true;
   if ((w->soap = vmi_vmw_soap_new (endpoint, &p->opts)) == NULL
       || vmi_vmw_soap_connect (w->soap) == -1
-      || vmi_vmw_inventory (w->soap, p, dc, folder, where) == -1) {
+      || vmi_vmw_inventory (w->soap, p, dc, folder, where, &w->ds,
+                            &w->nds) == -1) {
     vmi_provider_close (p);
     return NULL;
   }
