@@ -287,6 +287,7 @@ cat > "$out/vmware/inventory.xml" <<'EOF'
 <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><RetrievePropertiesExResponse xmlns="urn:vim25"><returnval><token>t1</token>
 <objects><obj type="Folder">group-v3</obj><propSet><name>name</name><val xsi:type="xsd:string">vm</val></propSet></objects>
 <objects><obj type="Folder">folder-9</obj><propSet><name>name</name><val xsi:type="xsd:string">prod</val></propSet><propSet><name>parent</name><val xsi:type="ManagedObjectReference" type="Folder">group-v3</val></propSet></objects>
+<objects><obj type="Datastore">datastore-11</obj><propSet><name>name</name><val xsi:type="xsd:string">ds1</val></propSet><propSet><name>summary.url</name><val xsi:type="xsd:string">ds:///vmfs/volumes/5f3c2a1e-0b1c2d3e-4f50-0123456789ab/</val></propSet></objects>
 <objects><obj type="DistributedVirtualPortgroup">dvportgroup-13</obj><propSet><name>key</name><val xsi:type="xsd:string">dvportgroup-13</val></propSet><propSet><name>name</name><val xsi:type="xsd:string">DPG</val></propSet></objects>
 <objects><obj type="VirtualMachine">vm-29</obj>
 <propSet><name>name</name><val xsi:type="xsd:string">web</val></propSet>
