@@ -133,3 +133,20 @@ ls_text () {
     && grep -q "^test/app  id=$APP2  power=off  cpus=1 " "$T/ls.txt"
 }
 check "vmimport ls: folder/name and ID tell a repeated name apart" ls_text
+
+# vmimport serve of a vCenter: the same tree over HTTP, the disk read from
+# the datastore as it is asked for.
+serve_vcenter () {
+  "$VMI" serve --listen 127.0.0.1:0 "${VC_OPTS[@]}" "$VC_SRC" >"$T/serve.url" 2>"$T/serve.err" &
+  local pid=$! i url
+  at_exit "kill $pid"
+  for i in $(seq 1 100); do [ -s "$T/serve.url" ] && break; sleep 0.1; done
+  url=$(head -n 1 "$T/serve.url")
+  [ -n "$url" ] || { cat "$T/serve.err"; return 1; }
+  curl -sf "${url}prod/db/db/disk-0.img" -o "$T/serve.raw" && cmp "$T/serve.raw" "$D/stream.ref" \
+    && curl -sf "${url}test/app/vm.json" | grep -q '"folder": "test"'
+  local rc=$?
+  kill "$pid"; wait "$pid" 2>/dev/null
+  return $rc
+}
+check "vmimport serve of a vCenter: folders, a disk = qemu-img" serve_vcenter
