@@ -67,3 +67,18 @@ print("fault:", t); sys.exit(0 if t == "NotAuthenticated" else 1)
 PY
 }
 check "the peer is strict: 401 on /folder and NotAuthenticated without a session" peer_is_strict
+
+busy_server () {
+  vc_reset
+  curl -s -X POST --cacert "$VC_CA" "${VC_URL%/sdk}/vcsim/fail-next?n=3" >/dev/null
+  "$VMI" ls "${VC_OPTS[@]}" "$VC_SRC" >/dev/null || return 1
+  echo "503s answered: $(vc_stat injected_503)"
+  [ "$(vc_stat injected_503)" = 3 ]
+}
+check "a vCenter answering 503 a few times: the calls are retried" busy_server
+vc_reset
+curl -s -X POST --cacert "$VC_CA" "${VC_URL%/sdk}/vcsim/fail-next?n=1000" >/dev/null
+check_fails "a vCenter that stays busy: HTTP 503 and the endpoint named, after the retries" \
+  "https://$VC_HOST/sdk: RetrieveServiceContent: the server answered HTTP 503" \
+  "$VMI" ls "${VC_OPTS[@]}" --retries 2 "$VC_SRC"
+vc_reset

@@ -18,6 +18,7 @@
 #include <libxml/parser.h>
 
 #include "vmimport/error.h"
+#include "vmimport/retry.h"
 #include "vmware-internal.h"
 
 #define MAX_RESPONSE (256u << 20)
@@ -36,6 +37,7 @@ struct vmi_vmw_soap {
   char *username, *password;
   char *cookie;              /* "vmware_soap_session=..." */
   int logins;
+  struct vmi_retry_policy retry;
   struct service_ref svc[6];
 };
 
@@ -133,6 +135,7 @@ vmi_vmw_soap_new (const char *endpoint, const struct vmi_source_opts *o)
   }
   pthread_mutex_init (&s->lock, NULL);
   s->refs = 1;
+  s->retry = o->retry;
   for (int i = 0; fields[i]; i++)
     s->svc[i].field = fields[i];
   curl_easy_setopt (s->h, CURLOPT_URL, s->endpoint);
@@ -402,7 +405,7 @@ response_elem (xmlDocPtr doc)
  * response or NULL (error recorded); *FAULT gets the fault type. */
 static xmlDocPtr
 post (struct vmi_vmw_soap *s, const char *method, xmlChar *xml, int len,
-      char **fault, char **used_cookie)
+      char **fault, char **used_cookie, int *transient)
 {
   struct reply r = { 0 };
   struct curl_slist *hdr = NULL;
@@ -411,6 +414,7 @@ post (struct vmi_vmw_soap *s, const char *method, xmlChar *xml, int len,
   xmlDocPtr doc = NULL;
 
   *fault = NULL;
+  *transient = 0;
   hdr = curl_slist_append (hdr, "Content-Type: text/xml; charset=utf-8");
   hdr = curl_slist_append (hdr, "SOAPAction: \"urn:vim25/6.5\"");
   curl_easy_setopt (s->h, CURLOPT_HTTPHEADER, hdr);
@@ -427,6 +431,11 @@ post (struct vmi_vmw_soap *s, const char *method, xmlChar *xml, int len,
   curl_easy_getinfo (s->h, CURLINFO_RESPONSE_CODE, &status);
   if (rc != CURLE_OK) {
     const char *d = s->errbuf[0] ? s->errbuf : curl_easy_strerror (rc);
+    /* 2: nothing reached the server; 1: it may have */
+    *transient = rc == CURLE_COULDNT_CONNECT ? 2
+                 : rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR
+                   || rc == CURLE_GOT_NOTHING || rc == CURLE_OPERATION_TIMEDOUT
+                   || rc == CURLE_SSL_CONNECT_ERROR ? 1 : 0;
     if (rc == CURLE_PEER_FAILED_VERIFICATION) {
       errno = EPERM;
       vmi_error ("%s: %s: TLS certificate verification failed: %s (give the "
@@ -447,6 +456,9 @@ post (struct vmi_vmw_soap *s, const char *method, xmlChar *xml, int len,
     r.cookie = NULL;
   }
   doc = vmi_vmw_soap_parse (s->endpoint, method, r.body, r.len, status, fault);
+  if (doc == NULL && *fault == NULL
+      && (status == 502 || status == 503 || status == 504 || status == 429))
+    *transient = 1;   /* a busy server or a proxy in front of it */
  out:
   free (r.body);
   wipe_free (r.cookie);
@@ -510,13 +522,32 @@ vmi_vmw_soap_parse (const char *endpoint, const char *method, const char *xml,
   return NULL;
 }
 
+/* Calls that change nothing (or nothing that matters twice): retried
+ * after any transient failure.  Others only when nothing was sent. */
+static bool
+idempotent (const char *method)
+{
+  static const char *const m[] = {
+    "RetrieveServiceContent", "RetrievePropertiesEx",
+    "ContinueRetrievePropertiesEx", "FindByInventoryPath",
+    "CreateContainerView", "DestroyView", "Login", NULL,
+  };
+
+  for (int i = 0; m[i]; i++)
+    if (strcmp (method, m[i]) == 0)
+      return true;
+  return false;
+}
+
 static xmlDocPtr
 call_once (struct vmi_vmw_soap *s, xmlNodePtr method, char **fault,
            char **used_cookie)
 {
   xmlChar *xml = NULL;
-  int len = 0;
+  int len = 0, transient;
   xmlDocPtr r;
+  struct vmi_retry rt;
+  const char *name = (const char *) method->name;
 
   xmlDocDumpMemory (method->doc, &xml, &len);
   if (xml == NULL) {
@@ -524,9 +555,17 @@ call_once (struct vmi_vmw_soap *s, xmlNodePtr method, char **fault,
     vmi_error ("out of memory");
     return NULL;
   }
-  pthread_mutex_lock (&s->lock);
-  r = post (s, (const char *) method->name, xml, len, fault, used_cookie);
-  pthread_mutex_unlock (&s->lock);
+  vmi_retry_start (&rt, &s->retry);
+  for (;;) {
+    pthread_mutex_lock (&s->lock);
+    r = post (s, name, xml, len, fault, used_cookie, &transient);
+    pthread_mutex_unlock (&s->lock);
+    if (r || !(transient == 2 || (transient == 1 && idempotent (name)))
+        || !vmi_retry_again (&rt, s->endpoint, vmi_error_get ()))
+      break;
+    free (*used_cookie);
+    *used_cookie = NULL;
+  }
   explicit_bzero (xml, (size_t) len);   /* a Login carries the password */
   xmlFree (xml);
   return r;

@@ -18,6 +18,7 @@
 //	POST /vcsim/expire   drop every session
 //	POST /vcsim/expire-after?bytes=N  drop them once N more /folder bytes went out
 //	POST /vcsim/expire-after?calls=N  ... after N more SOAP calls
+//	POST /vcsim/fail-next?n=N  answer the next N SOAP calls 503
 //
 // Built with GO111MODULE=off GOPATH=/usr/share/gocode go build.
 package main
@@ -126,6 +127,8 @@ type front struct {
 	expireAt    int64 // expire every session once folderBytes reaches it (0: off)
 	expireCalls int64 // ... or after this many more SOAP calls (0: off)
 	page        int   // objects per RetrievePropertiesEx page (0: all at once)
+	failNext    int64 // answer the next N SOAP calls 503, as a busy vCenter does
+	injected    int64
 	pages       map[string][][]byte
 	nextToken   int
 	continues   int64
@@ -212,6 +215,18 @@ func (f *front) serveSDK(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	method, this := soapMethod(body)
+	f.mu.Lock()
+	busy := f.failNext > 0
+	if busy {
+		f.failNext--
+		f.injected++
+	}
+	f.mu.Unlock()
+	if busy {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "busy")
+		return
+	}
 	switch method {
 	case "RetrieveServiceContent", "Login":
 	default:
@@ -408,10 +423,15 @@ func (f *front) serveStats(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "armed")
 		return
 	}
+	if r.Method == http.MethodPost && r.URL.Path == "/vcsim/fail-next" {
+		fmt.Sscan(r.URL.Query().Get("n"), &f.failNext)
+		fmt.Fprintln(w, "armed")
+		return
+	}
 	if r.Method == http.MethodPost && r.URL.Path == "/vcsim/reset" {
 		f.logins, f.folderBytes, f.folderReqs = 0, 0, 0
 		f.snapCreated, f.snapRemoved, f.shutdowns, f.powerOffs = 0, 0, 0, 0
-		f.continues = 0
+		f.continues, f.injected, f.failNext = 0, 0, 0
 		fmt.Fprintln(w, "reset")
 		return
 	}
@@ -420,7 +440,7 @@ func (f *front) serveStats(w http.ResponseWriter, r *http.Request) {
 		"folder_requests": f.folderReqs, "sessions": int64(len(f.sessions)),
 		"snapshots_created": f.snapCreated, "snapshots_removed": f.snapRemoved,
 		"shutdown_guest": f.shutdowns, "power_off": f.powerOffs,
-		"continue_calls": f.continues,
+		"continue_calls": f.continues, "injected_503": f.injected,
 	})
 }
 
