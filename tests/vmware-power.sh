@@ -40,6 +40,28 @@ snapshot_failed_copy () {
 }
 check "--snapshot: the snapshot is removed when the copy fails" snapshot_failed_copy
 
+mount_running () {
+  vc_reset
+  mount_fs "$VC_SRC" "$T/mnt-run" "${VC_OPTS[@]}" || return 1
+  if cat "$T/mnt-run/power/running/disk-0.img" > /dev/null 2>&1; then
+    echo "a running VM's disk was readable through the mount"; return 1
+  fi
+  unmount_fs "$T/mnt-run" || return 1
+  mount_fs "$VC_SRC" "$T/mnt-snap" "${VC_OPTS[@]}" --snapshot || return 1
+  cmp "$T/mnt-snap/power/running/disk-0.img" "$D/ide0.ref" || return 1
+  [ "$(vc_stat snapshots_created)" = 1 ] && [ "$(vc_stat snapshots_removed)" = 0 ] || return 1
+  unmount_fs "$T/mnt-snap" || return 1
+  for i in $(seq 1 50); do [ "$(vc_stat snapshots_removed)" = 1 ] && break; sleep 0.1; done
+  echo "created $(vc_stat snapshots_created), removed $(vc_stat snapshots_removed)"
+  [ "$(vc_stat snapshots_removed)" = 1 ]
+}
+check "vmimportfs: a running VM's disk is refused; with --snapshot read, the snapshot removed at unmount" mount_running
+
+insecure () {
+  "$VMI" ls --insecure --password-file "$VC_PW" "$VC_SRC" > /dev/null
+}
+check "--insecure skips TLS verification (never the default)" insecure
+
 power_of () {
   "$VMI" ls --json "${VC_OPTS[@]}" "$VC_SRC" --vm "$1" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["power_state"])'
