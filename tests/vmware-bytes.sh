@@ -150,3 +150,12 @@ serve_vcenter () {
   return $rc
 }
 check "vmimport serve of a vCenter: folders, a disk = qemu-img" serve_vcenter
+
+one_vm_url () {
+  "$VMI" ls --json "${VC_OPTS[@]}" "$VC_SRC/prod/web/app" > "$T/one.json" || return 1
+  python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); print([(x["id"], x["source"]["folder"]) for x in v]); sys.exit(0 if [(x["id"], x["source"]["folder"]) for x in v]==[(sys.argv[2],"prod/web")] else 1)' "$T/one.json" "$APP" || return 1
+  rm -f "$T/one.raw"
+  "$VMI" copy --quiet "${VC_OPTS[@]}" "$VC_SRC/prod/web/app" --disk 0 "$T/one.raw" \
+    && cmp "$T/one.raw" "$D/flat.ref"
+}
+check "vmware://USER@HOST/DC/FOLDER/VM names one VM (no --vm needed)" one_vm_url

@@ -562,14 +562,15 @@ vmi_vmw_vm_data_free (struct vmi_vm *vm)
 /* Every VM of the view under UNDER (NULL: all) becomes a vmi_vm of P. */
 static int
 add_vms (struct inv *iv, struct vmi_provider *p, const char *vmfolder,
-         const char *under, const char *where)
+         const char *under, const char *only_vm, const char *where)
 {
   for (size_t i = 0; i < iv->n; i++) {
     struct obj *o = &iv->v[i];
     struct vmi_vm *vm;
     char *fp, *tmpl;
     bool inside;
-    if (strcmp (o->type, "VirtualMachine") != 0)
+    if (strcmp (o->type, "VirtualMachine") != 0
+        || (only_vm && strcmp (o->moref, only_vm) != 0))
       continue;
     tmpl = prop_text (o->props, "config.template");
     if (tmpl && strcmp (tmpl, "true") == 0) {
@@ -616,7 +617,7 @@ vmi_vmw_inventory_parse (const char *xml, size_t len, struct vmi_provider *p,
         ret = c;
   if (keep_doc (&iv, d) == 0
       && add_objects (&iv, vmi_vmw_child (ret, "returnval")) == 0)
-    r = add_vms (&iv, p, vmfolder, NULL, "vmware://fuzz/DC");
+    r = add_vms (&iv, p, vmfolder, NULL, NULL, "vmware://fuzz/DC");
   inv_free (&iv);
   return r;
 }
@@ -658,7 +659,8 @@ vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
 {
   struct inv iv = { 0 };
   char *dcref = NULL, *dctype = NULL, *vmfolder = NULL, *under = NULL,
-       *view = NULL, *path = NULL;
+       *view = NULL, *path = NULL, *utype = NULL;
+  const char *only_vm = NULL;
   int r = -1;
 
   dcref = find_path (s, dc, &dctype);
@@ -680,12 +682,16 @@ vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
       nomem ();
       goto out;
     }
-    if ((under = find_path (s, path, NULL)) == NULL) {
-      errno = ENOENT;
+    if ((under = find_path (s, path, &utype)) == NULL) {
+      if (errno != ENOENT)
+        goto out;
       vmi_error ("%s: folder %s not found in datacenter %s",
                  vmi_vmw_soap_endpoint (s), folder, dc);
       goto out;
     }
+    /* DC/FOLDER/VM names one VM (SearchIndex.FindByInventoryPath). */
+    if (utype && strcmp (utype, "VirtualMachine") == 0)
+      only_vm = under;
   }
   if ((view = create_view (s, dcref)) == NULL)
     goto out;
@@ -693,7 +699,7 @@ vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
   destroy_view (s, view);
   if (r == -1)
     goto out;
-  r = add_vms (&iv, p, vmfolder, under, where);
+  r = add_vms (&iv, p, vmfolder, only_vm ? NULL : under, only_vm, where);
   if (r == 0)
     r = collect_datastores (&iv, ds, nds);
  out:
@@ -702,6 +708,7 @@ vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
   free (dctype);
   free (vmfolder);
   free (under);
+  free (utype);
   free (view);
   free (path);
   return r;
