@@ -256,7 +256,7 @@ static bool
 has_snapshot (const struct vmi_vmw *w, const struct vmi_vm *vm)
 {
   for (size_t i = 0; i < w->nsnaps; i++)
-    if (strcmp (w->snaps[i].vm_id, vm->id) == 0)
+    if (w->snaps[i].vm_id && strcmp (w->snaps[i].vm_id, vm->id) == 0)
       return true;
   return false;
 }
@@ -286,7 +286,10 @@ take_snapshot (struct vmi_vmw *w, const struct vmi_vm *vm)
   v[w->nsnaps].vm_name = strdup (vm->name);
   w->nsnaps++;
   moref = NULL;
-  r = 0;
+  if (v[w->nsnaps - 1].vm_id == NULL || v[w->nsnaps - 1].vm_name == NULL)
+    nomem ();   /* kept anyway: close still removes the snapshot */
+  else
+    r = 0;
  out:
   free (moref);
   pthread_mutex_unlock (&w->lock);
@@ -380,12 +383,12 @@ vmi_vmw_close (struct vmi_provider *p)
   if (w == NULL)
     return;
   for (size_t i = 0; i < w->nsnaps; i++) {
-    if (vmi_vmw_snapshot_remove (w->soap, w->snaps[i].vm_name,
-                                 w->snaps[i].moref) == -1)
+    const char *name = w->snaps[i].vm_name ? w->snaps[i].vm_name : "?";
+    if (vmi_vmw_snapshot_remove (w->soap, name, w->snaps[i].moref) == -1)
       vmi_log (VMI_LOG_ERROR, "%s; remove snapshot %s of VM %s by hand",
-               vmi_error_get (), w->snaps[i].moref, w->snaps[i].vm_name);
+               vmi_error_get (), w->snaps[i].moref, name);
     else
-      vmi_log (VMI_LOG_INFO, "VM %s: snapshot %s removed", w->snaps[i].vm_name,
+      vmi_log (VMI_LOG_INFO, "VM %s: snapshot %s removed", name,
                w->snaps[i].moref);
     free (w->snaps[i].moref);
     free (w->snaps[i].vm_id);
