@@ -33,6 +33,7 @@ enum {
   OPT_VM,
   OPT_DISK,
   OPT_JSON,
+  OPT_ALLOW_OUTSIDE_PATHS,
   OPT_FIRST_COMMAND_OPTION,  /* commands number their own options from here */
 };
 
@@ -46,6 +47,8 @@ enum {
   { "retries", required_argument, NULL, OPT_RETRIES },                  \
   { "retry-deadline", required_argument, NULL, OPT_RETRY_DEADLINE },    \
   { "source-file", required_argument, NULL, OPT_SOURCE_FILE },          \
+  { "allow-outside-paths", optional_argument, NULL,                     \
+    OPT_ALLOW_OUTSIDE_PATHS },                                          \
   { "verbose", no_argument, NULL, 'v' },                                \
   { "help", no_argument, NULL, 'h' }
 
@@ -60,6 +63,9 @@ enum {
   "  --retry-deadline S    stop retrying a request after S seconds (0: none; default 120)\n" \
   "  --source-file FILE    a Harvester OvaSource/VmwareSource/OpenstackSource\n" \
   "                        YAML (with its Secret) instead of SOURCE\n"  \
+  "  --allow-outside-paths[=DIR:DIR...]\n"                              \
+  "                        a local image may name files (extents, backing\n" \
+  "                        files) outside its folder: anywhere, or in DIRs\n" \
   "  -v, --verbose         more messages (repeat for debug)\n"          \
   "  -h, --help            this help\n"
 

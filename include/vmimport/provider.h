@@ -31,6 +31,10 @@ struct vmi_source_opts {
   long connect_timeout_seconds; /* default 30 */
   struct vmi_retry_policy retry; /* transient network errors */
   uint64_t cache_size;   /* bytes of block cache per mount; default 64 MiB */
+  /* Local images: the files they name (extents, backing files) must be in
+   * the image's folder tree.  NULL: nothing else; "": anywhere
+   * (--allow-outside-paths); else ':'-separated folders also allowed. */
+  char *allow_outside_paths;
 };
 
 void vmi_source_opts_init(struct vmi_source_opts *o);
