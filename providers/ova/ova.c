@@ -34,6 +34,8 @@ struct ova {
   bool remote;
   bool is_ovf;               /* an OVF beside its files, not an archive */
   char *dir;                 /* OVF: folder path or URL prefix, ends in '/' */
+  char *ovf_dir;             /* OVA: the OVF member's folder ("" or "app/");
+                                its hrefs and manifest are relative to it */
   struct vmi_layer *archive; /* OVA: the whole archive */
   struct member *members;    /* OVA: regular files, archive order */
   size_t nmembers;
@@ -136,7 +138,44 @@ url_path_escape (const char *s)
   return out;
 }
 
-/* The raw bytes of file HREF of the appliance. */
+/* The archive member called NAME (its full path in the archive). */
+static struct vmi_layer *
+open_member (const struct ova *o, const char *name, const char *href)
+{
+  const struct member *m = member_find (o, name);
+  char seen[512] = "", *path;
+  struct vmi_layer *l;
+
+  if (m) {
+    if (asprintf (&path, "%s:%s", o->archive->name, m->name) == -1) {
+      errno = ENOMEM;
+      vmi_error ("out of memory");
+      return NULL;
+    }
+    l = vmi_slice_open (vmi_layer_ref (o->archive), m->offset, m->size, path);
+    free (path);
+    return l;
+  }
+  for (size_t i = 0; i < o->nmembers; i++) {
+    size_t n = strlen (seen);
+    if (n + strlen (o->members[i].name) + 8 >= sizeof seen)
+      break;
+    snprintf (seen + n, sizeof seen - n, "%s%s", n ? ", " : "",
+              o->members[i].name);
+  }
+  errno = ENOENT;
+  if (strcmp (name, href) != 0)
+    vmi_error ("%s: the OVF names file %s (member %s beside the OVF), but "
+               "the archive has no such member (it holds: %s)", o->source,
+               href, name, seen);
+  else
+    vmi_error ("%s: the OVF names file %s, but the archive has no such "
+               "member (it holds: %s)", o->source, href, seen);
+  return NULL;
+}
+
+/* The raw bytes of file HREF of the appliance: relative to the OVF's
+ * folder, inside the archive or beside the OVF. */
 static struct vmi_layer *
 open_file (const struct ova *o, const char *href)
 {
@@ -145,27 +184,14 @@ open_file (const struct ova *o, const char *href)
 
   if (check_href (o, href) == -1)
     return NULL;
+  while (href[0] == '.' && href[1] == '/')
+    href += 2;
   if (!o->is_ovf) {
-    const struct member *m = member_find (o, href);
-    char seen[512] = "";
-    if (m) {
-      if (asprintf (&path, "%s:%s", o->archive->name, m->name) == -1)
-        goto nomem;
-      l = vmi_slice_open (vmi_layer_ref (o->archive), m->offset, m->size, path);
-      free (path);
-      return l;
-    }
-    for (size_t i = 0; i < o->nmembers; i++) {
-      size_t n = strlen (seen);
-      if (n + strlen (o->members[i].name) + 8 >= sizeof seen)
-        break;
-      snprintf (seen + n, sizeof seen - n, "%s%s", n ? ", " : "",
-                o->members[i].name);
-    }
-    errno = ENOENT;
-    vmi_error ("%s: the OVF names file %s, but the archive has no such "
-               "member (it holds: %s)", o->source, href, seen);
-    return NULL;
+    if (asprintf (&path, "%s%s", o->ovf_dir ? o->ovf_dir : "", href) == -1)
+      goto nomem;
+    l = open_member (o, path, href);
+    free (path);
+    return l;
   }
   esc = o->remote ? url_path_escape (href) : strdup (href);
   if (esc == NULL || asprintf (&path, "%s%s", o->dir, esc) == -1) {
@@ -227,6 +253,7 @@ ova_free (struct ova *o)
     free (o->members[i].name);
   free (o->members);
   vmi_layer_close (o->archive);
+  free (o->ovf_dir);
   free (o->dir);
   free (o->source);
   free (o);
@@ -289,10 +316,21 @@ ova_open_descriptor (struct ova *o, const char *source,
                              : "it is empty or not an OVA");
       return NULL;
     }
-    l = open_file (o, ovf->name);
+    l = open_member (o, ovf->name, ovf->name);
     if (l == NULL)
       return NULL;
+    /* app/app.ovf: its hrefs (and its manifest) are relative to app/. */
+    n = strlen (ovf->name);
+    while (n > 0 && ovf->name[n - 1] != '/')
+      n--;
+    o->ovf_dir = strndup (ovf->name, n);
     *ovf_name = strdup (l->name);
+    if (o->ovf_dir == NULL) {
+      vmi_layer_close (l);
+      errno = ENOMEM;
+      vmi_error ("out of memory");
+      return NULL;
+    }
   }
   text = read_all (l, len);
   vmi_layer_close (l);
@@ -566,9 +604,13 @@ vmi_ova_verify (const char *source, const struct vmi_source_opts *opts,
 
   /* The manifest: the archive's .mf member, or NAME.mf beside NAME.ovf. */
   if (!o->is_ovf) {
+    /* A .mf in the OVF's folder; names relative to that folder. */
+    size_t dl = strlen (o->ovf_dir);
     for (size_t i = 0; i < o->nmembers && !mf_name; i++)
-      if (has_suffix (o->members[i].name, ".mf"))
-        mf_name = strdup (o->members[i].name);
+      if (has_suffix (o->members[i].name, ".mf")
+          && strncmp (o->members[i].name, o->ovf_dir, dl) == 0
+          && !strchr (o->members[i].name + dl, '/'))
+        mf_name = strdup (o->members[i].name + dl);
   }
   else {
     const char *base = source + strlen (o->dir);
@@ -599,12 +641,16 @@ vmi_ova_verify (const char *source, const struct vmi_source_opts *opts,
     /* Every member but the manifest and a certificate, in archive order. */
     for (size_t i = 0; i < o->nmembers; i++) {
       const struct member *m = &o->members[i];
+      size_t dl = strlen (o->ovf_dir);
+      /* The manifest names files relative to the OVF's folder. */
+      const char *rel = strncmp (m->name, o->ovf_dir, dl) == 0
+                        ? m->name + dl : m->name;
       struct check c;
       struct vmi_layer *l;
       int v;
-      if (!strcmp (m->name, mf_name) || has_suffix (m->name, ".cert"))
+      if (!strcmp (rel, mf_name) || has_suffix (rel, ".cert"))
         continue;
-      collect (&c, m->name, ents, nents);
+      collect (&c, rel, ents, nents);
       for (size_t k = 0; k < c.ne; k++)
         used[c.e[k] - ents] = true;
       if (c.ne == 0) {
@@ -613,7 +659,7 @@ vmi_ova_verify (const char *source, const struct vmi_source_opts *opts,
         fail_note (&failures, first, sizeof first, why);
         continue;
       }
-      if ((l = open_file (o, m->name)) == NULL)
+      if ((l = open_member (o, m->name, m->name)) == NULL)
         goto out;
       v = check_layer (l, &c, out, why, sizeof why);
       vmi_layer_close (l);
