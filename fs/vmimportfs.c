@@ -119,7 +119,8 @@ lookup (const char *path)
     n.kind = NODE_VM;
     return n;
   }
-  folder = bsearch (buf, fs.folders, fs.nfolders, sizeof *fs.folders, cmp_str);
+  folder = fs.nfolders == 0 ? NULL
+           : bsearch (buf, fs.folders, fs.nfolders, sizeof *fs.folders, cmp_str);
   if (folder) {
     n.kind = NODE_FOLDER;
     n.folder = *folder;
@@ -707,7 +708,8 @@ qcmp_vm (const void *a, const void *b)
 static bool
 path_taken (const char *path, size_t upto)
 {
-  if (bsearch (path, fs.folders, fs.nfolders, sizeof *fs.folders, cmp_str))
+  if (fs.nfolders > 0
+      && bsearch (path, fs.folders, fs.nfolders, sizeof *fs.folders, cmp_str))
     return true;
   for (size_t i = 0; i < upto; i++)
     if (strcmp (fs.vms[i].path, path) == 0)
@@ -724,7 +726,8 @@ collect_folders (char **vm_folders)
   for (size_t i = 0; i < fs.provider->nvms; i++)
     if (vm_folders[i] && add_folders (vm_folders[i]) == -1)
       return -1;
-  qsort (fs.folders, fs.nfolders, sizeof *fs.folders, qcmp_str);
+  if (fs.nfolders > 0)   /* qsort (NULL, 0, ...) is undefined */
+    qsort (fs.folders, fs.nfolders, sizeof *fs.folders, qcmp_str);
   for (size_t i = 0; i < fs.nfolders; i++) {
     if (n && strcmp (fs.folders[n - 1], fs.folders[i]) == 0)
       free (fs.folders[i]);
