@@ -9,7 +9,8 @@
  *   ova-tool yaml-cat FILE OUT          disk VMI_DISK of it to OUT
  *   ova-tool tar ARCHIVE MEMBER OUT     member of a local tar, read into
  *                                       memory first (the fuzz targets' path)
- *   ova-tool ovf FILE                   vm.json from vmi_ovf_parse alone
+ *   ova-tool ovf FILE                   vm.json of every VirtualSystem, one
+ *                                       per line, from vmi_ovf_parse_all
  *   ova-tool manifest FILE              the parsed manifest
  *   ova-tool parallel SOURCE THREADS BYTES REF
  *        THREADS threads each read BYTES (in 1 MiB pieces) from their own
@@ -263,14 +264,18 @@ main (int argc, char **argv)
   else if (!strcmp (argv[1], "ovf")) {
     size_t len;
     char *text = slurp (argv[2], &len);
-    struct vmi_vm *vm = vmi_ovf_parse (text, len, argv[2]);
-    if (vm == NULL)
+    struct vmi_vm **vms;
+    size_t n;
+    if (vmi_ovf_parse_all (text, len, argv[2], &vms, &n) == -1)
       r = fail ();
     else {
-      char *j = vmi_vm_to_json (vm);
-      fputs (j, stdout);
-      free (j);
-      vmi_vm_free (vm);
+      for (size_t i = 0; i < n; i++) {
+        char *j = vmi_vm_to_json (vms[i]);
+        puts (j);
+        free (j);
+        vmi_vm_free (vms[i]);
+      }
+      free (vms);
       r = 0;
     }
     free (text);

@@ -19,6 +19,11 @@ extern "C" {
  * beside the OVF) and source_format what the OVF says ("vmdk", ...).
  * WHERE names the document in messages.  NULL with an error on failure. */
 struct vmi_vm *vmi_ovf_parse(const char *xml, size_t len, const char *where);
+/* Every VirtualSystem of the OVF (several in a VirtualSystemCollection)
+ * as a VM: *VMS (N of them) is an array the caller frees, with each VM.
+ * vmi_ovf_parse returns the first only.  0, or -1 with an error. */
+int vmi_ovf_parse_all(const char *xml, size_t len, const char *where,
+                      struct vmi_vm ***vms, size_t *n);
 
 /* One line of a .mf manifest: "SHA256(file)= hex" (or SHA1, SHA512). */
 struct vmi_manifest_entry {

@@ -373,14 +373,17 @@ static struct vmi_layer *
 ova_open_disk (struct vmi_provider *p, const struct vmi_vm *vm, size_t i)
 {
   struct ova *o = p->priv;
+  size_t base = 0, k = 0;
 
-  (void) vm;
-  if (i >= o->nviews) {
+  /* The views are every VM's disks, VM after VM, in p->vms order. */
+  for (; k < p->nvms && p->vms[k] != vm; k++)
+    base += p->vms[k]->ndisks;
+  if (k == p->nvms || i >= vm->ndisks || base + i >= o->nviews) {
     errno = ENOENT;
-    vmi_error ("%s: no disk %zu", o->source, i);
+    vmi_error ("%s: %s: no disk %zu", o->source, vm->name, i);
     return NULL;
   }
-  return vmi_layer_ref (o->views[i]);
+  return vmi_layer_ref (o->views[base + i]);
 }
 
 static void
@@ -395,14 +398,59 @@ static const struct vmi_provider_ops ova_ops = {
   .close = ova_close,
 };
 
+/* Open the raw view of every disk of VM (appended to o->views) and fill
+ * in what the images say: capacity, allocation, format. */
+static int
+open_vm_disks (struct ova *o, struct vmi_vm *vm)
+{
+  struct vmi_layer **v = realloc (o->views, (o->nviews + vm->ndisks + 1)
+                                            * sizeof *v);
+
+  if (v == NULL || (vm->source_kind = strdup ("ova")) == NULL
+      || (vm->source_where = strdup (o->source)) == NULL) {
+    if (v)
+      o->views = v;
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return -1;
+  }
+  o->views = v;
+  for (size_t i = 0; i < vm->ndisks; i++) {
+    struct vmi_disk *d = &vm->disks[i];
+    const char *format = "raw";
+    struct vmi_layer *l = open_view (o, d, &format);
+    if (l == NULL) {
+      vmi_error_prefix ("%s: disk %zu (%s)", vm->name, i, d->source_name);
+      return -1;
+    }
+    o->views[o->nviews++] = l;
+    if (d->capacity >= 0 && (uint64_t) d->capacity != l->size)
+      vmi_log (VMI_LOG_WARN, "%s: %s: disk %zu: the OVF says %" PRId64
+               " bytes, the %s image holds %" PRIu64 "; using the image's",
+               o->source, vm->name, i, d->capacity, format, l->size);
+    d->capacity = (int64_t) l->size;
+    /* Format layers answer this from their metadata (already read). */
+    d->allocated = vmi_layer_allocated (l);
+    if (d->allocated < 0)
+      return -1;
+    free (d->source_format);
+    if ((d->source_format = strdup (format)) == NULL) {
+      errno = ENOMEM;
+      vmi_error ("out of memory");
+      return -1;
+    }
+  }
+  return 0;
+}
+
 struct vmi_provider *
 vmi_ova_provider_open (const char *source, const struct vmi_source_opts *opts)
 {
   struct ova *o = calloc (1, sizeof *o);
   struct vmi_provider *p = NULL;
-  struct vmi_vm *vm = NULL;
+  struct vmi_vm **vms = NULL;
   char *text = NULL, *ovf_name = NULL;
-  size_t len = 0;
+  size_t len = 0, nvms = 0, k = 0;
 
   if (o == NULL) {
     errno = ENOMEM;
@@ -416,51 +464,22 @@ vmi_ova_provider_open (const char *source, const struct vmi_source_opts *opts)
   }
   /* From here the provider's own copy of the options is used. */
   text = ova_open_descriptor (o, source, &p->opts, &len, &ovf_name);
-  if (text == NULL)
+  if (text == NULL
+      || vmi_ovf_parse_all (text, len, ovf_name, &vms, &nvms) == -1)
     goto fail;
-  vm = vmi_ovf_parse (text, len, ovf_name);
-  if (vm == NULL)
-    goto fail;
-  if ((vm->source_kind = strdup ("ova")) == NULL
-      || (vm->source_where = strdup (o->source)) == NULL
-      || (o->views = calloc (vm->ndisks + 1, sizeof *o->views)) == NULL) {
-    errno = ENOMEM;
-    vmi_error ("out of memory");
-    goto fail;
+  for (; k < nvms; k++) {
+    if (open_vm_disks (o, vms[k]) == -1 || vmi_provider_add_vm (p, vms[k]) == -1)
+      goto fail;
   }
-  for (size_t i = 0; i < vm->ndisks; i++) {
-    struct vmi_disk *d = &vm->disks[i];
-    const char *format = "raw";
-    struct vmi_layer *v = open_view (o, d, &format);
-    if (v == NULL) {
-      vmi_error_prefix ("disk %zu (%s)", i, d->source_name);
-      goto fail;
-    }
-    o->views[o->nviews++] = v;
-    if (d->capacity >= 0 && (uint64_t) d->capacity != v->size)
-      vmi_log (VMI_LOG_WARN, "%s: disk %zu: the OVF says %" PRId64
-               " bytes, the %s image holds %" PRIu64 "; using the image's",
-               o->source, i, d->capacity, format, v->size);
-    d->capacity = (int64_t) v->size;
-    /* Format layers answer this from their metadata (already read). */
-    d->allocated = vmi_layer_allocated (v);
-    if (d->allocated < 0)
-      goto fail;
-    free (d->source_format);
-    if ((d->source_format = strdup (format)) == NULL) {
-      errno = ENOMEM;
-      vmi_error ("out of memory");
-      goto fail;
-    }
-  }
-  if (vmi_provider_add_vm (p, vm) == -1)
-    goto fail;
+  free (vms);
   free (text);
   free (ovf_name);
   return p;
 
  fail:
-  vmi_vm_free (vm);
+  for (; k < nvms; k++)
+    vmi_vm_free (vms[k]);
+  free (vms);
   free (text);
   free (ovf_name);
   vmi_provider_close (p);
