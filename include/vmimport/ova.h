@@ -36,6 +36,29 @@ int vmi_manifest_parse(const char *text, size_t len, const char *where,
                        struct vmi_manifest_entry **entries, size_t *n);
 void vmi_manifest_free(struct vmi_manifest_entry *entries, size_t n);
 
+/* A signing certificate (.cert): "SHA256(app.mf)= HEX" then PEM. */
+struct x509_st;
+struct stack_st_X509;
+struct vmi_ova_cert {
+  const char *algo;            /* "SHA1", "SHA256", "SHA512" */
+  char *file;                  /* the file it signs (the manifest) */
+  unsigned char *sig;
+  size_t sig_len;
+  struct x509_st *x509;        /* the signer */
+  struct stack_st_X509 *chain; /* any further certificates */
+};
+int vmi_ova_cert_parse(const char *text, size_t len, const char *where,
+                       struct vmi_ova_cert *c);
+void vmi_ova_cert_clear(struct vmi_ova_cert *c);
+/* Verify C's signature over the manifest MF (its exact bytes, MF_LEN of
+ * them, named MF_NAME).  Writes one line to OUT: who signed it and whether
+ * the certificate is trusted (system store and CA_FILE).  0 good; 1 the
+ * signature does not verify (reason in WHY); -1 error. */
+int vmi_ova_cert_check(const struct vmi_ova_cert *c, const char *cert_name,
+                       const char *mf, size_t mf_len, const char *mf_name,
+                       const char *ca_file, FILE *out, char *why,
+                       size_t whylen);
+
 /* Check every file of an OVA / OVF against its manifest, reading each file
  * once, in order.  Writes one line per file to OUT.  0 if all match. */
 int vmi_ova_verify(const char *source, const struct vmi_source_opts *opts,

@@ -599,6 +599,54 @@ fail_note (int *failures, char *first, size_t firstlen, const char *why)
     snprintf (first, firstlen, "%s", why);
 }
 
+/* The signing certificate beside the manifest MF_NAME, if there is one:
+ * its signature over the manifest's bytes must verify.  0 (none, or
+ * good), 1 bad (noted in WHY), -1 error. */
+static int
+check_cert (const struct ova *o, const char *mf_name, const char *mf,
+            size_t mf_len, const struct vmi_source_opts *opts, FILE *out,
+            char *why, size_t whylen)
+{
+  struct vmi_ova_cert c;
+  struct vmi_layer *l = NULL;
+  char *name = NULL, *text = NULL;
+  size_t len, n = strlen (mf_name);
+  int r = -1;
+
+  if (!o->is_ovf) {
+    size_t dl = strlen (o->ovf_dir);
+    for (size_t i = 0; i < o->nmembers && !name; i++)
+      if (has_suffix (o->members[i].name, ".cert")
+          && strncmp (o->members[i].name, o->ovf_dir, dl) == 0
+          && !strchr (o->members[i].name + dl, '/'))
+        name = strdup (o->members[i].name + dl);
+    if (name == NULL)
+      return 0;
+  }
+  else if (n < 3 || asprintf (&name, "%.*s.cert", (int) (n - 3), mf_name) == -1)
+    name = NULL;
+  if (name == NULL) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return -1;
+  }
+  if ((l = open_file (o, name)) == NULL) {
+    r = errno == ENOENT && o->is_ovf ? 0 : -1;   /* no certificate: fine */
+    goto out;
+  }
+  if ((text = read_all (l, &len)) == NULL
+      || vmi_ova_cert_parse (text, len, l->name, &c) == -1)
+    goto out;
+  r = vmi_ova_cert_check (&c, name, mf, mf_len, mf_name, opts->ca_cert_file,
+                          out, why, whylen);
+  vmi_ova_cert_clear (&c);
+ out:
+  vmi_layer_close (l);
+  free (text);
+  free (name);
+  return r;
+}
+
 int
 vmi_ova_verify (const char *source, const struct vmi_source_opts *opts,
                 FILE *out)
@@ -731,6 +779,10 @@ vmi_ova_verify (const char *source, const struct vmi_source_opts *opts,
       fail_note (&failures, first, sizeof first, why);
     }
     free (ovf_file);
+  }
+  switch (check_cert (o, mf_name, mf_text, len, opts, out, why, sizeof why)) {
+  case -1: goto out;
+  case 1: fail_note (&failures, first, sizeof first, why); break;
   }
   for (size_t i = 0; i < nents; i++)
     if (!used[i]) {
