@@ -223,6 +223,21 @@ make_ova "$W/vapp.ova" "$T/vapp" ustar vapp.ovf vapp.mf vapp.cert web.vmdk db.im
 VAPP_VMS='[("web", "j[\"cpus\"]==4 and j[\"memory_mib\"]==2048 and j[\"firmware\"]==\"efi\" and [(d[\"index\"],d[\"capacity\"],d[\"bus\"],d[\"source_format\"],d[\"source_name\"]) for d in j[\"disks\"]]==[(0,24<<20,\"scsi\",\"vmdk\",\"web.vmdk\")] and [(n[\"network\"],n[\"model\"],n[\"mac\"]) for n in j[\"nics\"]]==[(\"frontend\",\"VmxNet3\",\"00:50:56:00:00:0a\")]", ["a"]),
            ("db", "j[\"cpus\"]==1 and j[\"memory_mib\"]==512 and j[\"firmware\"] is None and [(d[\"index\"],d[\"capacity\"],d[\"bus\"],d[\"source_format\"],d[\"source_name\"]) for d in j[\"disks\"]]==[(0,8<<20,\"ide\",\"qcow2\",\"db.img\")] and j[\"nics\"]==[]", ["b"])]'
 
+# ---- 4. chunked files (ovftool --chunkSize): disk1.vmdk.000000000, ... ----
+mkdir -p "$T/chunk" "$W/chunk-ovf" "$W/chunk-nosize"
+split -b 1048576 -d -a 9 "$T/raw/a.vmdk" "$T/chunk/disk1.vmdk."
+total=$(stat -c %s "$T/raw/a.vmdk")
+pieces=$(cd "$T/chunk" && ls disk1.vmdk.*)
+make_ovf "$T/chunk/chunk.ovf" '{"name": "chunked", "cpus": 1, "memory": [512, "MegaBytes"],
+  "disks": [{"href": "disk1.vmdk", "capacity": [24, "byte * 2^20"], "format": "vmdk", "bus": "sata"}], "nics": []}'
+sed -i "s|<File ovf:href=\"disk1.vmdk\" ovf:id=\"file1\"/>|<File ovf:chunkSize=\"1048576\" ovf:href=\"disk1.vmdk\" ovf:id=\"file1\" ovf:size=\"$total\"/>|" "$T/chunk/chunk.ovf"
+(cd "$T/chunk" && mf_lines sha256 chunk.ovf $pieces > chunk.mf)
+make_ova "$W/chunk.ova" "$T/chunk" ustar chunk.ovf chunk.mf $pieces
+cp "$T/chunk/"* "$W/chunk-ovf/"
+cp "$T/chunk/"* "$W/chunk-nosize/"
+sed -i "s| ovf:size=\"$total\"||" "$W/chunk-nosize/chunk.ovf"
+CHUNK_VMS='[("chunked", "j[\"memory_mib\"]==512 and [(d[\"capacity\"],d[\"bus\"],d[\"source_format\"],d[\"source_name\"]) for d in j[\"disks\"]]==[(24<<20,\"sata\",\"vmdk\",\"disk1.vmdk\")]", ["a"])]'
+
 # ---- every shape: vm.json and disks, from a local mount and over HTTP ----
 # check_mount TAG MOUNTPOINT SPEC: each (vm, expr, raw disks) of SPEC.
 check_mount () {
@@ -264,6 +279,24 @@ nginx_start "$W"
 shape folder "$FOLDER_VMS"
 shape vbox "$VBOX_VMS"
 shape vapp "$VAPP_VMS"
+shape chunk "$CHUNK_VMS"
+for v in chunk-ovf chunk-nosize; do
+  check "${v}_local_reads_as_qemu" bash -c "'$LT' cat '$W/$v/chunk.ovf' '$T/c.out' && cmp '$T/c.out' '$T/raw/a.raw'"
+  check "${v}_http_reads_as_qemu" bash -c "'$LT' cat '$NGINX_URL/$v/chunk.ovf' '$T/c.out' && cmp '$T/c.out' '$T/raw/a.raw'"
+done
+check chunk_ovf_http_random_reads_across_pieces "$LT" random "$NGINX_URL/chunk-ovf/chunk.ovf" "$T/raw/a.raw" 300 3 5
+# Lazily: describing the VM opens the VMDK (its header in the first piece,
+# its footer and tables in the last), not the pieces between.
+nginx_log_clear
+"$LT" vmjson "$NGINX_URL/chunk-ovf/chunk.ovf" > /dev/null
+check chunk_ovf_http_middle_pieces_untouched_at_open bash -c "grep -q 'disk1.vmdk.000000000' '$NGINX_LOG' && ! grep -q 'disk1.vmdk.000000001' '$NGINX_LOG'"
+check chunk_verify_checks_every_piece bash -c "'$OT' verify '$NGINX_URL/chunk.ova' | grep -c ': OK (SHA256)' | grep -qx $(( $(echo $pieces | wc -w) + 1 ))"
+cp "$W/chunk.ova" "$W/chunk-bad.ova"
+off=$(python3 -c 'import sys,tarfile; print(tarfile.open(sys.argv[1]).getmember("disk1.vmdk.000000001").offset_data + 100)' "$W/chunk-bad.ova")
+printf 'X' | dd of="$W/chunk-bad.ova" bs=1 seek=$off conv=notrunc status=none
+check_fails chunk_verify_edited_piece_named 'disk1\.vmdk\.000000001.*SHA256 mismatch' "$OT" verify "$W/chunk-bad.ova"
+rm "$W/chunk-ovf/disk1.vmdk.000000001"
+check_fails chunk_missing_piece_named 'disk1\.vmdk\.000000001' "$LT" cat "$NGINX_URL/chunk-ovf/chunk.ovf" "$T/c.out"
 
 # ---- manifests and signatures ----
 check folder_verify_manifest_beside_ovf_in_folder bash -c "'$OT' verify '$W/folder.ova' | grep -qx 'disk1.vmdk: OK (SHA256)'"

@@ -11,8 +11,11 @@
 
 struct ova_file_info {
   bool gzip;          /* ovf:compression="gzip" */
-  bool chunked;       /* ovf:chunkSize: the file is split in pieces */
-  int64_t size;       /* ovf:size of the file as stored; -1 unknown */
+  bool chunked;       /* ovf:chunkSize: the file is split in pieces,
+                         HREF.000000000, HREF.000000001, ... */
+  uint64_t chunk_size; /* ovf:chunkSize: bytes of every piece but the last */
+  int64_t size;       /* ovf:size of the file as stored (all its pieces);
+                         -1 unknown */
 };
 
 /* Largest OVF / manifest we read into memory. */

@@ -343,6 +343,225 @@ ova_open_descriptor (struct ova *o, const char *source,
   return text;
 }
 
+/* ---- chunked files (ovftool --chunkSize): HREF.000000000, ... ---- */
+
+struct pieces {
+  struct vmi_layer *archive;   /* OVA: the archive (a reference) */
+  uint64_t *offset, *len;      /* OVA: where each piece's data is */
+  char *prefix;                /* OVF: path or URL of the file, escaped */
+  bool remote;
+  struct vmi_source_opts opts; /* OVF over http: a copy (pieces open late) */
+  char *name;                  /* the file as the OVF names it */
+};
+
+static void
+pieces_free (void *opaque)
+{
+  struct pieces *p = opaque;
+
+  vmi_layer_close (p->archive);
+  free (p->offset);
+  free (p->len);
+  free (p->prefix);
+  free (p->name);
+  vmi_source_opts_clear (&p->opts);
+  free (p);
+}
+
+static struct vmi_layer *
+piece_open (void *opaque, size_t i)
+{
+  struct pieces *p = opaque;
+  struct vmi_layer *l = NULL;
+  char *path;
+
+  if (asprintf (&path, "%s.%09zu", p->archive ? p->name : p->prefix, i) == -1) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return NULL;
+  }
+  if (p->archive) {
+    /* The size is checked by the concat layer. */
+    char *full;
+    if (asprintf (&full, "%s:%s", p->archive->name, path) != -1) {
+      l = vmi_slice_open (vmi_layer_ref (p->archive), p->offset[i],
+                          p->len[i], full);
+      free (full);
+    }
+  }
+  else
+    l = p->remote ? vmi_http_open (path, &p->opts) : vmi_file_open (path);
+  free (path);
+  return l;
+}
+
+static char *
+dup_opt (const char *s, bool *err)
+{
+  char *d = s ? strdup (s) : NULL;
+
+  if (s && d == NULL)
+    *err = true;
+  return d;
+}
+
+/* The sizes of the pieces of HREF in the archive, in order; *N of them. */
+static int
+archive_pieces (const struct ova *o, const char *member, struct pieces *p,
+                uint64_t **sizes, size_t *n)
+{
+  for (size_t i = 0;; i++) {
+    char *name;
+    const struct member *m;
+    uint64_t *s, *off, *len;
+    if (asprintf (&name, "%s.%09zu", member, i) == -1)
+      return -1;
+    m = member_find (o, name);
+    free (name);
+    if (m == NULL)
+      return 0;
+    if ((s = realloc (*sizes, (i + 1) * sizeof *s)) == NULL)
+      return -1;
+    *sizes = s;
+    if ((off = realloc (p->offset, (i + 1) * sizeof *off)) == NULL)
+      return -1;
+    p->offset = off;
+    if ((len = realloc (p->len, (i + 1) * sizeof *len)) == NULL)
+      return -1;
+    p->len = len;
+    s[i] = len[i] = m->size;
+    off[i] = m->offset;
+    *n = i + 1;
+  }
+}
+
+/* The sizes of the pieces of a file beside the OVF: from chunkSize and
+ * ovf:size, without opening any; or, without ovf:size, by opening pieces
+ * until one is missing. */
+static int
+beside_pieces (const struct ova_file_info *info, struct pieces *p,
+               uint64_t **sizes, size_t *n)
+{
+  uint64_t total = (uint64_t) info->size;
+
+  if (info->size >= 0) {
+    *n = total == 0 ? 1 : (size_t) ((total + info->chunk_size - 1)
+                                    / info->chunk_size);
+    if ((*sizes = calloc (*n, sizeof **sizes)) == NULL)
+      return -1;
+    for (size_t i = 0; i < *n; i++)
+      (*sizes)[i] = i + 1 < *n ? info->chunk_size
+                               : total - (uint64_t) i * info->chunk_size;
+    return 0;
+  }
+  for (size_t i = 0;; i++) {
+    struct vmi_layer *l = piece_open (p, i);
+    uint64_t *s;
+    if (l == NULL)
+      return errno == ENOENT && i > 0 ? 0 : -1;
+    s = realloc (*sizes, (i + 1) * sizeof *s);
+    if (s)
+      s[i] = l->size;
+    vmi_layer_close (l);
+    if (s == NULL)
+      return -1;
+    *sizes = s;
+    *n = i + 1;
+  }
+}
+
+/* File HREF split in pieces, as one layer.  Every piece but the last
+ * must be exactly chunkSize bytes. */
+static struct vmi_layer *
+open_chunked (const struct ova *o, const char *href,
+              const struct ova_file_info *info)
+{
+  struct pieces *p = calloc (1, sizeof *p);
+  uint64_t *sizes = NULL, total = 0;
+  size_t n = 0;
+  bool err = false;
+  struct vmi_layer *l;
+  int r;
+
+  if (check_href (o, href) == -1) {
+    free (p);
+    return NULL;
+  }
+  while (href[0] == '.' && href[1] == '/')
+    href += 2;
+  if (p == NULL || (p->name = strdup (href)) == NULL)
+    goto nomem;
+  if (!o->is_ovf) {
+    char *member;
+    if (asprintf (&member, "%s%s", o->ovf_dir, href) == -1)
+      goto nomem;
+    p->archive = vmi_layer_ref (o->archive);
+    r = archive_pieces (o, member, p, &sizes, &n);
+    free (p->name);
+    p->name = member;
+    if (r == -1)
+      goto nomem;
+  }
+  else {
+    char *esc = o->remote ? url_path_escape (href) : strdup (href);
+    p->remote = o->remote;
+    p->opts = *o->opts;
+    p->opts.username = dup_opt (o->opts->username, &err);
+    p->opts.password = dup_opt (o->opts->password, &err);
+    p->opts.ca_cert_file = dup_opt (o->opts->ca_cert_file, &err);
+    p->opts.ca_cert_pem = dup_opt (o->opts->ca_cert_pem, &err);
+    p->opts.allow_outside_paths = NULL;
+    if (esc == NULL || err
+        || asprintf (&p->prefix, "%s%s", o->dir, esc) == -1) {
+      free (esc);
+      goto nomem;
+    }
+    free (esc);
+    if (beside_pieces (info, p, &sizes, &n) == -1) {
+      if (errno == ENOMEM)
+        goto nomem;
+      vmi_error_prefix ("%s: chunked file %s", o->source, href);
+      pieces_free (p);
+      free (sizes);
+      return NULL;
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (i + 1 < n && sizes[i] != info->chunk_size) {
+      errno = EINVAL;
+      vmi_error ("%s: piece %s.%09zu of chunked file %s is %" PRIu64
+                 " bytes; ovf:chunkSize says %" PRIu64, o->source, href, i,
+                 href, sizes[i], info->chunk_size);
+      goto fail;
+    }
+    total += sizes[i];
+  }
+  if (n == 0) {
+    errno = ENOENT;
+    vmi_error ("%s: the OVF names chunked file %s, but %s.000000000 is not "
+               "there", o->source, href, href);
+    goto fail;
+  }
+  if (info->size >= 0 && total != (uint64_t) info->size) {
+    errno = EINVAL;
+    vmi_error ("%s: the pieces of chunked file %s add up to %" PRIu64
+               " bytes; ovf:size says %" PRId64, o->source, href, total,
+               info->size);
+    goto fail;
+  }
+  l = vmi_concat_open (n, sizes, piece_open, p, pieces_free, href);
+  free (sizes);
+  return l;
+ nomem:
+  errno = ENOMEM;
+  vmi_error ("out of memory");
+ fail:
+  if (p)
+    pieces_free (p);
+  free (sizes);
+  return NULL;
+}
+
 /* The raw view of disk D: its file, decompressed if need be, with its
  * format layer stacked. */
 static struct vmi_layer *
@@ -352,14 +571,9 @@ open_view (struct ova *o, const struct vmi_disk *d, const char **format)
   struct vmi_opener sib = { open_sibling, o };
   struct vmi_layer *f;
 
-  if (info && info->chunked) {
-    errno = ENOTSUP;
-    vmi_error ("%s: disk file %s is split in chunks (ovf:chunkSize); "
-               "chunked OVF files are not supported", o->source,
-               d->source_name);
-    return NULL;
-  }
-  if ((f = open_file (o, d->source_name)) == NULL)
+  f = info && info->chunked ? open_chunked (o, d->source_name, info)
+                             : open_file (o, d->source_name);
+  if (f == NULL)
     return NULL;
   if (info && info->gzip) {
     f = vmi_gzip_open (f);

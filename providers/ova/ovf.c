@@ -449,11 +449,24 @@ read_disks (struct ovf *o, xmlNode *env, xmlNode *hw, struct vmi_vm *vm,
       info = calloc (1, sizeof *info);
       if (info) {
         info->gzip = comp && !strcasecmp (comp, "gzip");
+        int64_t cs = 0;
         info->chunked = chunk != NULL;
+        if (chunk && parse_i64 (chunk, &cs) && cs > 0)
+          info->chunk_size = (uint64_t) cs;
         if (!parse_i64 (size, &info->size))
           info->size = -1;
       }
       disk->provider_data = info;
+      if (info && info->chunked && info->chunk_size == 0) {
+        errno = EINVAL;
+        vmi_error ("%s: file %s has ovf:chunkSize=\"%s\", which is not a "
+                   "positive number of bytes", o->where, disk->source_name
+                   ? disk->source_name : fref, chunk);
+        free (comp);
+        free (chunk);
+        free (size);
+        goto next;
+      }
       if (info && comp && !info->gzip && strcasecmp (comp, "identity")) {
         errno = ENOTSUP;
         vmi_error ("%s: disk file %s uses compression \"%s\" (only gzip is "
