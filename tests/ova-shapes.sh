@@ -238,6 +238,17 @@ cp "$T/chunk/"* "$W/chunk-nosize/"
 sed -i "s| ovf:size=\"$total\"||" "$W/chunk-nosize/chunk.ovf"
 CHUNK_VMS='[("chunked", "j[\"memory_mib\"]==512 and [(d[\"capacity\"],d[\"bus\"],d[\"source_format\"],d[\"source_name\"]) for d in j[\"disks\"]]==[(24<<20,\"sata\",\"vmdk\",\"disk1.vmdk\")]", ["a"])]'
 
+# ---- 5. a gzip-compressed disk (ovf:compression="gzip"), random reads ----
+mkdir -p "$T/gz"
+gzip -c "$T/raw/a.vmdk" > "$T/gz/disk1.vmdk"
+make_ovf "$T/gz/gz.ovf" '{"name": "gz", "cpus": 1, "memory": [256, "MegaBytes"],
+  "disks": [{"href": "disk1.vmdk", "capacity": [24, "byte * 2^20"], "format": "vmdk", "bus": "ide", "gzip": true}], "nics": []}'
+make_ova "$W/gz.ova" "$T/gz" ustar gz.ovf disk1.vmdk
+GZ_VMS='[("gz", "[(d[\"capacity\"],d[\"bus\"],d[\"source_format\"]) for d in j[\"disks\"]]==[(24<<20,\"ide\",\"vmdk\")]", ["a"])]'
+# A raw disk of 48 MiB (random, text, zeros) for the counted random reads.
+{ head -c 12000000 /dev/urandom; seq 1 3000000; head -c 9000000 /dev/zero; head -c 3000000 /dev/urandom; } > "$T/raw/g.raw"
+gzip -c "$T/raw/g.raw" > "$W/g.gz"
+
 # ---- every shape: vm.json and disks, from a local mount and over HTTP ----
 # check_mount TAG MOUNTPOINT SPEC: each (vm, expr, raw disks) of SPEC.
 check_mount () {
@@ -280,6 +291,24 @@ shape folder "$FOLDER_VMS"
 shape vbox "$VBOX_VMS"
 shape vapp "$VAPP_VMS"
 shape chunk "$CHUNK_VMS"
+shape gz "$GZ_VMS"
+check gz_ova_http_random_reads_match "$LT" random "$NGINX_URL/gz.ova" "$T/raw/a.raw" 300 3 9
+# 200 random reads after one pass: inflating and reading from below cost
+# at most one checkpoint interval per read (counted by the layer).
+gz_costs () {   # SOURCE
+  "$OT" gzip "$1" "$T/raw/g.raw" 200 > "$T/gz.cost" || return 1
+  cat "$T/gz.cost"
+  read -r _ reads _ inflated _ read _ restarts _ interval _ points _ < "$T/gz.cost"
+  [ "$points" -ge 2 ] && [ "$restarts" -ge 1 ] \
+    && [ "$inflated" -le $((reads * interval)) ] && [ "$read" -le $((reads * interval)) ]
+}
+check gzip_200_random_reads_inflate_at_most_one_interval_each gz_costs "$W/g.gz"
+nginx_log_clear
+check gzip_http_200_random_reads_inflate_at_most_one_interval_each gz_costs "$NGINX_URL/g.gz"
+sent=$(nginx_bytes_sent); gzsize=$(stat -c %s "$W/g.gz")
+read -r _ _ _ _ _ _ _ _ _ interval _ < "$T/gz.cost"
+check gzip_http_random_reads_transfer_at_most_one_interval_each test "$sent" -le $((gzsize + 200 * interval + (1 << 20)))
+echo "     (one pass of $gzsize compressed bytes, then 200 random reads: $sent bytes sent in all; $(cat "$T/gz.cost"))"
 for v in chunk-ovf chunk-nosize; do
   check "${v}_local_reads_as_qemu" bash -c "'$LT' cat '$W/$v/chunk.ovf' '$T/c.out' && cmp '$T/c.out' '$T/raw/a.raw'"
   check "${v}_http_reads_as_qemu" bash -c "'$LT' cat '$NGINX_URL/$v/chunk.ovf' '$T/c.out' && cmp '$T/c.out' '$T/raw/a.raw'"

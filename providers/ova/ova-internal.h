@@ -21,8 +21,18 @@ struct ova_file_info {
 /* Largest OVF / manifest we read into memory. */
 #define OVA_MAX_DESCRIPTOR (32u << 20)
 
-/* The uncompressed bytes of a gzip file (sequential-only; see gzip.c).
- * Takes ownership of FILE. */
+/* The uncompressed bytes of a gzip file, with a checkpoint index built as
+ * it is first read (see gzip.c).  Takes ownership of FILE. */
 struct vmi_layer *vmi_gzip_open (struct vmi_layer *file);
+
+/* What a gzip layer has cost so far (for tests: counted, not timed). */
+struct vmi_gzip_stats {
+  uint64_t inflated;   /* uncompressed bytes produced (incl. discarded) */
+  uint64_t read;       /* compressed bytes read from below */
+  uint64_t restarts;   /* times inflate restarted (at a checkpoint or 0) */
+  uint64_t interval;   /* bytes of output between checkpoints, now */
+  size_t points;       /* checkpoints kept */
+};
+int vmi_gzip_stats (struct vmi_layer *l, struct vmi_gzip_stats *out);
 
 #endif
