@@ -5,6 +5,7 @@
 # the flag (or the folder listed) the image reads exactly what qemu-img
 # reads.  json: and protocol backing files are refused even with the flag.
 . "$VMI_SRC/tests/lib.sh"
+. "$VMI_SRC/tests/ova-lib.sh"
 
 mkdir -p "$T/outside" "$T/img/sub" "$T/elsewhere"
 head -c 1048576 /dev/urandom > "$T/outside/secret.raw"
@@ -69,6 +70,18 @@ for img in jsonext nbdext; do
     "$img\.vmdk: extent .*json: specification or names a protocol, not a file.*refused even with --allow-outside-paths" \
     env VMI_ALLOW_OUTSIDE_PATHS= "$LT" info "$T/img/$img.vmdk"
 done
+
+# An OVF beside its disks: a symlink out of its folder is refused too.
+mkdir -p "$T/ovf"
+ln -s ../outside/secret.raw "$T/ovf/disk1.img"
+make_ovf "$T/ovf/app.ovf" '{"name": "app", "cpus": 1, "memory": [1, "byte * 2^30"],
+  "disks": [{"href": "disk1.img", "capacity": 1048576, "format": "raw"}], "nics": []}'
+check_fails confine_ovf_symlinked_disk_refused "disk1\.img.*\($T/outside/secret\.raw\) $outside" "$LT" vmjson "$T/ovf/app.ovf"
+check confine_ovf_symlinked_disk_with_flag bash -c "VMI_ALLOW_OUTSIDE_PATHS= '$LT' cat '$T/ovf/app.ovf' '$T/ovf.out' && cmp '$T/ovf.out' '$T/outside/secret.raw'"
+mkdir -p "$T/ovfc"
+ln -s ../outside/secret.raw "$T/ovfc/disk1.img.000000000"
+sed 's|<File ovf:href="disk1.img" ovf:id="file1"/>|<File ovf:chunkSize="1048576" ovf:href="disk1.img" ovf:id="file1" ovf:size="1048576"/>|' "$T/ovf/app.ovf" > "$T/ovfc/app.ovf"
+check_fails confine_ovf_symlinked_chunk_refused "disk1\.img\.000000000.*$outside" "$LT" cat "$T/ovfc/app.ovf" "$T/ovfc.out"
 
 # The flag on both commands.
 check_fails confine_vmimport_ls_refuses "abs\.vmdk.*--allow-outside-paths" "$VMI" ls "$T/img/abs.vmdk"

@@ -22,6 +22,7 @@
 #include "vmimport/ova.h"
 #include "vmimport/transport.h"
 #include "../providers.h"
+#include "../local/confine.h"
 #include "ova-internal.h"
 
 struct member {
@@ -34,6 +35,7 @@ struct ova {
   bool remote;
   bool is_ovf;               /* an OVF beside its files, not an archive */
   char *dir;                 /* OVF: folder path or URL prefix, ends in '/' */
+  struct vmi_confine confine; /* local OVF: its files stay in its folder */
   char *ovf_dir;             /* OVA: the OVF member's folder ("" or "app/");
                                 its hrefs and manifest are relative to it */
   struct vmi_layer *archive; /* OVA: the whole archive */
@@ -193,7 +195,9 @@ open_file (const struct ova *o, const char *href)
     free (path);
     return l;
   }
-  esc = o->remote ? url_path_escape (href) : strdup (href);
+  if (!o->remote)   /* no symlink out of the OVF's folder either */
+    return vmi_confine_open (&o->confine, href);
+  esc = url_path_escape (href);
   if (esc == NULL || asprintf (&path, "%s%s", o->dir, esc) == -1) {
     free (esc);
     goto nomem;
@@ -286,6 +290,9 @@ ova_open_descriptor (struct ova *o, const char *source,
       vmi_error ("out of memory");
       return NULL;
     }
+    if (!o->remote
+        && vmi_confine_init (&o->confine, o->dir, opts->allow_outside_paths) == -1)
+      return NULL;
     l = o->remote ? vmi_http_open (source, opts) : vmi_file_open (source);
     if (l == NULL)
       return NULL;
@@ -348,8 +355,11 @@ ova_open_descriptor (struct ova *o, const char *source,
 struct pieces {
   struct vmi_layer *archive;   /* OVA: the archive (a reference) */
   uint64_t *offset, *len;      /* OVA: where each piece's data is */
-  char *prefix;                /* OVF: path or URL of the file, escaped */
+  char *prefix;                /* OVF: URL of the file (escaped), or its
+                                  href in the local OVF's folder */
   bool remote;
+  char *dir, *allow;           /* local OVF: its folder, what is allowed */
+  struct vmi_confine confine;  /* local OVF: pieces stay in its folder */
   struct vmi_source_opts opts; /* OVF over http: a copy (pieces open late) */
   char *name;                  /* the file as the OVF names it */
 };
@@ -363,6 +373,8 @@ pieces_free (void *opaque)
   free (p->offset);
   free (p->len);
   free (p->prefix);
+  free (p->dir);
+  free (p->allow);
   free (p->name);
   vmi_source_opts_clear (&p->opts);
   free (p);
@@ -390,7 +402,8 @@ piece_open (void *opaque, size_t i)
     }
   }
   else
-    l = p->remote ? vmi_http_open (path, &p->opts) : vmi_file_open (path);
+    l = p->remote ? vmi_http_open (path, &p->opts)
+                  : vmi_confine_open (&p->confine, path);
   free (path);
   return l;
 }
@@ -502,21 +515,36 @@ open_chunked (const struct ova *o, const char *href,
     if (r == -1)
       goto nomem;
   }
-  else {
-    char *esc = o->remote ? url_path_escape (href) : strdup (href);
+  else if (!o->remote) {
+    if ((p->dir = strdup (o->dir)) == NULL
+        || (o->opts->allow_outside_paths
+            && (p->allow = strdup (o->opts->allow_outside_paths)) == NULL)
+        || (p->prefix = strdup (href)) == NULL)
+      goto nomem;
+    if (vmi_confine_init (&p->confine, p->dir, p->allow) == -1)
+      goto fail;
+  }
+  if (o->is_ovf && o->remote) {
+    char *esc = url_path_escape (href);
     p->remote = o->remote;
-    p->opts = *o->opts;
+    /* What vmi_http_open uses, field by field (no shallow copies). */
+    vmi_source_opts_init (&p->opts);
+    p->opts.insecure = o->opts->insecure;
+    p->opts.timeout_seconds = o->opts->timeout_seconds;
+    p->opts.connect_timeout_seconds = o->opts->connect_timeout_seconds;
+    p->opts.retry = o->opts->retry;
     p->opts.username = dup_opt (o->opts->username, &err);
     p->opts.password = dup_opt (o->opts->password, &err);
     p->opts.ca_cert_file = dup_opt (o->opts->ca_cert_file, &err);
     p->opts.ca_cert_pem = dup_opt (o->opts->ca_cert_pem, &err);
-    p->opts.allow_outside_paths = NULL;
     if (esc == NULL || err
         || asprintf (&p->prefix, "%s%s", o->dir, esc) == -1) {
       free (esc);
       goto nomem;
     }
     free (esc);
+  }
+  if (o->is_ovf) {
     if (beside_pieces (info, p, &sizes, &n) == -1) {
       if (errno == ENOMEM)
         goto nomem;
