@@ -333,6 +333,9 @@ check vbox_verify_sha1_manifest "$OT" verify "$NGINX_URL/vbox.ova"
 check vapp_verify_sha1_sha256_sha512_lines bash -c "'$OT' verify '$W/vapp.ova' > '$T/v.out' && grep -qx 'vapp.ovf: OK (SHA512)' '$T/v.out' && grep -qx 'web.vmdk: OK (SHA256)' '$T/v.out' && grep -qx 'db.img: OK (SHA1)' '$T/v.out'"
 check vapp_verify_says_who_signed bash -c "'$VMI' verify '$NGINX_URL/vapp.ova' | grep -E '^vapp\.cert: OK \(SHA256 signature of vapp\.mf, signed by .*CN ?= ?Example Appliance Signer.*certificate not trusted: self.signed'"
 check vapp_verify_trusted_with_ca_cert bash -c "'$VMI' verify --ca-cert '$T/sign.crt' '$W/vapp.ova' | grep -q 'vapp.cert: OK .*; certificate trusted)'"
+mkdir -p "$W/vapp-ovf"; cp "$T/vapp/"* "$W/vapp-ovf/"
+check vapp_ovf_beside_http_verify_checks_cert bash -c "'$VMI' verify '$NGINX_URL/vapp-ovf/vapp.ovf' | grep -q '^vapp.cert: OK (SHA256 signature of vapp.mf, signed by'"
+check folder_ovf_beside_without_cert_verifies bash -c "mkdir -p '$W/fold-ovf' && cp '$T/fold/app/'* '$W/fold-ovf/' && '$VMI' verify '$W/fold-ovf/app.ovf'"
 # Signed by another key: the signature does not verify.
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/other.key" 2>/dev/null
 mkdir -p "$T/vapp-bad"; cp "$T/vapp/"* "$T/vapp-bad/"
