@@ -539,10 +539,11 @@ read_vbox_machine (xmlNode *vs, struct vmi_vm *vm)
       continue;
     en = attr (a, "enabled");
     mac = attr (a, "MACAddress");
-    if (en && !strcasecmp (en, "true") && mac && strlen (mac) == 12
-        && strspn (mac, "0123456789abcdefABCDEF") == 12) {
+    if (en && !strcasecmp (en, "true")) {
       struct vmi_nic *n = &vm->nics[k++];
-      if (n->mac == NULL && (n->mac = malloc (18)) != NULL)
+      if (mac && strlen (mac) == 12
+          && strspn (mac, "0123456789abcdefABCDEF") == 12
+          && n->mac == NULL && (n->mac = malloc (18)) != NULL)
         for (int i = 0; i < 6; i++)
           snprintf (n->mac + 3 * i, 4, "%c%c%s",
                     mac[2 * i] | 0x20, mac[2 * i + 1] | 0x20, i < 5 ? ":" : "");
