@@ -306,6 +306,9 @@ check gzip_200_random_reads_inflate_at_most_one_interval_each gz_costs "$W/g.gz"
 nginx_log_clear
 check gzip_http_200_random_reads_inflate_at_most_one_interval_each gz_costs "$NGINX_URL/g.gz"
 sent=$(nginx_bytes_sent); gzsize=$(stat -c %s "$W/g.gz")
+# Bounded: 64 KiB apart and at most 8 checkpoints over 47 MB of output:
+# every other one is dropped and the interval doubles, reads stay right.
+check gzip_index_stays_within_its_points bash -c "VMI_GZIP_INTERVAL=65536 VMI_GZIP_POINTS=8 '$OT' gzip '$W/g.gz' '$T/raw/g.raw' 50 > '$T/gzb.cost' && cat '$T/gzb.cost' && read -r _ _ _ _ _ _ _ _ _ interval _ points _ < '$T/gzb.cost' && [ \$points -le 8 ] && [ \$points -ge 4 ] && [ \$interval -ge \$((65536 << 6)) ]"
 read -r _ _ _ _ _ _ _ _ _ interval _ < "$T/gz.cost"
 check gzip_http_random_reads_transfer_at_most_one_interval_each test "$sent" -le $((gzsize + 200 * interval + (1 << 20)))
 echo "     (one pass of $gzsize compressed bytes, then 200 random reads: $sent bytes sent in all; $(cat "$T/gz.cost"))"

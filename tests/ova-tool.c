@@ -16,7 +16,8 @@
  *        the gzip layer over a .gz file: one sequential pass, then READS
  *        random reads (up to 64 KiB each), every byte compared with REF;
  *        prints what the random reads cost (vmi_gzip_stats): inflated,
- *        read, restarts, interval, points
+ *        read, restarts, interval, points.  VMI_GZIP_INTERVAL and
+ *        VMI_GZIP_POINTS set the first interval and the most checkpoints
  *   ova-tool parallel SOURCE THREADS BYTES REF
  *        THREADS threads each read BYTES (in 1 MiB pieces) from their own
  *        region of disk VMI_DISK at once; compared with REF
@@ -205,7 +206,11 @@ cmd_gzip (const struct vmi_source_opts *o, const char *src, const char *ref,
 {
   struct vmi_layer *f = !strncmp (src, "http", 4) ? vmi_http_open (src, o)
                                                   : vmi_file_open (src);
-  struct vmi_layer *l = f ? vmi_gzip_open (f) : NULL;
+  const char *iv = getenv ("VMI_GZIP_INTERVAL"), *mp = getenv ("VMI_GZIP_POINTS");
+  struct vmi_layer *l = f == NULL ? NULL
+                        : iv || mp ? vmi_gzip_open_tuned (f, iv ? strtoull (iv, NULL, 0) : 4 << 20,
+                                                          mp ? strtoull (mp, NULL, 0) : 256)
+                        : vmi_gzip_open (f);
   struct vmi_gzip_stats s0, s1;
   int fd = open (ref, O_RDONLY), r = 1;
   char *a = malloc (1 << 20), *b = malloc (1 << 20);

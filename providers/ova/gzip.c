@@ -57,7 +57,7 @@ struct gz {
   uint64_t out_pos;           /* uncompressed offset the stream is at */
   bool done;                  /* the last member ended */
   struct point *pt;           /* checkpoints, by offset */
-  size_t npt;
+  size_t npt, max_points;
   uint64_t interval;
   uint64_t indexed;           /* output up to here has had its points */
   struct vmi_gzip_stats stats;
@@ -88,7 +88,7 @@ maybe_add_point (struct gz *g)
 
   if (g->out_pos < g->indexed || (g->npt && g->out_pos - last < g->interval))
     return;
-  if (g->npt == MAX_POINTS)
+  if (g->npt == g->max_points)
     thin_points (g);
   if (g->npt && g->out_pos - g->pt[g->npt - 1].out < g->interval)
     return;
@@ -368,6 +368,13 @@ vmi_gzip_stats (struct vmi_layer *l, struct vmi_gzip_stats *out)
 struct vmi_layer *
 vmi_gzip_open (struct vmi_layer *file)
 {
+  return vmi_gzip_open_tuned (file, FIRST_INTERVAL, MAX_POINTS);
+}
+
+struct vmi_layer *
+vmi_gzip_open_tuned (struct vmi_layer *file, uint64_t interval,
+                     size_t max_points)
+{
   struct gz *g = calloc (1, sizeof *g);
   struct vmi_layer *l;
   unsigned char tail[4];
@@ -384,7 +391,8 @@ vmi_gzip_open (struct vmi_layer *file)
   if (g == NULL || (g->in = malloc (IN_BUF)) == NULL
       || (g->chunk[0] = malloc (CHUNK)) == NULL
       || (g->chunk[1] = malloc (CHUNK)) == NULL
-      || (g->pt = calloc (MAX_POINTS, sizeof *g->pt)) == NULL
+      || (g->pt = calloc (max_points < 2 ? 2 : max_points,
+                          sizeof *g->pt)) == NULL
       || inflateInit2 (&g->z, 15 + 16) != Z_OK) {
     if (g) {
       free (g->in);
@@ -398,7 +406,8 @@ vmi_gzip_open (struct vmi_layer *file)
     vmi_layer_close (file);
     return NULL;
   }
-  g->interval = FIRST_INTERVAL;
+  g->interval = interval ? interval : 1;
+  g->max_points = max_points < 2 ? 2 : max_points;
   pthread_mutex_init (&g->lock, NULL);
   /* Size, until known, is a placeholder: the layer reads itself to count. */
   l = vmi_layer_new (&gz_ops, g, 0, file->name, file);

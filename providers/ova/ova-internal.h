@@ -24,6 +24,10 @@ struct ova_file_info {
 /* The uncompressed bytes of a gzip file, with a checkpoint index built as
  * it is first read (see gzip.c).  Takes ownership of FILE. */
 struct vmi_layer *vmi_gzip_open (struct vmi_layer *file);
+/* The same with a first INTERVAL and at most MAX_POINTS checkpoints
+ * (vmi_gzip_open: 4 MiB, 256).  For tests of the index's bounds. */
+struct vmi_layer *vmi_gzip_open_tuned (struct vmi_layer *file,
+                                       uint64_t interval, size_t max_points);
 
 /* What a gzip layer has cost so far (for tests: counted, not timed). */
 struct vmi_gzip_stats {
