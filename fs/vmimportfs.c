@@ -32,156 +32,20 @@
 #include "vmimport/error.h"
 #include "vmimport/formats.h"
 #include "vmimport/provider.h"
+#include "vmimport/tree.h"
 
 #define CACHE_BLOCK 65536
-#define MIN_CACHE_PER_DISK (4 * CACHE_BLOCK)
 #define EXTENTS_CHUNK (UINT64_C (1) << 32)  /* extents asked per lseek step */
-
-struct disk_file {
-  char *name;                /* "disk-0.img" */
-  size_t vm_index, disk_index;  /* in the provider */
-  uint64_t size;             /* virtual size (from the inventory if lazy) */
-  int64_t allocated;         /* -1: unknown until opened */
-  pthread_mutex_t lock;      /* opening */
-  struct vmi_layer *layer;   /* raw view + cache; NULL until first opened */
-};
-
-struct vm_dir {
-  char *path;                /* "folder/sub/name", relative to the mount */
-  const char *name;          /* its last component */
-  char *json;                /* vm.json text */
-  struct disk_file *disks;
-  size_t ndisks;
-};
 
 static struct {
   struct vmi_provider *provider;
-  struct vm_dir *vms;        /* sorted by path */
-  size_t nvms;
-  char **folders;            /* every inventory folder (and its parents), sorted */
-  size_t nfolders;
-  uint64_t per_disk_cache;
+  struct vmi_tree *tree;
   time_t mount_time;
   char *mountpoint;          /* realpath, for the read-ahead tuning */
   unsigned readahead_kb;
   uint64_t drop_behind;      /* bytes of streaming between drops; 0: never */
   bool single;               /* one request thread (-s) */
 } fs;
-
-/* ---- the tree ---------------------------------------------------------- */
-
-/* MOUNT/<folder>/.../<vm>/{vm.json,disk-N.img}: VMs and folders are found
- * by binary search on their paths, so a source of thousands of VMs costs a
- * few comparisons per request. */
-enum node_kind { NODE_NONE, NODE_ROOT, NODE_FOLDER, NODE_VM, NODE_JSON, NODE_DISK };
-
-struct node {
-  enum node_kind kind;
-  const char *folder;        /* NODE_FOLDER: its path */
-  struct vm_dir *vm;
-  struct disk_file *disk;
-};
-
-static int
-cmp_vm_path (const void *key, const void *elt)
-{
-  return strcmp (key, ((const struct vm_dir *) elt)->path);
-}
-
-static int
-cmp_str (const void *key, const void *elt)
-{
-  return strcmp (key, *(char *const *) elt);
-}
-
-static struct vm_dir *
-find_vm (const char *path)
-{
-  return bsearch (path, fs.vms, fs.nvms, sizeof *fs.vms, cmp_vm_path);
-}
-
-static struct node
-lookup (const char *path)
-{
-  struct node n = { NODE_NONE, NULL, NULL, NULL };
-  char buf[PATH_MAX];
-  char **folder;
-  char *slash;
-
-  if (strcmp (path, "/") == 0) {
-    n.kind = NODE_ROOT;
-    return n;
-  }
-  if (strlen (path + 1) >= sizeof buf)
-    return n;
-  strcpy (buf, path + 1);
-  if ((n.vm = find_vm (buf)) != NULL) {
-    n.kind = NODE_VM;
-    return n;
-  }
-  folder = fs.nfolders == 0 ? NULL
-           : bsearch (buf, fs.folders, fs.nfolders, sizeof *fs.folders, cmp_str);
-  if (folder) {
-    n.kind = NODE_FOLDER;
-    n.folder = *folder;
-    return n;
-  }
-  if ((slash = strrchr (buf, '/')) == NULL)
-    return n;
-  *slash = '\0';
-  if ((n.vm = find_vm (buf)) == NULL)
-    return n;
-  if (strcmp (slash + 1, "vm.json") == 0) {
-    n.kind = NODE_JSON;
-    return n;
-  }
-  for (size_t i = 0; i < n.vm->ndisks; i++)
-    if (strcmp (n.vm->disks[i].name, slash + 1) == 0) {
-      n.kind = NODE_DISK;
-      n.disk = &n.vm->disks[i];
-    }
-  return n;
-}
-
-/* Open a disk's layer stack, once: at mount time, or (for providers with
- * lazy disks) at the first open of its file. */
-static int
-disk_open (struct disk_file *f)
-{
-  struct vmi_layer *l;
-  int64_t alloc;
-  int r = -1;
-
-  pthread_mutex_lock (&f->lock);
-  if (f->layer) {
-    r = 0;
-    goto out;
-  }
-  if ((l = vmi_provider_open_disk (fs.provider, f->vm_index, f->disk_index)) == NULL)
-    goto out;
-  if (fs.provider->lazy_disks && l->size != f->size) {
-    vmi_error ("%s: the disk holds %" PRIu64 " bytes, but the source's "
-               "inventory says %" PRIu64, l->name, l->size, f->size);
-    errno = EIO;
-    vmi_layer_close (l);
-    goto out;
-  }
-  alloc = f->allocated;
-  if (alloc < 0 && (alloc = vmi_layer_allocated (l)) < 0) {
-    vmi_layer_close (l);
-    goto out;
-  }
-  if (fs.per_disk_cache > 0
-      && (l = vmi_cache_open (l, fs.per_disk_cache, CACHE_BLOCK)) == NULL)
-    goto out;
-  f->size = l->size;
-  f->allocated = alloc;
-  f->layer = l;
-  r = 0;
- out:
-  pthread_mutex_unlock (&f->lock);
-  return r;
-}
 
 /* ---- read-ahead ---------------------------------------------------------- */
 
@@ -409,7 +273,7 @@ vfs_destroy (void *data)
 static int
 vfs_getattr (const char *path, struct stat *st, struct fuse_file_info *fi)
 {
-  struct node n = lookup (path);
+  struct vmi_tree_node n = vmi_tree_lookup (fs.tree, path);
 
   (void) fi;
   memset (st, 0, sizeof *st);
@@ -417,19 +281,19 @@ vfs_getattr (const char *path, struct stat *st, struct fuse_file_info *fi)
   st->st_gid = getgid ();
   st->st_atime = st->st_mtime = st->st_ctime = fs.mount_time;
   switch (n.kind) {
-  case NODE_ROOT:
-  case NODE_FOLDER:
-  case NODE_VM:
+  case VMI_TREE_ROOT:
+  case VMI_TREE_FOLDER:
+  case VMI_TREE_VM:
     st->st_mode = S_IFDIR | 0555;
     st->st_nlink = 2;
     return 0;
-  case NODE_JSON:
+  case VMI_TREE_JSON:
     st->st_mode = S_IFREG | 0444;
     st->st_nlink = 1;
     st->st_size = strlen (n.vm->json);
     st->st_blocks = (st->st_size + 511) / 512;
     return 0;
-  case NODE_DISK:
+  case VMI_TREE_DISK:
     st->st_mode = S_IFREG | 0444;
     st->st_nlink = 1;
     st->st_size = n.disk->size;
@@ -443,56 +307,54 @@ vfs_getattr (const char *path, struct stat *st, struct fuse_file_info *fi)
   }
 }
 
+struct fill_ctx {
+  void *buf;
+  fuse_fill_dir_t fill;
+};
+
+static void
+fill_one (void *opaque, const char *name)
+{
+  struct fill_ctx *c = opaque;
+
+  c->fill (c->buf, name, NULL, 0, 0);
+}
+
 static int
 vfs_readdir (const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
              struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
-  struct node n = lookup (path);
+  struct vmi_tree_node n = vmi_tree_lookup (fs.tree, path);
 
   (void) off;
   (void) fi;
   (void) flags;
-  if (n.kind != NODE_ROOT && n.kind != NODE_FOLDER && n.kind != NODE_VM)
-    return n.kind == NODE_NONE ? -ENOENT : -ENOTDIR;
+  if (n.kind != VMI_TREE_ROOT && n.kind != VMI_TREE_FOLDER && n.kind != VMI_TREE_VM)
+    return n.kind == VMI_TREE_NONE ? -ENOENT : -ENOTDIR;
   fill (buf, ".", NULL, 0, 0);
   fill (buf, "..", NULL, 0, 0);
-  if (n.kind == NODE_VM) {
-    fill (buf, "vm.json", NULL, 0, 0);
-    for (size_t i = 0; i < n.vm->ndisks; i++)
-      fill (buf, n.vm->disks[i].name, NULL, 0, 0);
-    return 0;
-  }
-  /* The VMs and folders directly in this folder ("" is the root). */
-  const char *dir = n.kind == NODE_ROOT ? "" : n.folder;
-  size_t len = strlen (dir);
-  for (size_t i = 0; i < fs.nfolders + fs.nvms; i++) {
-    const char *p = i < fs.nfolders ? fs.folders[i] : fs.vms[i - fs.nfolders].path;
-    if (len && (strncmp (p, dir, len) != 0 || p[len] != '/'))
-      continue;
-    p += len ? len + 1 : 0;
-    if (*p && strchr (p, '/') == NULL)
-      fill (buf, p, NULL, 0, 0);
-  }
+  struct fill_ctx ctx = { buf, fill };
+  vmi_tree_list (fs.tree, &n, fill_one, &ctx);
   return 0;
 }
 
 static int
 vfs_open (const char *path, struct fuse_file_info *fi)
 {
-  struct node n = lookup (path);
+  struct vmi_tree_node n = vmi_tree_lookup (fs.tree, path);
 
-  if (n.kind == NODE_NONE)
+  if (n.kind == VMI_TREE_NONE)
     return -ENOENT;
-  if (n.kind != NODE_JSON && n.kind != NODE_DISK)
+  if (n.kind != VMI_TREE_JSON && n.kind != VMI_TREE_DISK)
     return -EISDIR;
   if ((fi->flags & O_ACCMODE) != O_RDONLY)
     return -EROFS;
-  if (n.kind == NODE_DISK && disk_open (n.disk) == -1) {
+  if (n.kind == VMI_TREE_DISK && vmi_tree_disk_open (fs.tree, n.disk) == -1) {
     vmi_log (VMI_LOG_ERROR, "%s/%s: %s", n.vm->path, n.disk->name,
              vmi_error_get ());
     return errno == ENOMEM ? -ENOMEM : -EIO;
   }
-  if (n.kind == NODE_DISK) {
+  if (n.kind == VMI_TREE_DISK) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     struct handle *h;
     pthread_once (&once, tune_readahead);
@@ -535,10 +397,10 @@ static int
 vfs_read (const char *path, char *buf, size_t size, off_t off,
           struct fuse_file_info *fi)
 {
-  struct node n = lookup (path);
+  struct vmi_tree_node n = vmi_tree_lookup (fs.tree, path);
   uint64_t fsize;
 
-  if (n.kind == NODE_JSON) {
+  if (n.kind == VMI_TREE_JSON) {
     fsize = strlen (n.vm->json);
     if ((uint64_t) off >= fsize)
       return 0;
@@ -547,8 +409,8 @@ vfs_read (const char *path, char *buf, size_t size, off_t off,
     memcpy (buf, n.vm->json + off, size);
     return size;
   }
-  if (n.kind != NODE_DISK || n.disk->layer == NULL)
-    return n.kind == NODE_DISK ? -EIO : -ENOENT;
+  if (n.kind != VMI_TREE_DISK || n.disk->layer == NULL)
+    return n.kind == VMI_TREE_DISK ? -EIO : -ENOENT;
   fsize = n.disk->layer->size;
   if (off < 0 || (uint64_t) off >= fsize)
     return 0;
@@ -573,20 +435,20 @@ vfs_read (const char *path, char *buf, size_t size, off_t off,
 static off_t
 vfs_lseek (const char *path, off_t off, int whence, struct fuse_file_info *fi)
 {
-  struct node n = lookup (path);
+  struct vmi_tree_node n = vmi_tree_lookup (fs.tree, path);
   struct vmi_extents e = { 0 };
   uint64_t size, pos;
   off_t r = -ENXIO;
 
   (void) fi;
-  if (n.kind == NODE_JSON) {
+  if (n.kind == VMI_TREE_JSON) {
     size = strlen (n.vm->json);
     if (off < 0 || (uint64_t) off >= size)
       return -ENXIO;
     return whence == SEEK_DATA ? off : (off_t) size;
   }
-  if (n.kind != NODE_DISK || n.disk->layer == NULL)
-    return n.kind == NODE_DISK ? -EIO : -ENOENT;
+  if (n.kind != VMI_TREE_DISK || n.disk->layer == NULL)
+    return n.kind == VMI_TREE_DISK ? -EIO : -ENOENT;
   if (whence != SEEK_DATA && whence != SEEK_HOLE)
     return -EINVAL;
   size = n.disk->layer->size;
@@ -630,245 +492,6 @@ static const struct fuse_operations vfs_ops = {
 };
 
 /* ---- building the tree from a provider -------------------------------- */
-
-/* FOLDER ("a/b", as the source names it) as a path of folder names. */
-static char *
-folder_path (const char *folder)
-{
-  char *out = strdup (""), *copy = strdup (folder), *save = NULL;
-
-  if (out == NULL || copy == NULL)
-    goto nomem;
-  for (char *seg = strtok_r (copy, "/", &save); seg;
-       seg = strtok_r (NULL, "/", &save)) {
-    char *name = vmi_vm_dir_name (seg), *joined;
-    if (name == NULL)
-      goto fail;
-    if (asprintf (&joined, "%s%s%s", out, *out ? "/" : "", name) == -1) {
-      free (name);
-      goto nomem;
-    }
-    free (name);
-    free (out);
-    out = joined;
-  }
-  free (copy);
-  return out;
- nomem:
-  errno = ENOMEM;
-  vmi_error ("out of memory");
- fail:
-  free (out);
-  free (copy);
-  return NULL;
-}
-
-/* Add FOLDER and each of its parents to fs.folders (unsorted, may repeat). */
-static int
-add_folders (const char *folder)
-{
-  char *f = strdup (folder);
-
-  if (f == NULL)
-    return -1;
-  while (*f) {
-    char **v = realloc (fs.folders, (fs.nfolders + 1) * sizeof *v);
-    char *slash;
-    if (v == NULL) {
-      free (f);
-      return -1;
-    }
-    fs.folders = v;
-    fs.folders[fs.nfolders++] = f;
-    if ((f = strdup (f)) == NULL)
-      return -1;
-    if ((slash = strrchr (f, '/')) == NULL)
-      *f = '\0';
-    else
-      *slash = '\0';
-  }
-  free (f);
-  return 0;
-}
-
-static int
-qcmp_str (const void *a, const void *b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
-static int
-qcmp_vm (const void *a, const void *b)
-{
-  return strcmp (((const struct vm_dir *) a)->path,
-                 ((const struct vm_dir *) b)->path);
-}
-
-/* Is PATH a folder, or the path of one of the first UPTO VMs? */
-static bool
-path_taken (const char *path, size_t upto)
-{
-  if (fs.nfolders > 0
-      && bsearch (path, fs.folders, fs.nfolders, sizeof *fs.folders, cmp_str))
-    return true;
-  for (size_t i = 0; i < upto; i++)
-    if (strcmp (fs.vms[i].path, path) == 0)
-      return true;
-  return false;
-}
-
-/* The folders of every VM, sorted, each once. */
-static int
-collect_folders (char **vm_folders)
-{
-  size_t n = 0;
-
-  for (size_t i = 0; i < fs.provider->nvms; i++)
-    if (vm_folders[i] && add_folders (vm_folders[i]) == -1)
-      return -1;
-  if (fs.nfolders > 0)   /* qsort (NULL, 0, ...) is undefined */
-    qsort (fs.folders, fs.nfolders, sizeof *fs.folders, qcmp_str);
-  for (size_t i = 0; i < fs.nfolders; i++) {
-    if (n && strcmp (fs.folders[n - 1], fs.folders[i]) == 0)
-      free (fs.folders[i]);
-    else
-      fs.folders[n++] = fs.folders[i];
-  }
-  fs.nfolders = n;
-  return 0;
-}
-
-/* The VM's path in the mount: its folder and name, with -2, -3 ... added
- * when another VM of the same folder (or a folder) has the name. */
-static char *
-vm_path (const struct vmi_vm *vm, const char *folder, size_t i)
-{
-  char *name = vmi_vm_dir_name (vm->name), *path = NULL;
-
-  if (name == NULL)
-    return NULL;
-  for (int k = 1;; k++) {
-    char *alt = NULL;
-    if (k > 1 && asprintf (&alt, "%s-%d", name, k) == -1)
-      break;
-    if (asprintf (&path, "%s%s%s", folder ? folder : "", folder && *folder ? "/" : "",
-                  alt ? alt : name) == -1) {
-      path = NULL;
-      free (alt);
-      break;
-    }
-    free (alt);
-    if (!path_taken (path, i))
-      break;
-    free (path);
-    path = NULL;
-  }
-  free (name);
-  if (path == NULL) {
-    errno = ENOMEM;
-    vmi_error ("out of memory");
-  }
-  return path;
-}
-
-static int
-build_vm (size_t i, const char *folder)
-{
-  struct vmi_vm *vm = fs.provider->vms[i];
-  struct vm_dir *d = &fs.vms[i];
-  const char *slash;
-
-  if ((d->path = vm_path (vm, folder, i)) == NULL)
-    return -1;
-  slash = strrchr (d->path, '/');
-  d->name = slash ? slash + 1 : d->path;
-  fs.nvms = i + 1;
-  if ((d->disks = calloc (vm->ndisks ? vm->ndisks : 1, sizeof *d->disks)) == NULL)
-    goto nomem;
-  for (size_t j = 0; j < vm->ndisks; j++) {
-    struct disk_file *f = &d->disks[j];
-    f->vm_index = i;
-    f->disk_index = j;
-    f->size = vm->disks[j].capacity < 0 ? 0 : (uint64_t) vm->disks[j].capacity;
-    f->allocated = vm->disks[j].allocated;
-    pthread_mutex_init (&f->lock, NULL);
-    d->ndisks = j + 1;
-    if ((f->name = strdup (vm->disks[j].file)) == NULL)
-      goto nomem;
-    /* A lazy provider's disks are opened when first read; the others now,
-     * so that a bad source mounts nothing. */
-    if (!fs.provider->lazy_disks && disk_open (f) == -1)
-      return -1;
-  }
-  if ((d->json = vmi_vm_to_json (vm)) == NULL)
-    return -1;
-  return 0;
- nomem:
-  errno = ENOMEM;
-  vmi_error ("out of memory");
-  return -1;
-}
-
-static int
-build_tree (uint64_t cache_size)
-{
-  size_t total_disks = 0, nvms = fs.provider->nvms;
-  char **folders = calloc (nvms ? nvms : 1, sizeof *folders);
-  int r = -1;
-
-  if (folders == NULL)
-    goto nomem;
-  for (size_t i = 0; i < nvms; i++) {
-    total_disks += fs.provider->vms[i]->ndisks;
-    if (fs.provider->vms[i]->folder
-        && (folders[i] = folder_path (fs.provider->vms[i]->folder)) == NULL)
-      goto out;
-  }
-  fs.per_disk_cache = total_disks ? cache_size / total_disks : cache_size;
-  if (fs.per_disk_cache < MIN_CACHE_PER_DISK && cache_size > 0)
-    fs.per_disk_cache = MIN_CACHE_PER_DISK;
-  if (collect_folders (folders) == -1)
-    goto nomem;
-  if ((fs.vms = calloc (nvms ? nvms : 1, sizeof *fs.vms)) == NULL)
-    goto nomem;
-  for (size_t i = 0; i < nvms; i++)
-    if (build_vm (i, folders[i]) == -1)
-      goto out;
-  qsort (fs.vms, fs.nvms, sizeof *fs.vms, qcmp_vm);
-  r = 0;
-  goto out;
- nomem:
-  errno = ENOMEM;
-  vmi_error ("out of memory");
- out:
-  for (size_t i = 0; folders && i < nvms; i++)
-    free (folders[i]);
-  free (folders);
-  return r;
-}
-
-static void
-free_tree (void)
-{
-  for (size_t i = 0; i < fs.nvms; i++) {
-    for (size_t j = 0; j < fs.vms[i].ndisks; j++) {
-      vmi_layer_close (fs.vms[i].disks[j].layer);
-      free (fs.vms[i].disks[j].name);
-      pthread_mutex_destroy (&fs.vms[i].disks[j].lock);
-    }
-    free (fs.vms[i].disks);
-    free (fs.vms[i].path);
-    free (fs.vms[i].json);
-  }
-  free (fs.vms);
-  fs.vms = NULL;
-  fs.nvms = 0;
-  for (size_t i = 0; i < fs.nfolders; i++)
-    free (fs.folders[i]);
-  free (fs.folders);
-  fs.folders = NULL;
-  fs.nfolders = 0;
-}
 
 /* ---- command line ------------------------------------------------------ */
 
@@ -1065,7 +688,9 @@ main (int argc, char **argv)
   fs.provider = source_file ? vmi_provider_open_yaml (source_file, &opts)
                             : vmi_provider_open (source, &opts);
   vmi_source_opts_clear (&opts);
-  if (fs.provider == NULL || build_tree (fs.provider->opts.cache_size) == -1) {
+  if (fs.provider == NULL
+      || (fs.tree = vmi_tree_new (fs.provider, fs.provider->opts.cache_size,
+                                  CACHE_BLOCK)) == NULL) {
     fprintf (stderr, "vmimportfs: %s\n", vmi_error_get ());
     goto out;
   }
@@ -1122,7 +747,7 @@ main (int argc, char **argv)
   fuse_opt_free_args (&args);
   free (mount_opts);
   free (fs.mountpoint);
-  free_tree ();
+  vmi_tree_free (fs.tree);
   vmi_provider_close (fs.provider);
   return status;
 }
