@@ -50,13 +50,16 @@ qcmp_vm (const void *a, const void *b)
 static struct vmi_tree_vm *
 find_vm (const struct vmi_tree *t, const char *path)
 {
-  return bsearch (path, t->vms, t->nvms, sizeof *t->vms, cmp_vm_path);
+  /* bsearch (KEY, NULL, 0, ...) is undefined (UBSan: nonnull) */
+  return t->nvms == 0 ? NULL
+         : bsearch (path, t->vms, t->nvms, sizeof *t->vms, cmp_vm_path);
 }
 
 static char **
 find_folder (const struct vmi_tree *t, const char *path)
 {
-  return bsearch (path, t->folders, t->nfolders, sizeof *t->folders, cmp_str);
+  return t->nfolders == 0 ? NULL
+         : bsearch (path, t->folders, t->nfolders, sizeof *t->folders, cmp_str);
 }
 
 struct vmi_tree_node
