@@ -353,6 +353,22 @@ test_ovf_collection (void)
   CHECK ("ovf_disk_of_two_systems_names_both",
          vmi_ovf_parse_all (xml, strlen (xml), "x.ovf", &vms, &n) == -1 && n == 0
          && strstr (vmi_error_get (), "disk d1 is used by two VirtualSystems, \"one\" and \"two\""));
+  /* VirtualBox's controller names: ICH6 (IDE), LsiLogicSas, BusLogic. */
+  {
+    static const char *subs[][3] = { { "5", "ICH6", "ide" }, { "20", "LsiLogicSas", "scsi" },
+                                     { "6", "BusLogic", "scsi" }, { "5", "PIIX3", "ide" } };
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+      struct vmi_vm *vm;
+      snprintf (xml, sizeof xml, ENV_OPEN "%s<VirtualSystem ovf:id='v'><VirtualHardwareSection>"
+        "<Item><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>%s</rasd:ResourceType><rasd:ResourceSubType>%s</rasd:ResourceSubType></Item>"
+        "<Item><rasd:ResourceType>17</rasd:ResourceType><rasd:HostResource>/disk/d1</rasd:HostResource><rasd:Parent>1</rasd:Parent></Item>"
+        "</VirtualHardwareSection></VirtualSystem></Envelope>", refs, subs[i][0], subs[i][1]);
+      vm = ovf (xml);
+      CHECK ("ovf_virtualbox_controller_names", vm && vm->ndisks == 2 && vm->disks[0].bus
+             && !strcmp (vm->disks[0].bus, subs[i][2]));
+      vmi_vm_free (vm);
+    }
+  }
   CHECK ("ovf_chunk_size_not_a_number_refused",
          ovf (ENV_OPEN "<References><File ovf:id='f' ovf:href='a' ovf:chunkSize='0'/></References>"
               "<DiskSection><Disk ovf:diskId='d' ovf:fileRef='f' ovf:capacity='1'/></DiskSection>"
