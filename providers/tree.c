@@ -50,16 +50,18 @@ qcmp_vm (const void *a, const void *b)
 static struct vmi_tree_vm *
 find_vm (const struct vmi_tree *t, const char *path)
 {
-  /* bsearch (KEY, NULL, 0, ...) is undefined (UBSan: nonnull) */
-  return t->nvms == 0 ? NULL
-         : bsearch (path, t->vms, t->nvms, sizeof *t->vms, cmp_vm_path);
+  /* bsearch's array must not be NULL, even when empty. */
+  if (t->nvms == 0)
+    return NULL;
+  return bsearch (path, t->vms, t->nvms, sizeof *t->vms, cmp_vm_path);
 }
 
 static char **
 find_folder (const struct vmi_tree *t, const char *path)
 {
-  return t->nfolders == 0 ? NULL
-         : bsearch (path, t->folders, t->nfolders, sizeof *t->folders, cmp_str);
+  if (t->nfolders == 0)         /* no folders: t->folders is NULL */
+    return NULL;
+  return bsearch (path, t->folders, t->nfolders, sizeof *t->folders, cmp_str);
 }
 
 struct vmi_tree_node
