@@ -249,6 +249,14 @@ GZ_VMS='[("gz", "[(d[\"capacity\"],d[\"bus\"],d[\"source_format\"]) for d in j[\
 { head -c 12000000 /dev/urandom; seq 1 3000000; head -c 9000000 /dev/zero; head -c 3000000 /dev/urandom; } > "$T/raw/g.raw"
 gzip -c "$T/raw/g.raw" > "$W/g.gz"
 
+# Compressed, then chunked (ovftool --compress --chunkSize).
+mkdir -p "$T/gzc"
+gzip -c "$T/raw/a.vmdk" | split -b 1048576 -d -a 9 - "$T/gzc/disk1.vmdk."
+make_ovf "$T/gzc/gzc.ovf" '{"name": "gzc", "cpus": 1, "memory": [256, "MegaBytes"],
+  "disks": [{"href": "disk1.vmdk", "capacity": [24, "byte * 2^20"], "format": "vmdk", "gzip": true}], "nics": []}'
+sed -i 's|<File ovf:href="disk1.vmdk" ovf:id="file1" ovf:compression="gzip"/>|<File ovf:chunkSize="1048576" ovf:href="disk1.vmdk" ovf:id="file1" ovf:compression="gzip"/>|' "$T/gzc/gzc.ovf"
+make_ova "$W/gzc.ova" "$T/gzc" ustar gzc.ovf $(cd "$T/gzc" && ls disk1.vmdk.*)
+
 # ---- every shape: vm.json and disks, from a local mount and over HTTP ----
 # check_mount TAG MOUNTPOINT SPEC: each (vm, expr, raw disks) of SPEC.
 check_mount () {
@@ -295,6 +303,7 @@ shape vbox "$VBOX_VMS"
 shape vapp "$VAPP_VMS"
 shape chunk "$CHUNK_VMS"
 shape gz "$GZ_VMS"
+check gzip_chunked_ova_http_reads_as_qemu bash -c "'$LT' cat '$NGINX_URL/gzc.ova' '$T/gzc.out' && cmp '$T/gzc.out' '$T/raw/a.raw'"
 check gz_ova_http_random_reads_match "$LT" random "$NGINX_URL/gz.ova" "$T/raw/a.raw" 300 3 9
 # 200 random reads after one pass: inflating and reading from below cost
 # at most one checkpoint interval per read (counted by the layer).
