@@ -340,6 +340,12 @@ cp "$W/chunk.ova" "$W/chunk-bad.ova"
 off=$(python3 -c 'import sys,tarfile; print(tarfile.open(sys.argv[1]).getmember("disk1.vmdk.000000001").offset_data + 100)' "$W/chunk-bad.ova")
 printf 'X' | dd of="$W/chunk-bad.ova" bs=1 seek=$off conv=notrunc status=none
 check_fails chunk_verify_edited_piece_named 'disk1\.vmdk\.000000001.*SHA256 mismatch' "$OT" verify "$W/chunk-bad.ova"
+mkdir -p "$T/chunk-huge"; cp "$T/chunk/"* "$T/chunk-huge/"
+sed -i "s|ovf:chunkSize=\"1048576\"|ovf:chunkSize=\"1\"|; s|ovf:size=\"$total\"|ovf:size=\"999999999999999\"|" "$T/chunk-huge/chunk.ovf"
+check_fails chunk_absurd_piece_count_refused 'ovf:size 999999999999999 in pieces of ovf:chunkSize 1 is 999999999999999 pieces' "$LT" vmjson "$T/chunk-huge/chunk.ovf"
+cp "$T/chunk/chunk.ovf" "$T/chunk-huge/chunk.ovf"
+sed -i "s|ovf:size=\"$total\"|ovf:size=\"$((total + 1))\"|" "$T/chunk-huge/chunk.ovf"
+check_fails chunk_pieces_not_matching_ovf_size_refused "piece [0-9]+ \\(.*disk1\\.vmdk\\.0+[0-9]+\\) is [0-9]+ bytes, expected [0-9]+" "$LT" cat "$T/chunk-huge/chunk.ovf" "$T/c.out"
 rm "$W/chunk-ovf/disk1.vmdk.000000001"
 check_fails chunk_missing_piece_named 'disk1\.vmdk\.000000001' "$LT" cat "$NGINX_URL/chunk-ovf/chunk.ovf" "$T/c.out"
 

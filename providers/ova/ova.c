@@ -352,6 +352,9 @@ ova_open_descriptor (struct ova *o, const char *source,
 
 /* ---- chunked files (ovftool --chunkSize): HREF.000000000, ... ---- */
 
+/* ovftool numbers pieces with 9 digits; a million is already absurd. */
+#define MAX_PIECES 1000000
+
 struct pieces {
   struct vmi_layer *archive;   /* OVA: the archive (a reference) */
   uint64_t *offset, *len;      /* OVA: where each piece's data is */
@@ -458,8 +461,15 @@ beside_pieces (const struct ova_file_info *info, struct pieces *p,
   uint64_t total = (uint64_t) info->size;
 
   if (info->size >= 0) {
-    *n = total == 0 ? 1 : (size_t) ((total + info->chunk_size - 1)
-                                    / info->chunk_size);
+    uint64_t pieces = total / info->chunk_size + (total % info->chunk_size != 0);
+    if (pieces > MAX_PIECES) {
+      errno = EINVAL;
+      vmi_error ("ovf:size %" PRIu64 " in pieces of ovf:chunkSize %" PRIu64
+                 " is %" PRIu64 " pieces (at most %d)", total,
+                 info->chunk_size, pieces, MAX_PIECES);
+      return -1;
+    }
+    *n = pieces == 0 ? 1 : (size_t) pieces;
     if ((*sizes = calloc (*n, sizeof **sizes)) == NULL)
       return -1;
     for (size_t i = 0; i < *n; i++)
@@ -467,7 +477,7 @@ beside_pieces (const struct ova_file_info *info, struct pieces *p,
                                : total - (uint64_t) i * info->chunk_size;
     return 0;
   }
-  for (size_t i = 0;; i++) {
+  for (size_t i = 0; i < MAX_PIECES; i++) {
     struct vmi_layer *l = piece_open (p, i);
     uint64_t *s;
     if (l == NULL)
@@ -481,6 +491,9 @@ beside_pieces (const struct ova_file_info *info, struct pieces *p,
     *sizes = s;
     *n = i + 1;
   }
+  errno = EINVAL;
+  vmi_error ("more than %d pieces", MAX_PIECES);
+  return -1;
 }
 
 /* File HREF split in pieces, as one layer.  Every piece but the last
