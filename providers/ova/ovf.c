@@ -606,6 +606,19 @@ collect_systems (xmlNode *n, xmlNode ***v, size_t *nv, const char *where)
   return 0;
 }
 
+/* A system's name for messages: its ovf:id, else its Name. */
+static char *
+system_name (xmlNode *vs)
+{
+  char *s = attr (vs, "id");
+
+  if (s == NULL || *s == '\0') {
+    free (s);
+    s = child_text (vs, "Name");
+  }
+  return s;
+}
+
 /* In a collection, a disk belongs to one system. */
 static int
 check_disk_owners (struct ovf *o, xmlNode *env, xmlNode **vs, size_t nvs)
@@ -622,7 +635,7 @@ check_disk_owners (struct ovf *o, xmlNode *env, xmlNode **vs, size_t nvs)
       if (first == NULL)
         first = vs[i];
       else {
-        char *a = attr (first, "id"), *b = attr (vs[i], "id");
+        char *a = system_name (first), *b = system_name (vs[i]);
         errno = EINVAL;
         vmi_error ("%s: disk %s is used by two VirtualSystems, \"%s\" and "
                    "\"%s\"; a disk belongs to one VM", o->where, id,
