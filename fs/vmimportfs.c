@@ -524,6 +524,9 @@ usage (FILE *f)
 "      --password-file F   password for the source (or VMIMPORT_PASSWORD)\n"
 "      --ca-cert FILE      trust this CA bundle for TLS\n"
 "      --insecure          do not verify TLS certificates (never the default)\n"
+"      --allow-outside-paths[=DIR:DIR...]\n"
+"                          a local image may name files (extents, backing\n"
+"                          files) outside its folder: anywhere, or in DIRs\n"
 "      --timeout SECONDS   whole-request timeout (default 600; 0 = none)\n"
 "      --retries N         retries of a failed network request (default 8)\n"
 "      --retry-deadline S  give up on a request after S seconds of retrying\n"
@@ -545,6 +548,7 @@ enum {
   OPT_CACHE_SIZE = 256, OPT_SOURCE_FILE, OPT_USER, OPT_PASSWORD_FILE,
   OPT_CA_CERT, OPT_INSECURE, OPT_TIMEOUT, OPT_READAHEAD, OPT_RETRIES,
   OPT_RETRY_DEADLINE, OPT_DROP_BEHIND, OPT_ALLOW_RUNNING, OPT_SNAPSHOT,
+  OPT_RETRY_DEADLINE, OPT_DROP_BEHIND, OPT_ALLOW_OUTSIDE_PATHS,
 };
 
 static const struct option long_opts[] = {
@@ -557,6 +561,7 @@ static const struct option long_opts[] = {
   { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
   { "ca-cert", required_argument, NULL, OPT_CA_CERT },
   { "insecure", no_argument, NULL, OPT_INSECURE },
+  { "allow-outside-paths", optional_argument, NULL, OPT_ALLOW_OUTSIDE_PATHS },
   { "timeout", required_argument, NULL, OPT_TIMEOUT },
   { "readahead", required_argument, NULL, OPT_READAHEAD },
   { "drop-behind", required_argument, NULL, OPT_DROP_BEHIND },
@@ -658,6 +663,10 @@ main (int argc, char **argv)
     case OPT_INSECURE: opts.insecure = true; break;
     case OPT_ALLOW_RUNNING: opts.allow_running = true; break;
     case OPT_SNAPSHOT: opts.snapshot = true; break;
+    case OPT_ALLOW_OUTSIDE_PATHS:
+      free (opts.allow_outside_paths);
+      opts.allow_outside_paths = strdup (optarg ? optarg : "");
+      break;
     case OPT_TIMEOUT:
     case OPT_RETRIES:
     case OPT_RETRY_DEADLINE:

@@ -35,6 +35,7 @@ enum {
   OPT_JSON,
   OPT_ALLOW_RUNNING,
   OPT_SNAPSHOT,
+  OPT_ALLOW_OUTSIDE_PATHS,
   OPT_FIRST_COMMAND_OPTION,  /* commands number their own options from here */
 };
 
@@ -50,6 +51,8 @@ enum {
   { "source-file", required_argument, NULL, OPT_SOURCE_FILE },          \
   { "allow-running", no_argument, NULL, OPT_ALLOW_RUNNING },            \
   { "snapshot", no_argument, NULL, OPT_SNAPSHOT },                      \
+  { "allow-outside-paths", optional_argument, NULL,                     \
+    OPT_ALLOW_OUTSIDE_PATHS },                                          \
   { "verbose", no_argument, NULL, 'v' },                                \
   { "help", no_argument, NULL, 'h' }
 
@@ -68,6 +71,9 @@ enum {
   "                        crash-consistent at best)\n"               \
   "  --snapshot            read a running VM's disks under a temporary\n" \
   "                        snapshot, removed at the end (VMware)\n"    \
+  "  --allow-outside-paths[=DIR:DIR...]\n"                              \
+  "                        a local image may name files (extents, backing\n" \
+  "                        files) outside its folder: anywhere, or in DIRs\n" \
   "  -v, --verbose         more messages (repeat for debug)\n"          \
   "  -h, --help            this help\n"
 

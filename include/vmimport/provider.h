@@ -37,6 +37,10 @@ struct vmi_source_opts {
    * snapshot, removed when the provider is closed). */
   bool allow_running;
   bool snapshot;
+  /* Local images: the files they name (extents, backing files) must be in
+   * the image's folder tree.  NULL: nothing else; "": anywhere
+   * (--allow-outside-paths); else ':'-separated folders also allowed. */
+  char *allow_outside_paths;
 };
 
 void vmi_source_opts_init(struct vmi_source_opts *o);

@@ -11,7 +11,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmi-seeds.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$tmp"
-mkdir -p "$out"/{vmdk,sesparse,qcow2,tar,ovf,manifest,yaml,vmware}
+mkdir -p "$out"/{vmdk,sesparse,qcow2,tar,ovf,manifest,yaml,vmware,cert}
 
 # A 1 MiB raw disk: a text run over the first 5 grains (so that compressed
 # images have runs of adjacent grains and clusters, read and inflated as a
@@ -171,6 +171,36 @@ cat > "$out/ovf/entities.ovf" <<'EOF'
  <VirtualSystem ovf:id="&c;"><Name>&c;</Name></VirtualSystem>
 </Envelope>
 EOF
+
+# A vApp (VirtualSystemCollection, nested) and VirtualBox's vbox:Machine.
+cat > "$out/ovf/vapp-vbox.ovf" <<'EOF'
+<?xml version="1.0"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/2" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/2" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vbox="http://www.virtualbox.org/ovf/machine">
+ <References><File ovf:href="a.vmdk" ovf:id="f1" ovf:chunkSize="1048576" ovf:size="3000000"/><File ovf:href="b.img" ovf:id="f2"/></References>
+ <DiskSection><Disk ovf:diskId="d1" ovf:fileRef="f1" ovf:capacity="1" ovf:capacityAllocationUnits="byte * 2^30"/><Disk ovf:diskId="d2" ovf:fileRef="f2" ovf:capacity="1048576" ovf:format="urn:unknown"/></DiskSection>
+ <VirtualSystemCollection ovf:id="vapp"><Name>vapp</Name>
+  <VirtualSystem ovf:id="a"><Name>a</Name><VirtualHardwareSection>
+   <Item><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceType>20</rasd:ResourceType><rasd:ResourceSubType>AHCI</rasd:ResourceSubType></Item>
+   <Item><rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceType>17</rasd:ResourceType><rasd:Parent>3</rasd:Parent><rasd:HostResource>/disk/d1</rasd:HostResource></Item>
+   <Item><rasd:InstanceID>5</rasd:InstanceID><rasd:ResourceType>10</rasd:ResourceType><rasd:Connection>NAT</rasd:Connection></Item>
+  </VirtualHardwareSection>
+  <vbox:Machine><Hardware><Firmware type="EFI64"/><Network><Adapter slot="0" enabled="true" MACAddress="0800271A2B3C"/></Network></Hardware></vbox:Machine></VirtualSystem>
+  <VirtualSystemCollection ovf:id="inner"><VirtualSystem ovf:id="b"><VirtualHardwareSection>
+   <Item><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceType>6</rasd:ResourceType><rasd:ResourceSubType>VirtioSCSI</rasd:ResourceSubType></Item>
+   <Item><rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceType>17</rasd:ResourceType><rasd:Parent>3</rasd:Parent><rasd:HostResource>ovf:/disk/d2</rasd:HostResource></Item>
+  </VirtualHardwareSection></VirtualSystem></VirtualSystemCollection>
+ </VirtualSystemCollection>
+</Envelope>
+EOF
+
+# Signing certificates as ovftool writes them: the manifest's signature,
+# then the PEM certificate (twice: a chain).
+openssl req -x509 -newkey rsa:1024 -nodes -days 1 -subj "/CN=fuzz signer" \
+  -keyout sign.key -out sign.crt 2>/dev/null
+{ printf 'SHA256(vm.mf)= '
+  printf 'x' | openssl dgst -sha256 -sign sign.key | od -An -v -tx1 | tr -d ' \n'
+  printf '\n'
+  cat sign.crt sign.crt; } > "$out/cert/signed.cert"
 
 # Manifests: the three digests, CRLF endings, a name with spaces.
 qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized small.raw disk1.vmdk
