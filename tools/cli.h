@@ -120,11 +120,8 @@ int cli_ls(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_copy(int argc, char **argv);
 int cli_verify(int argc, char **argv);
-<<<<<<< HEAD
-int cli_manifest(int argc, char **argv);
-=======
 int cli_serve(int argc, char **argv);
->>>>>>> main
+int cli_manifest(int argc, char **argv);
 
 /* Progress of a copy: a bar on a terminal, JSON lines otherwise. */
 enum progress_mode { PROGRESS_NONE, PROGRESS_BAR, PROGRESS_JSON };
