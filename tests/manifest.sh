@@ -127,6 +127,19 @@ check images_download_from_serve_tree yq "$T/image.yaml" \
   'not pvcs and [(i["spec"]["sourceType"], i["spec"]["url"]) for i in images] == [("download", "http://10.0.0.5:8080/s3cr3t/Web%20Server%20%231.prod/disk-" + str(n) + ".img") for n in range(4)] and all(i["metadata"]["annotations"]["harvesterhci.io/storageClassName"] == "longhorn-fast" for i in images)'
 check image_mode_claim_templates yq "$T/image.yaml" \
   '[(t["metadata"]["name"], t["metadata"]["annotations"]["harvesterhci.io/imageId"], t["spec"]["storageClassName"], t["spec"]["volumeMode"], t["spec"]["resources"]["requests"]["storage"]) for t in json.loads(ann["harvesterhci.io/volumeClaimTemplates"])] == [(v["persistentVolumeClaim"]["claimName"], "prod/" + i["metadata"]["name"], "longhorn-" + i["metadata"]["name"], "Block", s) for v, i, s in zip(vmspec["volumes"], images, ["3Mi", "6Mi", "9Mi", "20Mi"])]'
+# The image URLs are where `vmimport serve` publishes the disks: each
+# downloads as the source disk's bytes.
+"$VMI" serve --listen 127.0.0.1:0 "$T/web.ova" >"$T/serve.url" 2>"$T/serve.err" &
+SERVE_PID=$!
+at_exit "kill $SERVE_PID"
+for i in $(seq 1 100); do [ -s "$T/serve.url" ] && break; sleep 0.1; done
+SURL=$(head -n 1 "$T/serve.url")
+check manifest_image_mode_for_serve bash -c "'$VMI' manifest -f '$T/import.yaml' --mode image --image-url-base '$SURL' > '$T/served.yaml'"
+"$PY" -c 'import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "VirtualMachineImage": print(d["spec"]["url"])' "$T/served.yaml" > "$T/urls"
+check image_urls_download_the_disks bash -c "[ \$(wc -l < '$T/urls') -eq 4 ] && n=1 && while read -r u; do curl -sf \"\$u\" -o '$T/dl' && cmp '$T/dl' '$T/a/d'\$n.img || exit 1; n=\$((n+1)); done < '$T/urls'"
+kill $SERVE_PID
 check_fails image_mode_needs_url_base 'image-url-base' "$VMI" manifest -f "$T/import.yaml" --mode image
 
 # ---- a BIOS OVA: no TPM, no secure boot, cores_per_socket unknown

@@ -17,6 +17,7 @@
 
 #include "vmimport/error.h"
 #include "vmimport/k8s.h"
+#include "vmimport/tree.h"
 #include "cli.h"
 #include "manifest.h"
 
@@ -239,8 +240,26 @@ preflight_spec (const struct vmi_import_spec *s)
   return n;
 }
 
-/* The VM spec.virtualMachineName names (by name or ID; in spec.folder
- * when given).  -1 and a message when none or several match. */
+/* Folder paths equal, leading and trailing '/' aside ("" is the top). */
+static bool
+same_folder (const char *a, const char *b)
+{
+  size_t la, lb;
+
+  a = a ? a : "";
+  b = b ? b : "";
+  a += strspn (a, "/");
+  b += strspn (b, "/");
+  for (la = strlen (a); la > 0 && a[la - 1] == '/'; la--)
+    ;
+  for (lb = strlen (b); lb > 0 && b[lb - 1] == '/'; lb--)
+    ;
+  return la == lb && strncmp (a, b, la) == 0;
+}
+
+/* The VM spec.virtualMachineName names (by name or ID; for VMware, in
+ * spec.folder when given, as the add-on uses it).  -1 and a message when
+ * none or several match. */
 static long
 find_vm (const struct vmi_provider *p, const struct vmi_import_spec *s)
 {
@@ -251,6 +270,10 @@ find_vm (const struct vmi_provider *p, const struct vmi_import_spec *s)
     const struct vmi_vm *vm = p->vms[i];
     bool m = s->vm_name == NULL || !strcmp (vm->name, s->vm_name)
              || (vm->id && !strcmp (vm->id, s->vm_name));
+    if (m && s->folder && vm->source_kind
+        && !strcmp (vm->source_kind, "vmware")
+        && !same_folder (s->folder, vm->folder))
+      m = false;
     if (m) {
       if (found == -1)
         found = (long) i;
@@ -261,7 +284,9 @@ find_vm (const struct vmi_provider *p, const struct vmi_import_spec *s)
     return found;
   if (n == 0)
     fprintf (stderr, "vmimport manifest: preflight: spec.virtualMachineName: "
-             "no VM named \"%s\" in the source (it holds:", s->vm_name);
+             "no VM named \"%s\"%s%s%s in the source (it holds:", s->vm_name,
+             s->folder ? " in folder \"" : "", s->folder ? s->folder : "",
+             s->folder ? "\"" : "");
   else if (s->vm_name == NULL)
     fprintf (stderr, "vmimport manifest: the source holds %zu VMs; name one "
              "with --vm or spec.virtualMachineName (", n);
@@ -269,7 +294,9 @@ find_vm (const struct vmi_provider *p, const struct vmi_import_spec *s)
     fprintf (stderr, "vmimport manifest: preflight: spec.virtualMachineName: "
              "%zu VMs are named \"%s\"; give the ID (", n, s->vm_name);
   for (size_t i = 0; i < p->nvms; i++)
-    fprintf (stderr, "%s %s%s%s%s", i ? "," : "", p->vms[i]->name,
+    fprintf (stderr, "%s %s%s%s%s%s%s", i ? "," : "",
+             p->vms[i]->folder ? p->vms[i]->folder : "",
+             p->vms[i]->folder ? "/" : "", p->vms[i]->name,
              p->vms[i]->id ? " [" : "", p->vms[i]->id ? p->vms[i]->id : "",
              p->vms[i]->id ? "]" : "");
   fprintf (stderr, ")\n");
@@ -419,7 +446,8 @@ plan_nics (struct mf_plan *p)
   return errors ? -2 : 0;
 }
 
-/* S percent-encoded for a URL path segment (RFC 3986 unreserved kept). */
+/* The path S percent-encoded for a URL (RFC 3986 unreserved and '/'
+ * kept). */
 static char *
 url_escape (const char *s)
 {
@@ -430,7 +458,7 @@ url_escape (const char *s)
   for (; *s; s++) {
     unsigned char c = (unsigned char) *s;
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-        || (c >= '0' && c <= '9') || strchr ("-._~", c))
+        || (c >= '0' && c <= '9') || strchr ("-._~/", c))
       *o++ = (char) c;
     else
       o += sprintf (o, "%%%02X", c);
@@ -439,15 +467,18 @@ url_escape (const char *s)
   return out;
 }
 
+/* VM_PATH: where vmimport serve (and vmimportfs) show the VM:
+ * [<folder>/...]<name>, as the source's tree names it. */
 static int
-plan_disks (struct mf_plan *p, const char *url_base)
+plan_disks (struct mf_plan *p, const char *url_base, const char *vm_path)
 {
   const struct vmi_vm *vm = p->vm;
   char *dir = NULL, buf[160];
   int rc = -1;
 
   if ((p->disks = calloc (vm->ndisks ? vm->ndisks : 1, sizeof *p->disks))
-      == NULL || (dir = vmi_vm_dir_name (vm->name)) == NULL)
+      == NULL || (vm_path && (dir = strdup (vm_path)) == NULL)
+      || (dir == NULL && (dir = vmi_vm_dir_name (vm->name)) == NULL))
     goto out;
   for (size_t i = 0; i < vm->ndisks; i++) {
     struct mf_disk *d = &p->disks[i];
@@ -543,7 +574,7 @@ plan_free (struct mf_plan *p)
  * nothing. */
 static int
 write_manifest (const struct vmi_vm *vm, const struct vmi_import_spec *s,
-                const struct flags *f)
+                const struct flags *f, const char *vm_path)
 {
   struct mf_plan p = { .vm = vm, .spec = s };
   char *text = NULL;
@@ -561,7 +592,7 @@ write_manifest (const struct vmi_vm *vm, const struct vmi_import_spec *s,
     goto nomem;
   if (r == -2)
     goto out;
-  if ((r = plan_disks (&p, f->url_base)) == -1)
+  if ((r = plan_disks (&p, f->url_base, vm_path)) == -1)
     goto nomem;
   if (r == -2)
     goto out;
@@ -676,6 +707,8 @@ cli_manifest (int argc, char **argv)
   struct flags f = { .skip_preflight = -1 };
   struct vmi_import_spec spec;
   struct vmi_provider *p = NULL;
+  struct vmi_tree *tree = NULL;
+  const char *vm_path = NULL;
   int rc;
   long v;
 
@@ -701,8 +734,19 @@ cli_manifest (int argc, char **argv)
   rc = EXIT_SOURCE;
   if ((v = find_vm (p, &spec)) == -1)
     goto out;
-  rc = write_manifest (p->vms[v], &spec, &f);
+  /* Image mode: the URLs follow the tree vmimport serve publishes. */
+  if (f.mode && !strcmp (f.mode, "image")) {
+    if ((tree = vmi_tree_new (p, 0, 65536)) == NULL) {
+      cli_print_error (NULL);
+      goto out;
+    }
+    for (size_t i = 0; i < tree->nvms; i++)
+      if (tree->vms[i].ndisks && tree->vms[i].disks[0].vm_index == (size_t) v)
+        vm_path = tree->vms[i].path;
+  }
+  rc = write_manifest (p->vms[v], &spec, &f, vm_path);
  out:
+  vmi_tree_free (tree);
   vmi_provider_close (p);
   vmi_import_spec_clear (&spec);
   free (f.networks);
