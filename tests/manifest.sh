@@ -209,4 +209,11 @@ bad_import unknown_field 'spec: unknown field "storageClas"' 's/storageClass:/st
 bad_import second_pod_nic 'NIC 3 \(source network "Backup"\) has no entry' '/sourceNetwork: "Backup"/,+1d'
 sed 's/defaultDiskBusType: "scsi"/defaultDiskBusType: "ide"/; /sourceNetwork: "Backup"/,+1d; s/  storageClass:/  skipPreflightChecks: true\n  storageClass:/' "$T/import.yaml" > "$T/skip.yaml"
 check skip_preflight_checks_writes bash -c "'$VMI' manifest -f '$T/skip.yaml' > '$T/skip.out' && grep -q 'not attached: unmapped' '$T/skip.out'"
+
+# ---- usage errors: exit status 2
+usage_fails () { "$@"; [ $? -eq 2 ]; }
+check usage_no_source usage_fails "$VMI" manifest
+check usage_bad_mode usage_fails "$VMI" manifest --mode tarball "$T/small.ova"
+check usage_bad_network_flag usage_fails "$VMI" manifest --network novalue "$T/small.ova"
+check help_lists_manifest bash -c "'$VMI' --help | grep -q '^  manifest ' && '$VMI' manifest --help | grep -q -- '--image-url-base'"
 finish

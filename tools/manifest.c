@@ -662,9 +662,14 @@ parse_flags (int argc, char **argv, struct cli_common *c, struct flags *f)
     case OPT_NIC_MODEL: f->nic_model = optarg; break;
     case OPT_SKIP_PREFLIGHT: f->skip_preflight = 1; break;
     case OPT_NETWORK: {
-      const char **v = realloc (f->networks,
-                                (f->nnetworks + 1) * sizeof *v);
-      if (v == NULL)
+      const char **v;
+      const char *eq = strrchr (optarg, '=');
+      if (eq == NULL || eq == optarg) {
+        fprintf (stderr, "vmimport manifest: --network %s: expected "
+                 "SOURCE-NETWORK=NAMESPACE/NAME[,MODEL]\n", optarg);
+        return EXIT_USAGE;
+      }
+      if ((v = realloc (f->networks, (f->nnetworks + 1) * sizeof *v)) == NULL)
         return EXIT_SOURCE;
       f->networks = v;
       v[f->nnetworks++] = optarg;
