@@ -54,6 +54,21 @@ check copy_equals_disk cmp "$T/pvc/$claim.raw" "$T/boot.raw"
 
 cp /usr/share/OVMF/OVMF_VARS_4M.fd "$T/vars.fd"
 mapfile -t qargs < <(qemu_args_from_vm "$T/vm.yaml" "$T/pvc" "$T/vars.fd")
+# The qemu options come from the YAML: another bus or firmware there gives
+# other options (and secure boot, which this test cannot do, is refused).
+for other in virtio sata scsi; do
+  [ "$other" = "$kv_bus" ] && continue
+  sed "s/bus: $kv_bus\$/bus: $other/" "$T/vm.yaml" > "$T/vm-$other.yaml"
+  dev=$(case $other in virtio) echo virtio-blk-pci;; sata) echo ide-hd;; scsi) echo scsi-hd;; esac)
+  check "qemu_options_follow_bus_$other" bash -c "$(declare -f qemu_args_from_vm); PY=$PY; qemu_args_from_vm '$T/vm-$other.yaml' '$T/pvc' '$T/vars.fd' | grep -q '^$dev,'"
+done
+if [ "$fw" = uefi ]; then
+  sed 's/secureBoot: false/secureBoot: true/' "$T/vm.yaml" > "$T/vm-sb.yaml"
+  check_fails qemu_options_refuse_secure_boot "secureBoot must be false" \
+    bash -c "$(declare -f qemu_args_from_vm); PY=$PY; qemu_args_from_vm '$T/vm-sb.yaml' '$T/pvc' '$T/vars.fd'"
+else
+  check qemu_options_bios_has_no_pflash bash -c "! printf '%s\n' \"\${@}\" | grep -q pflash" _ "${qargs[@]}"
+fi
 echo "qemu: ${qargs[*]}"
 start=$(date +%s)
 timeout "$BOOT_SECONDS" qemu-system-x86_64 -machine q35,accel=tcg -m "$mem" -smp 1 \
