@@ -10,6 +10,7 @@
  * writes the objects.  Nothing is written unless every check passed. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,11 +149,15 @@ apply_flags (struct vmi_import_spec *s, const struct flags *f,
   return 0;
 }
 
-static void
-refuse (const char *field, const char *fmt, const char *a, const char *b)
+static void __attribute__ ((format (printf, 2, 3)))
+refuse (const char *field, const char *fmt, ...)
 {
+  va_list ap;
+
   fprintf (stderr, "vmimport manifest: preflight: %s: ", field);
-  fprintf (stderr, fmt, a, b);
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
   fprintf (stderr, "\n");
 }
 
@@ -195,18 +200,18 @@ preflight_spec (const struct vmi_import_spec *s)
 
   if (s->default_disk_bus && !one_of (s->default_disk_bus, disk_buses)) {
     refuse ("spec.defaultDiskBusType", "\"%s\" is not a disk bus KubeVirt "
-            "has (valid: sata, scsi, usb, virtio)%s", s->default_disk_bus, "");
+            "has (valid: sata, scsi, usb, virtio)", s->default_disk_bus);
     n++;
   }
   if (s->default_nic_model && !one_of (s->default_nic_model, nic_models)) {
     refuse ("spec.defaultNetworkInterfaceModel", "\"%s\" is not a valid "
-            "model (valid: e1000, e1000e, ne2k_pci, pcnet, rtl8139, virtio)%s",
-            s->default_nic_model, "");
+            "model (valid: e1000, e1000e, ne2k_pci, pcnet, rtl8139, virtio)",
+            s->default_nic_model);
     n++;
   }
   if (s->namespace_ && !vmi_k8s_is_label (s->namespace_)) {
     refuse ("metadata.namespace", "\"%s\" is not a valid namespace name "
-            "(RFC 1123 label)%s", s->namespace_, "");
+            "(RFC 1123 label)", s->namespace_);
     n++;
   }
   for (size_t i = 0; i < s->nmappings; i++) {
@@ -225,15 +230,15 @@ preflight_spec (const struct vmi_import_spec *s)
     if (!valid_destination (m->destination_network)) {
       snprintf (field, sizeof field,
                 "spec.networkMapping[%zu].destinationNetwork", i);
-      refuse (field, "\"%s\" is not of the form namespace/name%s",
-              m->destination_network, "");
+      refuse (field, "\"%s\" is not of the form namespace/name",
+              m->destination_network);
       n++;
     }
     if (m->interface_model && !one_of (m->interface_model, nic_models)) {
       snprintf (field, sizeof field,
                 "spec.networkMapping[%zu].networkInterfaceModel", i);
       refuse (field, "\"%s\" is not a valid model (valid: e1000, e1000e, "
-              "ne2k_pci, pcnet, rtl8139, virtio)%s", m->interface_model, "");
+              "ne2k_pci, pcnet, rtl8139, virtio)", m->interface_model);
       n++;
     }
   }
@@ -303,19 +308,23 @@ find_vm (const struct vmi_provider *p, const struct vmi_import_spec *s)
   return -1;
 }
 
-static int
-note (struct mf_plan *p, const char *fmt, const char *a, const char *b)
+/* A comment above the VirtualMachine. */
+static int __attribute__ ((format (printf, 2, 3)))
+note (struct mf_plan *p, const char *fmt, ...)
 {
   char **v = realloc (p->notes, (p->nnotes + 1) * sizeof *v);
-  int len;
+  va_list ap;
+  int r;
 
   if (v == NULL)
     return -1;
   p->notes = v;
-  len = snprintf (NULL, 0, fmt, a, b);
-  if ((v[p->nnotes] = malloc ((size_t) len + 1)) == NULL)
+  va_start (ap, fmt);
+  r = vasprintf (&v[p->nnotes], fmt, ap);
+  va_end (ap);
+  if (r == -1)
     return -1;
-  snprintf (v[p->nnotes++], (size_t) len + 1, fmt, a, b);
+  p->nnotes++;
   return 0;
 }
 
@@ -424,11 +433,11 @@ plan_nics (struct mf_plan *p)
       if (!p->spec->skip_preflight) {
         refuse ("spec.networkMapping", "%s has no entry, and the pod network "
                 "already holds another unmapped NIC (KubeVirt allows one); "
-                "map it to a network%s", a, "");
+                "map it to a network", a);
         errors++;
       }
       else if (note (p, "%s: not attached: unmapped, and the pod network "
-                     "already holds another NIC%s", a, "") == -1)
+                     "already holds another NIC", a) == -1)
         return -1;
       continue;
     }
@@ -494,8 +503,7 @@ plan_disks (struct mf_plan *p, const char *url_base, const char *vm_path)
     d->size_mib = (d->src->capacity + (1 << 20) - 1) >> 20;
     d->bus = disk_bus (p, d->src, &why);
     if (why) {
-      snprintf (buf, sizeof buf, "disk-%zu: bus %s", i, d->bus);
-      if (note (p, "%s: %s", buf, why) == -1)
+      if (note (p, "disk-%zu: bus %s: %s", i, d->bus, why) == -1)
         goto out;
     }
     /* <vm>-disk-N: unique, as the VM name is. */
@@ -534,7 +542,7 @@ plan_cpu_memory (struct mf_plan *p)
   int cps = vm->cores_per_socket > 0 ? vm->cores_per_socket : cpus;
 
   if (vm->cpus <= 0
-      && note (p, "CPUs: the source does not say; 1 assumed%s%s", "", "") == -1)
+      && note (p, "CPUs: the source does not say; 1 assumed") == -1)
     return -1;
   if (cpus % cps != 0)
     cps = 1;
@@ -543,8 +551,7 @@ plan_cpu_memory (struct mf_plan *p)
   p->threads = 1;
   p->memory_mib = vm->memory_mib > 0 ? vm->memory_mib : 2048;
   if (vm->memory_mib <= 0
-      && note (p, "memory: the source does not say; 2048 MiB assumed%s%s",
-               "", "") == -1)
+      && note (p, "memory: the source does not say; 2048 MiB assumed") == -1)
     return -1;
   p->efi = vm->firmware && !strcmp (vm->firmware, "efi");
   p->secure_boot = p->efi && vm->secure_boot == 1;
