@@ -206,6 +206,8 @@ bad_import duplicate_source 'spec.networkMapping\[1\].sourceNetwork: "dvSwitch 2
 bad_import destination 'spec.networkMapping\[0\].destinationNetwork: "vlan2" is not of the form namespace/name' 's|destinationNetwork: "prod/vlan2"|destinationNetwork: "vlan2"|'
 bad_import vm_not_found 'spec.virtualMachineName: no VM named "Web Server #2"' 's/virtualMachineName: "Web Server #1.prod"/virtualMachineName: "Web Server #2"/'
 bad_import unknown_field 'spec: unknown field "storageClas"' 's/storageClass:/storageClas:/'
+bad_import cluster_kind 'spec.sourceCluster.kind: "VmwareSource", but .* holds a source of kind OvaSource' 's/    kind: OvaSource/    kind: VmwareSource/'
+bad_import cluster_name 'spec.sourceCluster.name: "other-ova", but .* holds OvaSource "web-ova"' 's/    name: web-ova/    name: other-ova/'
 bad_import second_pod_nic 'NIC 3 \(source network "Backup"\) has no entry' '/sourceNetwork: "Backup"/,+1d'
 sed 's/defaultDiskBusType: "scsi"/defaultDiskBusType: "ide"/; /sourceNetwork: "Backup"/,+1d; s/  storageClass:/  skipPreflightChecks: true\n  storageClass:/' "$T/import.yaml" > "$T/skip.yaml"
 check skip_preflight_checks_writes bash -c "'$VMI' manifest -f '$T/skip.yaml' > '$T/skip.out' && grep -q 'not attached: unmapped' '$T/skip.out'"

@@ -18,6 +18,7 @@
 
 #include "vmimport/error.h"
 #include "vmimport/k8s.h"
+#include "vmimport/ova.h"
 #include "vmimport/tree.h"
 #include "cli.h"
 #include "manifest.h"
@@ -242,6 +243,48 @@ preflight_spec (const struct vmi_import_spec *s)
       n++;
     }
   }
+  return n;
+}
+
+/* spec.sourceCluster against the source object of PATH (a source YAML):
+ * the same kind, and the same name when both say one.  Returns the number
+ * of errors (printed); a file that does not parse is left to the
+ * provider, which says why. */
+static int
+preflight_cluster (const struct vmi_import_spec *s, const char *path)
+{
+  struct vmi_source_spec src;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = fopen (path, "rb"), *mem = NULL;
+  int n = 0;
+
+  if (f == NULL || (s->cluster_kind == NULL && s->cluster_name == NULL))
+    goto out;
+  if ((mem = open_memstream (&text, &len)) == NULL)
+    goto out;
+  for (int c; (c = getc (f)) != EOF && len < (1u << 20);)
+    putc (c, mem);
+  fclose (mem);
+  if (vmi_source_yaml_parse (text, len, path, &src) == -1)
+    goto out;
+  if (s->cluster_kind && strcmp (s->cluster_kind, src.kind)) {
+    refuse ("spec.sourceCluster.kind", "\"%s\", but %s holds a source of kind %s",
+            s->cluster_kind, path, src.kind);
+    n++;
+  }
+  if (s->cluster_name && src.name && strcmp (s->cluster_name, src.name)) {
+    refuse ("spec.sourceCluster.name", "\"%s\", but %s holds %s \"%s\"",
+            s->cluster_name, path, src.kind, src.name);
+    n++;
+  }
+  vmi_source_spec_clear (&src);
+ out:
+  if (text)
+    explicit_bzero (text, len);   /* it held the Secret */
+  free (text);
+  if (f)
+    fclose (f);
   return n;
 }
 
@@ -740,6 +783,9 @@ cli_manifest (int argc, char **argv)
   /* The import file may carry its source object and Secret too. */
   if (optind == argc && c.source_file == NULL)
     c.source_file = f.file;
+  if (!spec.skip_preflight && c.source_file && optind == argc
+      && preflight_cluster (&spec, c.source_file) > 0)
+    goto out;
   if ((p = cli_open_source (&c, optind < argc ? argv[optind] : NULL, &rc))
       == NULL)
     goto out;
