@@ -306,8 +306,8 @@ claim_templates (const struct mf_plan *p)
     json_object_object_add (t, "spec", spec);
     json_object_array_add (a, t);
   }
-  s = strdup (json_object_to_json_string_ext (a, JSON_C_TO_STRING_PLAIN
-                                              | JSON_C_TO_STRING_NOSLASHESCAPE));
+  s = strdup (json_object_to_json_string_ext (
+        a, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
   json_object_put (a);
   return s;
 }

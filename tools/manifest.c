@@ -36,7 +36,9 @@ enum {
   OPT_SKIP_PREFLIGHT,
 };
 
-static const char *const disk_buses[] = { "sata", "scsi", "usb", "virtio", NULL };
+static const char *const disk_buses[] = {
+  "sata", "scsi", "usb", "virtio", NULL
+};
 static const char *const nic_models[] = {
   "e1000", "e1000e", "ne2k_pci", "pcnet", "rtl8139", "virtio", NULL
 };
@@ -188,7 +190,8 @@ valid_destination (const char *d)
     return false;
   memcpy (ns, d, (size_t) (slash - d));
   ns[slash - d] = '\0';
-  return vmi_k8s_is_label (ns) && valid_subdomain (slash + 1, strlen (slash + 1));
+  return vmi_k8s_is_label (ns)
+         && valid_subdomain (slash + 1, strlen (slash + 1));
 }
 
 /* The spec's own values, before the source is opened.  Returns the
@@ -269,7 +272,8 @@ preflight_cluster (const struct vmi_import_spec *s, const char *path)
   if (vmi_source_yaml_parse (text, len, path, &src) == -1)
     goto out;
   if (s->cluster_kind && strcmp (s->cluster_kind, src.kind)) {
-    refuse ("spec.sourceCluster.kind", "\"%s\", but %s holds a source of kind %s",
+    refuse ("spec.sourceCluster.kind",
+            "\"%s\", but %s holds a source of kind %s",
             s->cluster_kind, path, src.kind);
     n++;
   }
@@ -463,8 +467,8 @@ plan_nics (struct mf_plan *p)
     return -1;
   for (size_t i = 0; i < n; i++) {
     const struct vmi_nic *src = vm->nnics ? &vm->nics[i] : NULL;
-    const struct vmi_network_mapping *m = src ? mapping_of (p->spec, src->network)
-                                          : NULL;
+    const struct vmi_network_mapping *m
+      = src ? mapping_of (p->spec, src->network) : NULL;
     struct mf_nic *nic = &p->nics[p->nnics];
     const char *model = is_openstack (vm) ? NULL
                         : nic_model_of (src ? src->model : NULL);
