@@ -24,6 +24,7 @@ vmi_vm_new (const char *name)
   vm->cores_per_socket = -1;
   vm->memory_mib = -1;
   vm->secure_boot = -1;
+  vm->tpm = -1;
   return vm;
 }
 
@@ -97,7 +98,6 @@ vmi_vm_free (struct vmi_vm *vm)
   free (vm->power_state);
   free (vm->firmware);
   free (vm->guest_os);
-  free (vm->tpm);
   free (vm);
 }
 
@@ -137,7 +137,8 @@ vmi_vm_to_json (const struct vmi_vm *vm)
   json_object_object_add (o, "secure_boot",
                           vm->secure_boot < 0 ? NULL
                           : json_object_new_boolean (vm->secure_boot));
-  json_object_object_add (o, "tpm", str_or_null (vm->tpm));
+  json_object_object_add (o, "tpm", vm->tpm < 0 ? NULL
+                          : json_object_new_boolean (vm->tpm));
   json_object_object_add (o, "guest_os", str_or_null (vm->guest_os));
   for (size_t i = 0; i < vm->ndisks; i++) {
     const struct vmi_disk *d = &vm->disks[i];

@@ -86,7 +86,7 @@ main (void)
          a->disks[0].capacity == 1LL << 30 && a->disks[1].capacity == 4LL << 30);
   CHECK ("boot volume's image properties: efi, secure boot, vTPM, bus",
          !strcmp (a->firmware, "efi") && a->secure_boot == 1
-         && !strcmp (a->tpm, "tpm-tis") && !strcmp (a->disks[1].bus, "scsi"));
+         && a->tpm == 1 && !strcmp (a->disks[1].bus, "scsi"));
   CHECK ("NICs from addresses: one per MAC, network names, model",
          a->nnics == 2 && !strcmp (a->nics[0].network, "net1")
          && !strcmp (a->nics[0].mac, "fa:16:3e:00:00:01")

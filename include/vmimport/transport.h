@@ -14,15 +14,30 @@ extern "C" {
 struct vmi_layer *vmi_http_open(const char *url,
                                 const struct vmi_source_opts *opts);
 
-/* The same, with one more header on every request, asked for before each
- * one: FN writes a whole line ("X-Auth-Token: ...") into BUF (LEN bytes)
- * and returns 0, or -1 with an error recorded.  For tokens that are renewed
- * while a disk is read.  The line is never logged. */
-typedef int (*vmi_http_header_fn)(void *opaque, char *buf, size_t len);
-struct vmi_layer *vmi_http_open_with_header(const char *url,
-                                            const struct vmi_source_opts *opts,
-                                            vmi_http_header_fn fn,
-                                            void *opaque);
+/* A session a provider keeps with the server (a vCenter's
+ * vmware_soap_session cookie for its /folder URLs).  COOKIE returns the
+ * current "name=value" (caller frees); after a 401, RENEW (may be NULL)
+ * logs in again unless the cookie it is given was already replaced, and
+ * the request is tried once more.  RELEASE (may be NULL) is called when
+ * the layer is closed.  Cookies are never logged. */
+struct vmi_http_session {
+  char *(*cookie)(void *opaque);
+  int (*renew)(void *opaque, const char *refused);
+  void (*release)(void *opaque);
+  void *opaque;
+};
+
+/* vmi_http_open with a provider's session (SESSION is copied; its
+ * RELEASE is called even when the open fails). */
+struct vmi_layer *vmi_http_open_session(const char *url,
+                                        const struct vmi_source_opts *opts,
+                                        const struct vmi_http_session *session);
+/* The same, with the session's value sent in the header HEADER (an
+ * OpenStack token: "X-Auth-Token") instead of a Cookie. */
+struct vmi_layer *vmi_http_open_session_header(const char *url,
+                                               const struct vmi_source_opts *opts,
+                                               const struct vmi_http_session *session,
+                                               const char *header);
 
 /* NBD export (libnbd): nbd://, nbds://, nbd+unix://. */
 struct vmi_layer *vmi_nbd_open(const char *uri,

@@ -480,19 +480,29 @@ token_fresh (struct os_client *c)
   return authenticate (c);
 }
 
-int
-os_token_header (void *client, char *buf, size_t len)
+char *
+os_token_dup (void *client)
 {
   struct os_client *c = client;
-  int r;
+  char *t = NULL;
 
   pthread_mutex_lock (&c->lock);
-  r = token_fresh (c);
-  if (r == 0 && (size_t) snprintf (buf, len, "X-Auth-Token: %s", c->token) >= len) {
-    errno = ENAMETOOLONG;
-    vmi_error ("openstack: the token is longer than %zu bytes", len);
-    r = -1;
-  }
+  if (token_fresh (c) == 0)
+    t = strdup (c->token);
+  pthread_mutex_unlock (&c->lock);
+  return t;
+}
+
+int
+os_token_renew (void *client, const char *refused)
+{
+  struct os_client *c = client;
+  int r = 0;
+
+  pthread_mutex_lock (&c->lock);
+  /* Another reader may have renewed it already. */
+  if (c->token == NULL || refused == NULL || strcmp (c->token, refused) == 0)
+    r = authenticate (c);
   pthread_mutex_unlock (&c->lock);
   return r;
 }

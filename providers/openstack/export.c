@@ -385,6 +385,9 @@ os_export_open (struct vmi_provider *p, struct os_client *c,
                 const struct vmi_vm *vm, size_t i)
 {
   struct vmi_source_opts o = p->opts;
+  struct vmi_http_session session = {
+    .cookie = os_token_dup, .renew = os_token_renew, .opaque = c,
+  };
   struct vmi_layer *t;
   char *img, *url;
 
@@ -401,7 +404,7 @@ os_export_open (struct vmi_provider *p, struct os_client *c,
   free (img);
   /* Glance gets the token, never the user's password. */
   o.username = o.password = NULL;
-  t = vmi_http_open_with_header (url, &o, os_token_header, c);
+  t = vmi_http_open_session_header (url, &o, &session, "X-Auth-Token");
   free (url);
   if (t == NULL)
     return NULL;

@@ -92,11 +92,10 @@ apply_image_properties (struct vmi_vm *vm, json_object *props)
   if (sb)
     vm->secure_boot = strcmp (sb, "required") == 0 ? 1
                       : strcmp (sb, "disabled") == 0 ? 0 : -1;
-  /* Nova's vTPM: hw_tpm_version asks for one, hw_tpm_model says which
-   * (tpm-tis when only the version is given). */
-  if (set_str (&vm->tpm, tpm ? tpm : os_jstr (props, "hw_tpm_version")
-                              ? "tpm-tis" : NULL) == -1
-      || set_str (&vm->guest_os, os) == -1)
+  /* Nova's vTPM: hw_tpm_version asks for one, hw_tpm_model says which;
+   * image properties without either: none. */
+  vm->tpm = tpm || os_jstr (props, "hw_tpm_version") ? 1 : props ? 0 : -1;
+  if (set_str (&vm->guest_os, os) == -1)
     return -1;
   for (size_t i = 0; bus && i < vm->ndisks; i++)
     if (set_str (&vm->disks[i].bus, bus) == -1)

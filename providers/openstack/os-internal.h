@@ -62,9 +62,12 @@ int os_call_status(struct os_client *c, const char *service,
                    const char *method, const char *path, json_object *body,
                    json_object **out, long accept, long *status);
 
-/* "X-Auth-Token: ..." for the HTTP transport: a valid token, renewed when
- * needed.  Thread-safe.  Returns 0, or -1 (buffer too small, auth failed). */
-int os_token_header(void *client, char *buf, size_t len);
+/* The HTTP transport's session (vmi_http_session, header X-Auth-Token): a
+ * valid token (renewed when near its end; caller frees; NULL when the
+ * login fails), and a new one after a 401 unless REFUSED was already
+ * replaced.  Thread-safe. */
+char *os_token_dup(void *client);
+int os_token_renew(void *client, const char *refused);
 
 /* JSON helpers: a member's string / integer, or NULL / DEF. */
 const char *os_jstr(json_object *o, const char *key);

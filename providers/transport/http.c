@@ -38,7 +38,7 @@
 
 struct conn {
   CURL *h;
-  struct curl_slist *headers;   /* the extra header, renewed per request */
+  struct curl_slist *headers;   /* a session's token header */
   struct conn *next;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -65,8 +65,8 @@ struct http {
   bool insecure;
   long timeout, connect_timeout;
   struct vmi_retry_policy retry;
-  vmi_http_header_fn header_fn;   /* NULL: no extra header */
-  void *header_opaque;
+  struct vmi_http_session session;   /* cookie == NULL: none */
+  char *session_header;              /* NULL: the session is a cookie */
 
   CURLSH *share;
   pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -251,7 +251,7 @@ conn_free (struct conn *c)
 
 /* Take an idle connection, make one, or wait for one (at most MAX_CONNS). */
 static struct conn *
-conn_take (struct http *s)
+conn_get (struct http *s)
 {
   struct conn *c = NULL;
 
@@ -284,38 +284,6 @@ conn_put (struct http *s, struct conn *c)
   s->idle = c;
   pthread_cond_signal (&s->cond);
   pthread_mutex_unlock (&s->lock);
-}
-
-/* A connection ready for a request: with the caller's header (a token
- * that may have been renewed since the last request).  The header's value
- * is wiped from our buffer; libcurl keeps its own copy in the list. */
-static struct conn *
-conn_get (struct http *s)
-{
-  struct conn *c = conn_take (s);
-  char line[8192];
-  struct curl_slist *l;
-
-  if (c == NULL || s->header_fn == NULL)
-    return c;
-  if (s->header_fn (s->header_opaque, line, sizeof line) == -1) {
-    explicit_bzero (line, sizeof line);
-    vmi_error_prefix ("%s", s->url);
-    conn_put (s, c);
-    return NULL;
-  }
-  l = curl_slist_append (NULL, line);
-  explicit_bzero (line, sizeof line);
-  if (l == NULL) {
-    conn_put (s, c);
-    errno = ENOMEM;
-    vmi_error ("out of memory");
-    return NULL;
-  }
-  curl_easy_setopt (c->h, CURLOPT_HTTPHEADER, l);
-  curl_slist_free_all (c->headers);
-  c->headers = l;
-  return c;
 }
 
 static const char *
@@ -439,6 +407,52 @@ curl_error (struct http *s, CURLcode rc, const char *errbuf, const char *what)
   }
 }
 
+/* A provider's session: its current cookie on this request (curl copies
+ * it; it never reaches a log).  Returns the cookie sent (caller frees). */
+static char *
+session_apply (struct http *s, struct conn *c)
+{
+  char *ck;
+
+  if (s->session.cookie == NULL)
+    return NULL;
+  ck = s->session.cookie (s->session.opaque);
+  if (s->session_header == NULL)
+    curl_easy_setopt (c->h, CURLOPT_COOKIE, ck);
+  else {
+    struct curl_slist *l = NULL;
+    char *line = NULL;
+    if (ck && asprintf (&line, "%s: %s", s->session_header, ck) != -1) {
+      l = curl_slist_append (NULL, line);
+      explicit_bzero (line, strlen (line));
+      free (line);
+    }
+    curl_easy_setopt (c->h, CURLOPT_HTTPHEADER, l);
+    curl_slist_free_all (c->headers);
+    c->headers = l;
+  }
+  return ck;
+}
+
+/* A 401 with a session: renew it once per request and try again.
+ * 1: try again; 0: go on; -1: the renewal failed (its error recorded). */
+static int
+session_renewed (struct http *s, long status, bool *renewed, char **sent)
+{
+  int again = 0;
+
+  if (status == 401 && s->session.renew && !*renewed) {
+    *renewed = true;
+    again = s->session.renew (s->session.opaque, *sent) == 0 ? 1 : -1;
+  }
+  if (*sent) {
+    explicit_bzero (*sent, strlen (*sent));
+    free (*sent);
+    *sent = NULL;
+  }
+  return again;
+}
+
 /* One GET of [offset, offset+count) into BUF, retried and resumed.  WHOLE
  * says the range is the whole file (a 200 answer is then fine). */
 static int
@@ -446,7 +460,8 @@ http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole)
 {
   struct vmi_retry r;
   char what[96];
-  int ret = -1;
+  int ret = -1, again;
+  bool renewed = false;
 
   vmi_retry_start (&r, &s->retry);
   snprintf (what, sizeof what, "read of %zu bytes at offset %" PRIu64, count,
@@ -457,12 +472,13 @@ http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole)
       .buf = buf, .want = count, .offset = offset, .ranged = true,
       .whole = whole, .cr_start = -1, .cr_total = -1,
     };
-    char range[64], cause[CURL_ERROR_SIZE + 64];
+    char range[64], cause[CURL_ERROR_SIZE + 64], *sent;
     CURLcode rc;
     long status = 0;
 
     if (c == NULL)
       return -1;
+    sent = session_apply (s, c);
     x.h = c->h;
     c->errbuf[0] = '\0';
     snprintf (range, sizeof range, "%" PRIu64 "-%" PRIu64, offset,
@@ -474,6 +490,13 @@ http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole)
     curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
     rc = curl_easy_perform (c->h);
     curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
+    if ((again = session_renewed (s, rc == CURLE_OK ? status : 0, &renewed,
+                                  &sent)) != 0) {
+      conn_put (s, c);
+      if (again == -1)
+        goto out;
+      continue;
+    }
 
     if (x.no_ranges) {
       errno = ENOTSUP;
@@ -551,6 +574,8 @@ static int
 http_size (struct http *s, uint64_t *size)
 {
   struct vmi_retry r;
+  bool renewed = false;
+  int again;
 
   vmi_retry_start (&r, &s->retry);
   for (;;) {
@@ -559,10 +584,11 @@ http_size (struct http *s, uint64_t *size)
     curl_off_t len = -1;
     long status = 0;
     CURLcode rc;
-    char cause[CURL_ERROR_SIZE + 64];
+    char cause[CURL_ERROR_SIZE + 64], *sent;
 
     if (c == NULL)
       return -1;
+    sent = session_apply (s, c);
     x.h = c->h;
     c->errbuf[0] = '\0';
     curl_easy_setopt (c->h, CURLOPT_NOBODY, 1L);
@@ -574,6 +600,13 @@ http_size (struct http *s, uint64_t *size)
     curl_easy_getinfo (c->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
     curl_easy_setopt (c->h, CURLOPT_NOBODY, 0L);
     curl_easy_setopt (c->h, CURLOPT_HTTPGET, 1L);
+    if ((again = session_renewed (s, rc == CURLE_OK ? status : 0, &renewed,
+                                  &sent)) != 0) {
+      conn_put (s, c);
+      if (again == -1)
+        return -1;
+      continue;
+    }
 
     if (rc == CURLE_OK && status == 200 && len >= 0) {
       conn_put (s, c);
@@ -627,9 +660,11 @@ http_size (struct http *s, uint64_t *size)
     };
     long status = 0;
     CURLcode rc;
+    char *sent;
 
     if (c == NULL)
       return -1;
+    sent = session_apply (s, c);
     x.h = c->h;
     c->errbuf[0] = '\0';
     curl_easy_setopt (c->h, CURLOPT_RANGE, "0-0");
@@ -637,6 +672,13 @@ http_size (struct http *s, uint64_t *size)
     curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
     rc = curl_easy_perform (c->h);
     curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
+    if ((again = session_renewed (s, rc == CURLE_OK ? status : 0, &renewed,
+                                  &sent)) != 0) {
+      conn_put (s, c);
+      if (again == -1)
+        return -1;
+      continue;
+    }
     if (x.no_ranges) {
       conn_put (s, c);
       errno = ENOTSUP;
@@ -825,10 +867,13 @@ http_free (struct http *s)
   for (int i = 0; i < RA_SLOTS; i++)
     free (s->slots[i].buf);
   free (s->url);
+  free (s->session_header);
   free (s->username);
   wipe_free (s->password);
   free (s->ca_file);
   free (s->ca_pem);
+  if (s->session.release)
+    s->session.release (s->session.opaque);
   free (s);
 }
 
@@ -910,12 +955,20 @@ dup_opt (const char *str, int *err)
 struct vmi_layer *
 vmi_http_open (const char *url, const struct vmi_source_opts *opts)
 {
-  return vmi_http_open_with_header (url, opts, NULL, NULL);
+  return vmi_http_open_session (url, opts, NULL);
 }
 
 struct vmi_layer *
-vmi_http_open_with_header (const char *url, const struct vmi_source_opts *opts,
-                           vmi_http_header_fn header_fn, void *opaque)
+vmi_http_open_session (const char *url, const struct vmi_source_opts *opts,
+                       const struct vmi_http_session *session)
+{
+  return vmi_http_open_session_header (url, opts, session, NULL);
+}
+
+struct vmi_layer *
+vmi_http_open_session_header (const char *url, const struct vmi_source_opts *opts,
+                              const struct vmi_http_session *session,
+                              const char *header)
 {
   struct http *s;
   uint64_t size = 0;
@@ -932,14 +985,17 @@ vmi_http_open_with_header (const char *url, const struct vmi_source_opts *opts,
   if (s == NULL) {
     errno = ENOMEM;
     vmi_error ("out of memory");
+    if (session && session->release)
+      session->release (session->opaque);
     return NULL;
   }
+  if (session)
+    s->session = *session;
+  s->session_header = dup_opt (header, &err);
   for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
     pthread_mutex_init (&s->share_locks[i], NULL);
   pthread_mutex_init (&s->lock, NULL);
   pthread_cond_init (&s->cond, NULL);
-  s->header_fn = header_fn;
-  s->header_opaque = opaque;
   if (opts) {
     s->username = dup_opt (opts->username, &err);
     s->password = dup_opt (opts->password, &err);

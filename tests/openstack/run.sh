@@ -78,7 +78,7 @@ check "vm.json: boot-from-volume server: flavor CPUs and RAM" \
 check "vm.json: volumes in boot order (boot volume, then data), sizes" \
   vmjson vm-vol '[d["source_name"] for d in v["disks"]] == ["fx-boot", "fx-data"] and all(d["capacity"] == '$GIB' for d in v["disks"])'
 check "vm.json: firmware, secure boot, TPM and bus from the boot volume's image properties" \
-  vmjson vm-vol 'v["firmware"] == "efi" and v["secure_boot"] is True and v["tpm"] == "tpm-crb" and all(d["bus"] == "scsi" for d in v["disks"])'
+  vmjson vm-vol 'v["firmware"] == "efi" and v["secure_boot"] is True and v["tpm"] is True and all(d["bus"] == "scsi" for d in v["disks"])'
 check "vm.json: boot-from-image server: flavor, root disk, BIOS and sata from the image" \
   vmjson vm-img 'v["cpus"] == 3 and v["memory_mib"] == 2048 and v["firmware"] == "bios" and len(v["disks"]) == 1 and v["disks"][0]["capacity"] == '$GIB' and v["disks"][0]["bus"] == "sata"'
 check "vm.json: power state from Nova" \
@@ -160,6 +160,12 @@ kill -9 "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null
 check "the killed import left temporary objects behind" test "$(tmp_count)" != 0
 check "vmimport cleanup removes them" "$VMI" cleanup "${CA[@]}" "$SRC"
 check "no snapshot, temporary volume or image of ours left" no_tmp_left
+
+# ---- power: os-stop, then SHUTOFF within the deadline ------------------------------
+check "poweroff by ID: os-stop, waits for SHUTOFF" \
+  "$VMI" poweroff "${CA[@]}" --vm "$SRV_DUP2" "$SRC"
+check "the server is SHUTOFF in vm.json" sh -c \
+  "'$VMI' ls --json ${CA[*]} --vm '$SRV_DUP2' '$SRC' | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)[0][\"power_state\"] != \"off\")'"
 
 # ---- OpenstackSource + Secret -------------------------------------------------------
 {
