@@ -603,6 +603,7 @@ os_call_status (struct os_client *c, const char *service, const char *method,
     if (status != 401 || attempt == 1)
       break;
     /* A token revoked early: log in again, once. */
+    explicit_bzero (c->token, strlen (c->token));
     free (c->token);
     c->token = NULL;
   }
