@@ -55,6 +55,12 @@ stop_all () {
     stop_one rabbitmq
   fi
   [ -f "$ST/run/epmd.pid" ] && stop_one epmd
+  # An epmd the broker started by itself (-daemon) on our port, if any.
+  if [ -f "$ST/env" ]; then
+    # shellcheck disable=SC1091
+    . "$ST/env"
+    epmd -port "$EPMD_PORT" -kill >/dev/null 2>&1 || true
+  fi
   if [ -f "$ST/env" ]; then
     # shellcheck disable=SC1091
     . "$ST/env"
