@@ -13,6 +13,12 @@ pkgs=(
   qemu-utils e2fsprogs dosfstools xfsprogs fdisk gdisk util-linux ntfs-3g
   nginx nbdkit python3 openssl tar
   libclang-rt-14-dev time curl strace
+  # tests: the vCenter simulator (tests/vcsim) is built from these
+  golang-go golang-github-vmware-govmomi-dev
+  # tests: manifests against the schemas; the imported disk boots
+  python3-yaml python3-jsonschema qemu-system-x86 ovmf busybox-static cpio
+  linux-image-amd64 syslinux syslinux-common mtools grub-efi-amd64-bin
+  grub-common
 )
 export DEBIAN_FRONTEND=noninteractive
 if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then

@@ -33,6 +33,9 @@ enum {
   OPT_VM,
   OPT_DISK,
   OPT_JSON,
+  OPT_ALLOW_RUNNING,
+  OPT_SNAPSHOT,
+  OPT_ALLOW_OUTSIDE_PATHS,
   OPT_FIRST_COMMAND_OPTION,  /* commands number their own options from here */
 };
 
@@ -46,6 +49,10 @@ enum {
   { "retries", required_argument, NULL, OPT_RETRIES },                  \
   { "retry-deadline", required_argument, NULL, OPT_RETRY_DEADLINE },    \
   { "source-file", required_argument, NULL, OPT_SOURCE_FILE },          \
+  { "allow-running", no_argument, NULL, OPT_ALLOW_RUNNING },            \
+  { "snapshot", no_argument, NULL, OPT_SNAPSHOT },                      \
+  { "allow-outside-paths", optional_argument, NULL,                     \
+    OPT_ALLOW_OUTSIDE_PATHS },                                          \
   { "verbose", no_argument, NULL, 'v' },                                \
   { "help", no_argument, NULL, 'h' }
 
@@ -60,6 +67,13 @@ enum {
   "  --retry-deadline S    stop retrying a request after S seconds (0: none; default 120)\n" \
   "  --source-file FILE    a Harvester OvaSource/VmwareSource/OpenstackSource\n" \
   "                        YAML (with its Secret) instead of SOURCE\n"  \
+  "  --allow-running       read a running VM's disks as they are (VMware;\n" \
+  "                        crash-consistent at best)\n"               \
+  "  --snapshot            read a running VM's disks under a temporary\n" \
+  "                        snapshot, removed at the end (VMware)\n"    \
+  "  --allow-outside-paths[=DIR:DIR...]\n"                              \
+  "                        a local image may name files (extents, backing\n" \
+  "                        files) outside its folder: anywhere, or in DIRs\n" \
   "  -v, --verbose         more messages (repeat for debug)\n"          \
   "  -h, --help            this help\n"
 
@@ -120,7 +134,31 @@ int cli_ls(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_copy(int argc, char **argv);
 int cli_verify(int argc, char **argv);
+int cli_poweroff(int argc, char **argv);
 int cli_serve(int argc, char **argv);
+int cli_manifest(int argc, char **argv);
+
+/* The HTTP(S) server of `vmimport serve`, also run by `vmimport import
+ * --mode image` (serve.c). */
+struct serve_opts {
+  const char *listen;          /* "ADDR:PORT"; default 127.0.0.1:8080 */
+  const char *tls_cert_file, *tls_key_file;  /* both or neither */
+  const char *token_file;      /* NULL: $VMIMPORT_SERVE_TOKEN or random */
+  uint64_t cache_size;         /* default 64 MiB */
+  bool until_read;             /* server_wait returns once all was read */
+};
+struct server;
+void serve_opts_init(struct serve_opts *o);
+/* Serve P's tree (P stays the caller's; close it after server_stop).
+ * NULL with the message printed and *RC set on failure. */
+struct server *server_start(struct vmi_provider *p, const struct serve_opts *o,
+                            int *rc);
+/* The base URL, token included ("http://127.0.0.1:8080/TOKEN/"). */
+const char *server_url(const struct server *s);
+/* Until SIGINT/SIGTERM, or (until_read) every disk was read whole: true
+ * in that last case. */
+bool server_wait(struct server *s);
+void server_stop(struct server *s);
 
 /* Progress of a copy: a bar on a terminal, JSON lines otherwise. */
 enum progress_mode { PROGRESS_NONE, PROGRESS_BAR, PROGRESS_JSON };
