@@ -18,6 +18,7 @@ static const struct command {
   { "cleanup", cli_cleanup, "remove what imports left in a source (OpenStack temporaries)" },
   { "verify", cli_verify, "check an OVA/OVF against its manifest" },
   { "poweroff", cli_poweroff, "power a source VM off: gracefully, then hard after a timeout" },
+  { "import", cli_import, "the whole import of a VM into Harvester (VirtualMachineImport)" },
   { "serve", cli_serve, "every disk of a source over HTTP(S), for Harvester to download" },
   { "manifest", cli_manifest, "the Harvester objects (PVCs or images, the VirtualMachine) of an import, as YAML" },
 };
