@@ -6,13 +6,15 @@ pkgs=(
   gcc clang meson ninja-build pkg-config
   libfuse3-dev libcurl4-openssl-dev libxml2-dev libjson-c-dev libssl-dev
   zlib1g-dev libdeflate-dev libzstd-dev libnbd-dev libblkid-dev libyaml-dev
-  libmicrohttpd-dev
+  libmicrohttpd-dev libguestfs-dev
   # run
   fuse3
   # tests: fixtures, reference tools, servers
   qemu-utils e2fsprogs dosfstools xfsprogs fdisk gdisk util-linux ntfs-3g
   nginx nbdkit python3 openssl tar
   libclang-rt-14-dev time curl strace
+  # guest inspection and conversion, the test guest
+  virt-v2v guestfs-tools debootstrap
 )
 export DEBIAN_FRONTEND=noninteractive
 if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then
