@@ -8,6 +8,9 @@
 
 #include "vmimport/vm.h"
 
+/* Exit code of a conversion that failed (cli.h has 0-3). */
+#define EXIT_CONVERT 4
+
 /* libguestfs's appliance runs under qemu: pick its backend and
  * accelerator (LIBGUESTFS_BACKEND=direct; TCG unless the environment says
  * otherwise, as KVM here may start and never boot the appliance).

@@ -5,6 +5,7 @@
 
 #include "vmimport/error.h"
 #include "cli.h"
+#include "convert.h"
 
 static const struct command {
   const char *name;
@@ -16,6 +17,7 @@ static const struct command {
   { "copy", cli_copy, "sparse, parallel copy of a disk into a file or block device" },
   { "verify", cli_verify, "check an OVA/OVF against its manifest" },
   { "serve", cli_serve, "every disk of a source over HTTP(S), for Harvester to download" },
+  { "convert", cli_convert, "make the guest on copied disks boot on virtio (virt-v2v-in-place)" },
 };
 
 static void
@@ -27,7 +29,7 @@ usage (FILE *f)
   fprintf (f, "\n'vmimport COMMAND --help' describes a command.\n"
            "  --version   print the version\n"
            "Exit codes: 0 done, 1 source error, 2 usage, "
-           "3 destination error.\n");
+           "3 destination error, 4 conversion failed.\n");
 }
 
 int
