@@ -50,12 +50,17 @@ qcmp_vm (const void *a, const void *b)
 static struct vmi_tree_vm *
 find_vm (const struct vmi_tree *t, const char *path)
 {
+  /* bsearch's array must not be NULL, even when empty. */
+  if (t->nvms == 0)
+    return NULL;
   return bsearch (path, t->vms, t->nvms, sizeof *t->vms, cmp_vm_path);
 }
 
 static char **
 find_folder (const struct vmi_tree *t, const char *path)
 {
+  if (t->nfolders == 0)         /* no folders: t->folders is NULL */
+    return NULL;
   return bsearch (path, t->folders, t->nfolders, sizeof *t->folders, cmp_str);
 }
 

@@ -64,11 +64,10 @@ struct server {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   bool done;
+  struct MHD_Daemon *daemon;
+  char *url;                /* base URL, token included */
 };
 
-static struct server srv = {
-  .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
-};
 
 /* ---- coverage ------------------------------------------------------- */
 
@@ -124,6 +123,7 @@ coverage_add (struct coverage *c, uint64_t start, uint64_t end)
 /* ---- responses -------------------------------------------------------- */
 
 struct reader {
+  struct server *srv;
   struct vmi_tree_disk *disk;
   struct disk_stats *stats;
   uint64_t start, length;       /* the range sent */
@@ -131,15 +131,15 @@ struct reader {
 };
 
 static bool
-all_read (void)
+all_read (struct server *s)
 {
-  for (size_t i = 0; i < srv.tree->nvms; i++)
-    for (size_t j = 0; j < srv.tree->vms[i].ndisks; j++) {
-      struct disk_stats *s = &srv.stats[i][j];
+  for (size_t i = 0; i < s->tree->nvms; i++)
+    for (size_t j = 0; j < s->tree->vms[i].ndisks; j++) {
+      struct disk_stats *st = &s->stats[i][j];
       bool whole;
-      pthread_mutex_lock (&s->lock);
-      whole = s->covered.bytes >= srv.tree->vms[i].disks[j].size;
-      pthread_mutex_unlock (&s->lock);
+      pthread_mutex_lock (&st->lock);
+      whole = st->covered.bytes >= s->tree->vms[i].disks[j].size;
+      pthread_mutex_unlock (&st->lock);
       if (!whole)
         return false;
     }
@@ -176,17 +176,17 @@ static void
 reader_done (void *cls)
 {
   struct reader *r = cls;
-  bool finished;
+  struct server *s = r->srv;
 
   pthread_mutex_lock (&r->stats->lock);
   r->stats->readers--;
   pthread_mutex_unlock (&r->stats->lock);
   free (r);
-  if (srv.until_read && (finished = all_read ())) {
-    pthread_mutex_lock (&srv.lock);
-    srv.done = true;
-    pthread_cond_signal (&srv.cond);
-    pthread_mutex_unlock (&srv.lock);
+  if (s->until_read && all_read (s)) {
+    pthread_mutex_lock (&s->lock);
+    s->done = true;
+    pthread_cond_signal (&s->cond);
+    pthread_mutex_unlock (&s->lock);
   }
 }
 
@@ -261,16 +261,16 @@ parse_range (const char *h, uint64_t size, uint64_t *start, uint64_t *len)
 /* ETag and Last-Modified from the source: a local file's identity and
  * time, else what the source says of the disk and when serving began. */
 static void
-disk_validators (const struct vmi_tree_vm *vm, const struct vmi_tree_disk *d,
+disk_validators (const struct server *s, const struct vmi_tree_vm *vm, const struct vmi_tree_disk *d,
                  char *etag, size_t etag_len, char *date, size_t date_len)
 {
-  const struct vmi_vm *v = srv.provider->vms[d->vm_index];
+  const struct vmi_vm *v = s->provider->vms[d->vm_index];
   const struct vmi_disk *src = &v->disks[d->disk_index];
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned mdlen = 0;
   char text[4096];
   struct stat st;
-  time_t when = srv.started;
+  time_t when = s->started;
   struct tm tm;
 
   if (src->source_name && stat (src->source_name, &st) == 0) {
@@ -283,7 +283,7 @@ disk_validators (const struct vmi_tree_vm *vm, const struct vmi_tree_disk *d,
     snprintf (text, sizeof text, "%s|%s|%s|%s|%" PRIu64 "|%jd", vm->path,
               d->name, v->source_where ? v->source_where : "",
               src->source_name ? src->source_name : "", d->size,
-              (intmax_t) srv.started);
+              (intmax_t) s->started);
   EVP_Digest (text, strlen (text), md, &mdlen, EVP_sha256 (), NULL);
   snprintf (etag, etag_len, "\"");
   for (unsigned i = 0; i < 12 && i < mdlen; i++)
@@ -294,7 +294,7 @@ disk_validators (const struct vmi_tree_vm *vm, const struct vmi_tree_disk *d,
 }
 
 static enum MHD_Result
-send_disk (struct MHD_Connection *c, struct vmi_tree_vm *vm,
+send_disk (struct server *s, struct MHD_Connection *c, struct vmi_tree_vm *vm,
            struct vmi_tree_disk *d, struct disk_stats *stats)
 {
   const char *range = MHD_lookup_connection_value (c, MHD_HEADER_KIND,
@@ -306,7 +306,7 @@ send_disk (struct MHD_Connection *c, struct vmi_tree_vm *vm,
   enum MHD_Result ret;
   int ranged;
 
-  if (vmi_tree_disk_open (srv.tree, d) == -1) {
+  if (vmi_tree_disk_open (s->tree, d) == -1) {
     vmi_log (VMI_LOG_ERROR, "%s/%s: %s", vm->path, d->name, vmi_error_get ());
     return send_text (c, MHD_HTTP_BAD_GATEWAY, "text/plain",
                       "the source disk could not be opened\n");
@@ -325,6 +325,7 @@ send_disk (struct MHD_Connection *c, struct vmi_tree_vm *vm,
   }
   if ((r = calloc (1, sizeof *r)) == NULL)
     return MHD_NO;
+  r->srv = s;
   r->disk = d;
   r->stats = stats;
   r->start = start;
@@ -338,7 +339,7 @@ send_disk (struct MHD_Connection *c, struct vmi_tree_vm *vm,
   pthread_mutex_lock (&stats->lock);
   stats->readers++;
   pthread_mutex_unlock (&stats->lock);
-  disk_validators (vm, d, etag, sizeof etag, date, sizeof date);
+  disk_validators (s, vm, d, etag, sizeof etag, date, sizeof date);
   MHD_add_response_header (resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                            "application/octet-stream");
   MHD_add_response_header (resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
@@ -356,7 +357,7 @@ send_disk (struct MHD_Connection *c, struct vmi_tree_vm *vm,
 }
 
 static enum MHD_Result
-send_status (struct MHD_Connection *c)
+send_status (const struct server *s, struct MHD_Connection *c)
 {
   char *text = NULL;
   size_t len = 0;
@@ -367,20 +368,20 @@ send_status (struct MHD_Connection *c)
   if (f == NULL)
     return MHD_NO;
   fprintf (f, "{\"disks\": [");
-  for (size_t i = 0; i < srv.tree->nvms; i++)
-    for (size_t j = 0; j < srv.tree->vms[i].ndisks; j++) {
-      struct disk_stats *s = &srv.stats[i][j];
-      const struct vmi_tree_disk *d = &srv.tree->vms[i].disks[j];
-      pthread_mutex_lock (&s->lock);
+  for (size_t i = 0; i < s->tree->nvms; i++)
+    for (size_t j = 0; j < s->tree->vms[i].ndisks; j++) {
+      struct disk_stats *st = &s->stats[i][j];
+      const struct vmi_tree_disk *d = &s->tree->vms[i].disks[j];
+      pthread_mutex_lock (&st->lock);
       /* Paths are made of names vmi_vm_dir_name cleaned: no control
        * characters; quotes and backslashes are escaped here. */
       fprintf (f, "%s\n  {\"path\": \"", first ? "" : ",");
-      for (const char *p = srv.tree->vms[i].path; *p; p++)
+      for (const char *p = s->tree->vms[i].path; *p; p++)
         fprintf (f, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
       fprintf (f, "/%s\", \"size\": %" PRIu64 ", \"bytes_served\": %" PRIu64
                ", \"bytes_covered\": %" PRIu64 ", \"readers\": %d}",
-               d->name, d->size, s->served, s->covered.bytes, s->readers);
-      pthread_mutex_unlock (&s->lock);
+               d->name, d->size, st->served, st->covered.bytes, st->readers);
+      pthread_mutex_unlock (&st->lock);
       first = false;
     }
   fprintf (f, "\n]}\n");
@@ -397,7 +398,8 @@ list_one (void *opaque, const char *name)
 }
 
 static enum MHD_Result
-send_listing (struct MHD_Connection *c, const struct vmi_tree_node *n)
+send_listing (const struct server *s, struct MHD_Connection *c,
+              const struct vmi_tree_node *n)
 {
   char *text = NULL;
   size_t len = 0;
@@ -406,7 +408,7 @@ send_listing (struct MHD_Connection *c, const struct vmi_tree_node *n)
 
   if (f == NULL)
     return MHD_NO;
-  vmi_tree_list (srv.tree, n, list_one, f);
+  vmi_tree_list (s->tree, n, list_one, f);
   fclose (f);
   r = send_text (c, MHD_HTTP_OK, "text/plain", text);
   free (text);
@@ -416,12 +418,12 @@ send_listing (struct MHD_Connection *c, const struct vmi_tree_node *n)
 /* The part of URL after "/<token>", or NULL when the token is wrong.
  * Compared in constant time, so its bytes cannot be found one by one. */
 static const char *
-after_token (const char *url)
+after_token (const struct server *s, const char *url)
 {
-  size_t n = strlen (srv.token);
+  size_t n = strlen (s->token);
 
   if (url[0] != '/' || strlen (url + 1) < n
-      || CRYPTO_memcmp (url + 1, srv.token, n) != 0
+      || CRYPTO_memcmp (url + 1, s->token, n) != 0
       || (url[1 + n] != '/' && url[1 + n] != '\0'))
     return NULL;
   return url + 1 + n;
@@ -432,10 +434,10 @@ handle (void *cls, struct MHD_Connection *c, const char *url,
         const char *method, const char *version, const char *upload_data,
         size_t *upload_size, void **con_cls)
 {
+  struct server *s = cls;
   struct vmi_tree_node n;
   const char *path;
 
-  (void) cls;
   (void) version;
   (void) upload_data;
   (void) upload_size;
@@ -443,21 +445,21 @@ handle (void *cls, struct MHD_Connection *c, const char *url,
   if (strcmp (method, "GET") != 0 && strcmp (method, "HEAD") != 0)
     return send_text (c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
                       "only GET and HEAD\n");
-  if ((path = after_token (url)) == NULL)
+  if ((path = after_token (s, url)) == NULL)
     return not_found (c);
   if (strcmp (path, "/status") == 0)
-    return send_status (c);
-  n = vmi_tree_lookup (srv.tree, path);
+    return send_status (s, c);
+  n = vmi_tree_lookup (s->tree, path);
   switch (n.kind) {
   case VMI_TREE_ROOT:
   case VMI_TREE_FOLDER:
   case VMI_TREE_VM:
-    return send_listing (c, &n);
+    return send_listing (s, c, &n);
   case VMI_TREE_JSON:
     return send_text (c, MHD_HTTP_OK, "application/json", n.vm->json);
   case VMI_TREE_DISK:
-    return send_disk (c, n.vm, n.disk,
-                      &srv.stats[n.vm - srv.tree->vms][n.disk - n.vm->disks]);
+    return send_disk (s, c, n.vm, n.disk,
+                      &s->stats[n.vm - s->tree->vms][n.disk - n.vm->disks]);
   default:
     return not_found (c);
   }
@@ -509,7 +511,7 @@ read_file (const char *path)
 
 /* A token from FILE's first line, the environment, or 32 random hex. */
 static int
-set_token (const char *file)
+set_token (struct server *s, const char *file)
 {
   const char *env = getenv ("VMIMPORT_SERVE_TOKEN");
   unsigned char raw[16];
@@ -520,19 +522,19 @@ set_token (const char *file)
   if (text || (env && *env)) {
     const char *t = text ? text : env;
     size_t n = strcspn (t, "\r\n");
-    bool ok = n > 0 && n < sizeof srv.token;
+    bool ok = n > 0 && n < sizeof s->token;
     for (size_t i = 0; ok && i < n; i++)
       ok = (t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z')
            || (t[i] >= '0' && t[i] <= '9') || t[i] == '-' || t[i] == '_';
     if (ok)
-      memcpy (srv.token, t, n);
+      memcpy (s->token, t, n);
     if (text) {
       OPENSSL_cleanse (text, strlen (text));
       free (text);
     }
     if (!ok) {
       fprintf (stderr, "vmimport serve: the token must be 1 to %zu letters, "
-               "digits, '-' or '_'\n", sizeof srv.token - 1);
+               "digits, '-' or '_'\n", sizeof s->token - 1);
       return -1;
     }
     return 0;
@@ -542,24 +544,24 @@ set_token (const char *file)
     return -1;
   }
   for (size_t i = 0; i < sizeof raw; i++)
-    snprintf (srv.token + 2 * i, 3, "%02x", raw[i]);
+    snprintf (s->token + 2 * i, 3, "%02x", raw[i]);
   return 0;
 }
 
 static int
-parse_listen (const char *s, struct sockaddr_in *sa)
+parse_listen (const char *text, struct sockaddr_in *sa)
 {
-  const char *colon = strrchr (s, ':');
+  const char *colon = strrchr (text, ':');
   char host[64];
   char *end;
   long port;
 
   memset (sa, 0, sizeof *sa);
   sa->sin_family = AF_INET;
-  if (colon == NULL || (size_t) (colon - s) >= sizeof host)
+  if (colon == NULL || (size_t) (colon - text) >= sizeof host)
     goto bad;
-  memcpy (host, s, colon - s);
-  host[colon - s] = '\0';
+  memcpy (host, text, colon - text);
+  host[colon - text] = '\0';
   port = strtol (colon + 1, &end, 10);
   if (*end || end == colon + 1 || port < 0 || port > 65535
       || inet_pton (AF_INET, host, &sa->sin_addr) != 1)
@@ -568,36 +570,129 @@ parse_listen (const char *s, struct sockaddr_in *sa)
   return 0;
  bad:
   fprintf (stderr, "vmimport serve: --listen %s: expected IPV4-ADDRESS:PORT "
-           "(e.g. 127.0.0.1:8080)\n", s);
+           "(e.g. 127.0.0.1:8080)\n", text);
   return -1;
 }
 
 static int
-make_stats (void)
+make_stats (struct server *s)
 {
-  if ((srv.stats = calloc (srv.tree->nvms + 1, sizeof *srv.stats)) == NULL)
+  if ((s->stats = calloc (s->tree->nvms + 1, sizeof *s->stats)) == NULL)
     return -1;
-  for (size_t i = 0; i < srv.tree->nvms; i++) {
-    size_t n = srv.tree->vms[i].ndisks;
-    if ((srv.stats[i] = calloc (n + 1, sizeof **srv.stats)) == NULL)
+  for (size_t i = 0; i < s->tree->nvms; i++) {
+    size_t n = s->tree->vms[i].ndisks;
+    if ((s->stats[i] = calloc (n + 1, sizeof **s->stats)) == NULL)
       return -1;
     for (size_t j = 0; j < n; j++)
-      pthread_mutex_init (&srv.stats[i][j].lock, NULL);
+      pthread_mutex_init (&s->stats[i][j].lock, NULL);
   }
   return 0;
 }
 
 static void
-free_stats (void)
+free_stats (struct server *s)
 {
-  for (size_t i = 0; srv.stats && srv.tree && i < srv.tree->nvms; i++) {
-    for (size_t j = 0; srv.stats[i] && j < srv.tree->vms[i].ndisks; j++) {
-      pthread_mutex_destroy (&srv.stats[i][j].lock);
-      free (srv.stats[i][j].covered.v);
+  for (size_t i = 0; s->stats && s->tree && i < s->tree->nvms; i++) {
+    for (size_t j = 0; s->stats[i] && j < s->tree->vms[i].ndisks; j++) {
+      pthread_mutex_destroy (&s->stats[i][j].lock);
+      free (s->stats[i][j].covered.v);
     }
-    free (srv.stats[i]);
+    free (s->stats[i]);
   }
-  free (srv.stats);
+  free (s->stats);
+}
+
+void
+serve_opts_init (struct serve_opts *o)
+{
+  memset (o, 0, sizeof *o);
+  o->listen = "127.0.0.1:8080";
+  o->cache_size = 64 << 20;
+}
+
+struct server *
+server_start (struct vmi_provider *p, const struct serve_opts *o, int *rc)
+{
+  struct server *s = calloc (1, sizeof *s);
+  struct sockaddr_in sa;
+  const union MHD_DaemonInfo *info;
+  char *cert = NULL, *key = NULL;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD
+                   | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+
+  *rc = EXIT_USAGE;
+  if (s == NULL) {
+    fprintf (stderr, "vmimport serve: out of memory\n");
+    return NULL;
+  }
+  pthread_mutex_init (&s->lock, NULL);
+  pthread_cond_init (&s->cond, NULL);
+  s->provider = p;
+  s->until_read = o->until_read;
+  s->started = time (NULL);
+  if ((o->tls_cert_file == NULL) != (o->tls_key_file == NULL)) {
+    fprintf (stderr, "vmimport serve: --tls-cert and --tls-key go together\n");
+    goto fail;
+  }
+  if (parse_listen (o->listen, &sa) == -1 || set_token (s, o->token_file) == -1)
+    goto fail;
+  if (o->tls_cert_file && ((cert = read_file (o->tls_cert_file)) == NULL
+                           || (key = read_file (o->tls_key_file)) == NULL))
+    goto fail;
+  *rc = EXIT_SOURCE;
+  if ((s->tree = vmi_tree_new (p, o->cache_size, CACHE_BLOCK)) == NULL) {
+    cli_print_error (NULL);
+    goto fail;
+  }
+  if (make_stats (s) == -1) {
+    fprintf (stderr, "vmimport serve: out of memory\n");
+    goto fail;
+  }
+  if (cert)
+    flags |= MHD_USE_TLS;
+  s->daemon = MHD_start_daemon (flags, 0, NULL, NULL, handle, s,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
+                                MHD_OPTION_CONNECTION_LIMIT,
+                                (unsigned) MAX_CONNECTIONS,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 600,
+                                cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+                                cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+                                MHD_OPTION_END);
+  if (s->daemon == NULL) {
+    fprintf (stderr, "vmimport serve: cannot listen on %s%s\n", o->listen,
+             cert ? " with that certificate and key" : "");
+    *rc = EXIT_DEST;
+    goto fail;
+  }
+  info = MHD_get_daemon_info (s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  if (asprintf (&s->url, "%s://%s:%u/%s/", cert ? "https" : "http",
+                inet_ntoa (sa.sin_addr),
+                info ? info->port : ntohs (sa.sin_port), s->token) == -1) {
+    s->url = NULL;
+    fprintf (stderr, "vmimport serve: out of memory\n");
+    goto fail;
+  }
+  free (cert);
+  if (key) {
+    OPENSSL_cleanse (key, strlen (key));
+    free (key);
+  }
+  *rc = EXIT_DONE;
+  return s;
+ fail:
+  free (cert);
+  if (key) {
+    OPENSSL_cleanse (key, strlen (key));
+    free (key);
+  }
+  server_stop (s);
+  return NULL;
+}
+
+const char *
+server_url (const struct server *s)
+{
+  return s->url;
 }
 
 static volatile sig_atomic_t stop_signal;
@@ -608,16 +703,16 @@ on_signal (int sig)
   stop_signal = sig;   /* seen by the waiting loop below */
 }
 
-/* Wait for a signal, or (--until-read) for every disk to be read. */
-static void
-wait_until_done (void)
+bool
+server_wait (struct server *s)
 {
   struct sigaction sa = { .sa_handler = on_signal };
+  bool done;
 
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
-  pthread_mutex_lock (&srv.lock);
-  while (!srv.done && !stop_signal) {
+  pthread_mutex_lock (&s->lock);
+  while (!s->done && !stop_signal) {
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
     ts.tv_nsec += 200 * 1000 * 1000;
@@ -625,9 +720,30 @@ wait_until_done (void)
       ts.tv_sec++;
       ts.tv_nsec -= 1000000000;
     }
-    pthread_cond_timedwait (&srv.cond, &srv.lock, &ts);
+    pthread_cond_timedwait (&s->cond, &s->lock, &ts);
   }
-  pthread_mutex_unlock (&srv.lock);
+  done = s->done;
+  pthread_mutex_unlock (&s->lock);
+  return done;
+}
+
+void
+server_stop (struct server *s)
+{
+  if (s == NULL)
+    return;
+  if (s->daemon)
+    MHD_stop_daemon (s->daemon);
+  free_stats (s);
+  vmi_tree_free (s->tree);
+  OPENSSL_cleanse (s->token, sizeof s->token);
+  if (s->url) {
+    OPENSSL_cleanse (s->url, strlen (s->url));
+    free (s->url);
+  }
+  pthread_mutex_destroy (&s->lock);
+  pthread_cond_destroy (&s->cond);
+  free (s);
 }
 
 enum { OPT_LISTEN = OPT_FIRST_COMMAND_OPTION, OPT_TLS_CERT, OPT_TLS_KEY,
@@ -647,38 +763,35 @@ cli_serve (int argc, char **argv)
     { "until-read", no_argument, NULL, OPT_UNTIL_READ },
     { 0 }
   };
-  const char *listen = "127.0.0.1:8080", *cert_file = NULL, *key_file = NULL;
-  const char *token_file = NULL;
-  char *cert = NULL, *key = NULL;
+  struct serve_opts so;
   struct cli_common c;
-  struct sockaddr_in sa;
-  struct MHD_Daemon *d = NULL;
-  const union MHD_DaemonInfo *info;
-  int64_t cache_size = 64 << 20;
+  struct vmi_provider *p = NULL;
+  struct server *s = NULL;
+  int64_t size;
   int opt, r, rc = EXIT_USAGE;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD
-                   | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
 
   cli_common_init (&c);
+  serve_opts_init (&so);
   while ((opt = getopt_long (argc, argv, "vh", longopts, NULL)) != -1) {
     switch (opt) {
     case 'h': usage (stdout); rc = EXIT_DONE; goto out;
-    case OPT_LISTEN: listen = optarg; break;
-    case OPT_TLS_CERT: cert_file = optarg; break;
-    case OPT_TLS_KEY: key_file = optarg; break;
+    case OPT_LISTEN: so.listen = optarg; break;
+    case OPT_TLS_CERT: so.tls_cert_file = optarg; break;
+    case OPT_TLS_KEY: so.tls_key_file = optarg; break;
     case OPT_TOKEN:
       /* argv is visible to every user of the machine (ps, /proc). */
       fprintf (stderr, "vmimport serve: the token is never taken on the "
                "command line; use --token-file FILE or VMIMPORT_SERVE_TOKEN\n");
       goto out;
-    case OPT_TOKEN_FILE: token_file = optarg; break;
-    case OPT_UNTIL_READ: srv.until_read = true; break;
+    case OPT_TOKEN_FILE: so.token_file = optarg; break;
+    case OPT_UNTIL_READ: so.until_read = true; break;
     case OPT_CACHE_SIZE:
-      if ((cache_size = vmi_parse_size (optarg)) < 0) {
+      if ((size = vmi_parse_size (optarg)) < 0) {
         fprintf (stderr, "vmimport serve: --cache-size %s: not a size "
                  "(e.g. 64M)\n", optarg);
         goto out;
       }
+      so.cache_size = (uint64_t) size;
       break;
     default:
       if ((r = cli_common_option (&c, opt, optarg)) != 1) {
@@ -692,64 +805,19 @@ cli_serve (int argc, char **argv)
     fprintf (stderr, "vmimport serve: give one SOURCE (or --source-file)\n");
     goto out;
   }
-  if ((cert_file == NULL) != (key_file == NULL)) {
-    fprintf (stderr, "vmimport serve: --tls-cert and --tls-key go together\n");
+  if (cli_common_finish (&c) == -1)
     goto out;
-  }
-  if (parse_listen (listen, &sa) == -1 || set_token (token_file) == -1
-      || cli_common_finish (&c) == -1)
+  if ((p = cli_open_source (&c, optind < argc ? argv[optind] : NULL, &rc)) == NULL)
     goto out;
-  if (cert_file && ((cert = read_file (cert_file)) == NULL
-                    || (key = read_file (key_file)) == NULL))
+  if ((s = server_start (p, &so, &rc)) == NULL)
     goto out;
-  srv.started = time (NULL);
-  srv.provider = cli_open_source (&c, optind < argc ? argv[optind] : NULL, &rc);
-  if (srv.provider == NULL)
-    goto out;
-  rc = EXIT_SOURCE;
-  if ((srv.tree = vmi_tree_new (srv.provider, (uint64_t) cache_size,
-                                CACHE_BLOCK)) == NULL) {
-    cli_print_error (NULL);
-    goto out;
-  }
-  if (make_stats () == -1) {
-    fprintf (stderr, "vmimport serve: out of memory\n");
-    goto out;
-  }
-  if (cert)
-    flags |= MHD_USE_TLS;
-  d = MHD_start_daemon (flags, 0, NULL, NULL, handle, NULL,
-                        MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
-                        MHD_OPTION_CONNECTION_LIMIT, (unsigned) MAX_CONNECTIONS,
-                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 600,
-                        cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
-                        MHD_OPTION_HTTPS_MEM_KEY, key,
-                        MHD_OPTION_END);
-  if (d == NULL) {
-    fprintf (stderr, "vmimport serve: cannot listen on %s%s\n", listen,
-             cert ? " with that certificate and key" : "");
-    rc = EXIT_DEST;
-    goto out;
-  }
-  info = MHD_get_daemon_info (d, MHD_DAEMON_INFO_BIND_PORT);
-  printf ("%s://%s:%u/%s/\n", cert ? "https" : "http",
-          inet_ntoa (sa.sin_addr), info ? info->port : ntohs (sa.sin_port),
-          srv.token);
+  printf ("%s\n", server_url (s));
   fflush (stdout);
-  wait_until_done ();
+  server_wait (s);
   rc = EXIT_DONE;
  out:
-  if (d)
-    MHD_stop_daemon (d);
-  free_stats ();
-  vmi_tree_free (srv.tree);
-  vmi_provider_close (srv.provider);
-  if (key) {
-    OPENSSL_cleanse (key, strlen (key));
-    free (key);
-  }
-  free (cert);
-  OPENSSL_cleanse (srv.token, sizeof srv.token);
+  server_stop (s);
+  vmi_provider_close (p);
   cli_common_clear (&c);
   return rc;
 }
