@@ -15,6 +15,10 @@ pkgs=(
   libclang-rt-14-dev time curl strace
   # guest inspection and conversion, the test guest
   virt-v2v guestfs-tools debootstrap
+  # tests: manifests against the schemas; the imported disk boots
+  python3-yaml python3-jsonschema qemu-system-x86 ovmf busybox-static cpio
+  linux-image-amd64 syslinux syslinux-common mtools grub-efi-amd64-bin
+  grub-common
 )
 export DEBIAN_FRONTEND=noninteractive
 if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then

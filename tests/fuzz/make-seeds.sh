@@ -10,7 +10,7 @@ out=$(cd "$out" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmi-seeds.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
-mkdir -p "$out"/{vmdk,qcow2,tar,ovf,manifest,yaml}
+mkdir -p "$out"/{vmdk,qcow2,tar,ovf,manifest,yaml,import}
 
 # A 1 MiB raw disk: a text run over the first 5 grains (so that compressed
 # images have runs of adjacent grains and clusters, read and inflated as a
@@ -251,6 +251,36 @@ kind: OvaSource
 metadata: {name: *c}
 spec: {url: *c}
 EOF
-for t in vmdk qcow2 tar ovf manifest yaml; do
+cat > "$out/import/import.yaml" <<'EOF'
+apiVersion: migration.harvesterhci.io/v1beta1
+kind: VirtualMachineImport
+metadata:
+  name: alpine-export-test
+  namespace: default
+spec:
+  virtualMachineName: "Web Server #1.prod"
+  folder: "Discovered VM"
+  networkMapping:
+  - sourceNetwork: "dvSwitch 1"
+    destinationNetwork: "default/vlan1"
+  - sourceNetwork: "dvSwitch 2"
+    destinationNetwork: "default/vlan2"
+    networkInterfaceModel: "e1000"
+  defaultNetworkInterfaceModel: "virtio"
+  skipPreflightChecks: false
+  storageClass: "my-storage-class"
+  defaultDiskBusType: "scsi"
+  sourceCluster:
+    name: vcsim
+    namespace: default
+    kind: VmwareSource
+    apiVersion: migration.harvesterhci.io/v1beta1
+  forcePowerOff: false
+  gracefulShutdownTimeoutSeconds: 30
+---
+kind: OvaSource
+spec: {url: "http://127.0.0.1/x.ova"}
+EOF
+for t in vmdk qcow2 tar ovf manifest yaml import; do
   echo "make-seeds: $t: $(ls "$out/$t" | wc -l) seeds, $(du -sk "$out/$t" | cut -f1) KiB"
 done
