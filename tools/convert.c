@@ -450,8 +450,10 @@ convert_guest (const struct vmi_vm *vm, const struct domain_disk *disks,
     snprintf (r.error, sizeof r.error, "mkdtemp %s: %s", dir, strerror (errno));
     failed = "overlay";
   } else {
+    logf_ (&r, "vmimport convert: scratch folder %s", dir);
     failed = convert_in (&r, vm, disks, dir);
-    rmdir (dir);
+    if (rmdir (dir) == -1)
+      logf_ (&r, "vmimport convert: rmdir %s: %s", dir, strerror (errno));
   }
   if (failed) {
     logf_ (&r, "vmimport convert: failed at step '%s': %s", failed, r.error);
@@ -486,6 +488,63 @@ convert_guest (const struct vmi_vm *vm, const struct domain_disk *disks,
   free (rec);
   free (xml);
   return rc;
+}
+
+static int
+set_virtio (char **field)
+{
+  char *s = strdup ("virtio");
+
+  if (s == NULL)
+    return -1;
+  free (*field);
+  *field = s;
+  return 0;
+}
+
+int
+convert_record_apply (struct vmi_vm *vm, const char *record)
+{
+  struct json_object *o = json_object_from_file (record), *v, *ds;
+  const char *status;
+  int r = -1;
+
+  if (o == NULL) {
+    vmi_error ("%s: cannot read the conversion record: %s", record,
+               json_util_get_last_err ());
+    return -1;
+  }
+  if (!json_object_object_get_ex (o, "vm", &v)
+      || strcmp (json_object_get_string (v), vm->name) != 0) {
+    vmi_error ("%s: the record is for VM '%s', not '%s'", record,
+               v ? json_object_get_string (v) : "?", vm->name);
+    goto out;
+  }
+  status = json_object_get_string (json_object_object_get (o, "status"));
+  if (status == NULL || strcmp (status, "converted") != 0) {
+    vmi_log (VMI_LOG_WARN, "%s: the conversion %s at step '%s': the disks "
+             "and NICs keep the source's bus and model", record,
+             status ? status : "has no status",
+             json_object_get_string (json_object_object_get (o, "step")));
+    r = 0;
+    goto out;
+  }
+  if (!json_object_object_get_ex (o, "disks", &ds)
+      || json_object_array_length (ds) != vm->ndisks) {
+    vmi_error ("%s: the record has %zu disks, VM %s has %zu", record,
+               ds ? json_object_array_length (ds) : 0, vm->name, vm->ndisks);
+    goto out;
+  }
+  for (size_t i = 0; i < vm->ndisks; i++)
+    if (set_virtio (&vm->disks[i].bus) == -1)
+      goto out;
+  for (size_t i = 0; i < vm->nnics; i++)
+    if (set_virtio (&vm->nics[i].model) == -1)
+      goto out;
+  r = 0;
+ out:
+  json_object_put (o);
+  return r;
 }
 
 static void

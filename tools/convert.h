@@ -47,4 +47,10 @@ struct convert_opts {
 int convert_guest (const struct vmi_vm *vm, const struct domain_disk *disks,
                    const struct convert_opts *o);
 
+/* What a conversion record (BASE.vmimport-convert.json) says, applied to
+ * VM: a converted guest's disks and NICs become virtio; a failed one
+ * keeps the source's (and a warning says so).  -1 with an error recorded
+ * when RECORD cannot be read or is for another VM. */
+int convert_record_apply (struct vmi_vm *vm, const char *record);
+
 #endif

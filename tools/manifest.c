@@ -22,6 +22,7 @@
 #include "vmimport/tree.h"
 #include "cli.h"
 #include "manifest.h"
+#include "convert.h"
 
 enum {
   OPT_FILE = OPT_FIRST_COMMAND_OPTION,
@@ -34,6 +35,7 @@ enum {
   OPT_NIC_MODEL,
   OPT_NETWORK,
   OPT_SKIP_PREFLIGHT,
+  OPT_CONVERTED,
 };
 
 static const char *const disk_buses[] = {
@@ -68,13 +70,15 @@ usage (FILE *f)
     "                         images Harvester downloads\n"
     "  --image-url-base URL   image mode: the disks' URLs are\n"
     "                         URL/<vm>/disk-N.img (vmimport serve's tree)\n"
-    "  --no-start             runStrategy Halted (default RerunOnFailure)\n\n"
+    "  --no-start             runStrategy Halted (default RerunOnFailure)\n"
+    "  --converted RECORD     the disks were converted (vmimport convert's\n"
+    "                         DISK.vmimport-convert.json): virtio disks and NICs\n\n"
     CLI_COMMON_HELP);
 }
 
 struct flags {
   const char *file, *mode, *url_base, *ns, *storage_class, *disk_bus,
-             *nic_model;
+             *nic_model, *converted;
   int skip_preflight;     /* -1 not given */
   bool no_start;
   const char **networks;
@@ -697,6 +701,7 @@ parse_flags (int argc, char **argv, struct cli_common *c, struct flags *f)
     { "nic-model", required_argument, NULL, OPT_NIC_MODEL },
     { "network", required_argument, NULL, OPT_NETWORK },
     { "skip-preflight-checks", no_argument, NULL, OPT_SKIP_PREFLIGHT },
+    { "converted", required_argument, NULL, OPT_CONVERTED },
     { 0 }
   };
   int opt, r;
@@ -715,6 +720,7 @@ parse_flags (int argc, char **argv, struct cli_common *c, struct flags *f)
     case OPT_DISK_BUS: f->disk_bus = optarg; break;
     case OPT_NIC_MODEL: f->nic_model = optarg; break;
     case OPT_SKIP_PREFLIGHT: f->skip_preflight = 1; break;
+    case OPT_CONVERTED: f->converted = optarg; break;
     case OPT_NETWORK: {
       const char **v;
       const char *eq = strrchr (optarg, '=');
@@ -805,6 +811,10 @@ cli_manifest (int argc, char **argv)
     for (size_t i = 0; i < tree->nvms; i++)
       if (tree->vms[i].ndisks && tree->vms[i].disks[0].vm_index == (size_t) v)
         vm_path = tree->vms[i].path;
+  }
+  if (f.converted && convert_record_apply (p->vms[v], f.converted) == -1) {
+    cli_print_error ("manifest --converted");
+    goto out;
   }
   rc = write_manifest (p->vms[v], &spec, &f, vm_path);
  out:
