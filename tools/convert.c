@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -106,8 +107,12 @@ on_stdout (struct run *r, char *line, pid_t pid)
   if (type && msg) {
     if (strcmp (type, "message") == 0)
       snprintf (r->step, sizeof r->step, "%s", msg);
-    if (strcmp (type, "error") == 0)
+    if (strcmp (type, "error") == 0) {
+      bool said = r->error[0] && strncmp (msg, r->error, strlen (r->error)) == 0;
       snprintf (r->error, sizeof r->error, "%s", msg);
+      if (said)
+        goto out;                 /* stderr said it first */
+    }
     if (strstr (msg, "This guest has virtio drivers installed"))
       r->virtio = true;
     if (strncmp (msg, "Converting ", 11) == 0 && strstr (msg, "Windows"))
@@ -118,6 +123,7 @@ on_stdout (struct run *r, char *line, pid_t pid)
       kill (pid, SIGTERM);
     }
   }
+ out:
   json_object_put (j);
 }
 
@@ -129,6 +135,8 @@ on_stderr (struct run *r, char *line)
 
   if (e) {
     e += strlen ("virt-v2v-in-place: error: ");
+    if (strncmp (r->error, e, strlen (e)) == 0)
+      return;                     /* the JSON message said it first */
     if (r->error[0] == '\0')
       snprintf (r->error, sizeof r->error, "%s", e);
     say (r, "error", e);
