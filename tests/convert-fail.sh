@@ -56,6 +56,16 @@ check manifest_keeps_e1000 grep -q 'model: e1000$' "$T/vm.yaml"
 check_fails manifest_other_vm_record "is for VM" \
   "$VMI" manifest "$T/noos.ova" --converted <(sed 's/"No OS"/"Other"/' "$rec")
 
+# inspect --os: an OVA is not read directly (mount it); the VM folder of
+# the mount is, and holds no OS.
+check_fails inspect_os_needs_mount "mount this source" \
+  "$VMI" inspect --os "$T/noos.ova"
+mount_fs "$T/noos.ova" "$T/mnt"
+vmdir="$T/mnt/$(ls "$T/mnt" | head -n1)"
+check_fails inspect_os_mount_folder_no_os "no operating system found on the 1 disk" \
+  "$VMI" inspect --os "$vmdir"
+unmount_fs "$T/mnt"
+
 # Usage: a two-disk VM cannot be converted from one copied disk.
 check_fails convert_needs_every_disk "has 1 disks; 2 DISKs given" \
   "$VMI" convert "$T/noos.ova" "$dst" "$dst"
