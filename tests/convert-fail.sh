@@ -56,6 +56,21 @@ check manifest_keeps_e1000 grep -q 'model: e1000$' "$T/vm.yaml"
 check_fails manifest_other_vm_record "is for VM" \
   "$VMI" manifest "$T/noos.ova" --converted <(sed 's/"No OS"/"Other"/' "$rec")
 
+# copy --convert, progress as JSON lines: the same failure, exit 4, and
+# the bytes of the new copy are the source's.
+"$VMI" copy "$T/noos.ova" "$T/pvc/noos2.raw" --convert --progress=json \
+  > "$T/copy-convert.out" 2> "$T/copy-convert.err"
+rc=$?
+check copy_convert_exits_4 test "$rc" -eq 4
+check copy_convert_json_messages "$PY" -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert any(l.get("status") == "done" for l in lines), "no copy done line"
+assert any(l.get("convert") == "message" and "Inspecting" in l["message"] for l in lines), lines
+assert lines[-1] == {"status": "failed", "step": "virt-v2v-in-place"}, lines[-1]' "$T/copy-convert.out"
+check copy_convert_step_named grep -q "failed at step 'virt-v2v-in-place'" "$T/copy-convert.err"
+check copy_convert_bytes_as_copied cmp "$T/pvc/noos2.raw" "$T/noos.raw"
+
 # inspect --os: an OVA is not read directly (mount it); the VM folder of
 # the mount is, and holds no OS.
 check_fails inspect_os_needs_mount "mount this source" \
