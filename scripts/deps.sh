@@ -15,6 +15,8 @@ pkgs=(
   libclang-rt-14-dev time curl strace
   # guest inspection and conversion, the test guest
   virt-v2v guestfs-tools debootstrap
+  # tests: the vCenter simulator (tests/vcsim) is built from these
+  golang-go golang-github-vmware-govmomi-dev
   # tests: manifests against the schemas; the imported disk boots
   python3-yaml python3-jsonschema qemu-system-x86 ovmf busybox-static cpio
   linux-image-amd64 syslinux syslinux-common mtools grub-efi-amd64-bin

@@ -17,6 +17,7 @@ static const struct command {
   { "inspect", cli_inspect, "partitions, filesystems and boot firmware of each disk" },
   { "copy", cli_copy, "sparse, parallel copy of a disk into a file or block device" },
   { "verify", cli_verify, "check an OVA/OVF against its manifest" },
+  { "poweroff", cli_poweroff, "power a source VM off: gracefully, then hard after a timeout" },
   { "serve", cli_serve, "every disk of a source over HTTP(S), for Harvester to download" },
   { "manifest", cli_manifest, "the Harvester objects (PVCs or images, the VirtualMachine) of an import, as YAML" },
   { "convert", cli_convert, "make the guest on copied disks boot on virtio (virt-v2v-in-place)" },
