@@ -35,6 +35,7 @@ enum {
   OPT_NIC_MODEL,
   OPT_NETWORK,
   OPT_SKIP_PREFLIGHT,
+  OPT_FOLDER,
   OPT_CONVERTED,
 };
 
@@ -59,6 +60,7 @@ usage (FILE *f)
     "given).  Flags set the same fields and win over the file:\n\n"
     "  -f, --file FILE        the VirtualMachineImport\n"
     "  --vm NAME              spec.virtualMachineName (name or ID)\n"
+    "  --folder PATH          spec.folder: the VMware folder of the VM\n"
     "  --namespace NS         metadata.namespace (default: default)\n"
     "  --storage-class SC     spec.storageClass (default: the cluster's)\n"
     "  --disk-bus BUS         spec.defaultDiskBusType: sata scsi usb virtio\n"
@@ -78,7 +80,7 @@ usage (FILE *f)
 
 struct flags {
   const char *file, *mode, *url_base, *ns, *storage_class, *disk_bus,
-             *nic_model, *converted;
+             *nic_model, *folder, *converted;
   int skip_preflight;     /* -1 not given */
   bool no_start;
   const char **networks;
@@ -142,6 +144,7 @@ apply_flags (struct vmi_import_spec *s, const struct flags *f,
              const char *vm)
 {
   if (set_str (&s->vm_name, vm) == -1 || set_str (&s->namespace_, f->ns) == -1
+      || set_str (&s->folder, f->folder) == -1
       || set_str (&s->storage_class, f->storage_class) == -1
       || set_str (&s->default_disk_bus, f->disk_bus) == -1
       || set_str (&s->default_nic_model, f->nic_model) == -1) {
@@ -701,6 +704,7 @@ parse_flags (int argc, char **argv, struct cli_common *c, struct flags *f)
     { "nic-model", required_argument, NULL, OPT_NIC_MODEL },
     { "network", required_argument, NULL, OPT_NETWORK },
     { "skip-preflight-checks", no_argument, NULL, OPT_SKIP_PREFLIGHT },
+    { "folder", required_argument, NULL, OPT_FOLDER },
     { "converted", required_argument, NULL, OPT_CONVERTED },
     { 0 }
   };
@@ -720,6 +724,7 @@ parse_flags (int argc, char **argv, struct cli_common *c, struct flags *f)
     case OPT_DISK_BUS: f->disk_bus = optarg; break;
     case OPT_NIC_MODEL: f->nic_model = optarg; break;
     case OPT_SKIP_PREFLIGHT: f->skip_preflight = 1; break;
+    case OPT_FOLDER: f->folder = optarg; break;
     case OPT_CONVERTED: f->converted = optarg; break;
     case OPT_NETWORK: {
       const char **v;
