@@ -14,7 +14,7 @@ pkgs=(
   nginx nbdkit python3 openssl tar
   libclang-rt-14-dev time curl strace
   # guest inspection and conversion, the test guest
-  virt-v2v guestfs-tools debootstrap
+  virt-v2v guestfs-tools guestfish debootstrap
   # tests: the vCenter simulator (tests/vcsim) is built from these
   golang-go golang-github-vmware-govmomi-dev
   # tests: manifests against the schemas; the imported disk boots
