@@ -18,6 +18,7 @@ static const struct command {
   { "copy", cli_copy, "sparse, parallel copy of a disk into a file or block device" },
   { "verify", cli_verify, "check an OVA/OVF against its manifest" },
   { "poweroff", cli_poweroff, "power a source VM off: gracefully, then hard after a timeout" },
+  { "import", cli_import, "the whole import of a VM into Harvester (VirtualMachineImport)" },
   { "serve", cli_serve, "every disk of a source over HTTP(S), for Harvester to download" },
   { "manifest", cli_manifest, "the Harvester objects (PVCs or images, the VirtualMachine) of an import, as YAML" },
   { "convert", cli_convert, "make the guest on copied disks boot on virtio (virt-v2v-in-place)" },
