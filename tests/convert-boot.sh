@@ -10,12 +10,13 @@
 #      reports root on /dev/sda1 behind ahci -- the boot check passes;
 #   3. the same copy on a virtio disk: the initramfs gives up waiting for
 #      its root, and the marker never comes -- the same check fails;
-#   4. copied again with --convert: virt-v2v-in-place's messages come
-#      through prefixed, the log and the record are kept beside the disk;
-#      inspect --os then says "virtio drivers: yes";
-#   5. the manifest made with the record says virtio for the disk and the
-#      NIC; booted from it alone: root on /dev/vda1 (virtio_blk), the NIC
-#      on virtio_net.
+#   4. imported again with import --convert (copy, virt-v2v-in-place,
+#      manifest): its messages come through as JSON lines, the log and the
+#      record are kept beside the disk; inspect --os then says "virtio
+#      drivers: yes";
+#   5. the manifest import wrote (the same as manifest --converted) says
+#      virtio for the disk and the NIC; booted from it alone: root on
+#      /dev/vda1 (virtio_blk), the NIC on virtio_net.
 . "$VMI_SRC/tests/lib.sh"
 . "$VMI_SRC/tests/ova-lib.sh"
 . "$VMI_SRC/tests/boot-lib.sh"
@@ -125,16 +126,33 @@ check unconverted_virtio_no_root grep -aqE 'Gave up waiting|ALERT!' "$T/serial-v
 check the_check_fails_there sh -c "! { grep -aq '^vmimport-guest: up' '$T/serial-virtio.log' && grep -aq '^vmimport-guest: root /dev/vda1' '$T/serial-virtio.log'; }"
 elapsed "unconverted on virtio: no root"
 
-# 4. Copy with --convert.
+# 4. vmimport import --convert: copy, convert, manifest (copy --convert and
+# convert alone are the same code; their failures are in convert-fail).
+cat > "$T/import.yaml" <<'YAML'
+apiVersion: migration.harvesterhci.io/v1beta1
+kind: VirtualMachineImport
+metadata:
+  name: debian-guest
+  namespace: default
+spec:
+  virtualMachineName: "Debian Guest"
+YAML
+dst="$T/pvc2/guest.raw"
+mkdir -p "$T/out"
 start=$(date +%s)
-"$VMI" copy "$ova" "$T/pvc2/$claim.raw" --convert --progress=bar > "$T/convert.out" 2> "$T/convert.err"
+"$VMI" import -f "$T/import.yaml" "$ova" --mode pvc --out "$T/out" \
+  --target "disk-0=$dst" --convert > "$T/convert.out" 2> "$T/convert.err"
 rc=$?
-echo "copy --convert exited $rc after $(( $(date +%s) - start )) s"
-sed 's/^/    | /' "$T/convert.out" "$T/convert.err" | tail -n 40
-check copy_convert_exits_0 test "$rc" -eq 0
-check messages_prefixed grep -q '^virt-v2v: \[ *[0-9]* s\] Converting ' "$T/convert.out"
+echo "import --convert exited $rc after $(( $(date +%s) - start )) s"
+sed 's/^/    | /' "$T/convert.out" "$T/convert.err" | grep -v '"progress"' | tail -n 40
+check import_convert_exits_0 test "$rc" -eq 0
+check messages_passed_through "$PY" -c '
+import json, sys
+ls = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+assert any(l.get("convert") == "message" and l["message"].startswith("Converting ") for l in ls), ls
+assert any(l.get("status") == "guestConverted" for l in ls), ls
+assert any(l.get("status") == "virtualMachineCreated" for l in ls), ls' "$T/convert.out"
 check virt_v2v_saw_virtio grep -q 'This guest has virtio drivers installed' "$T/convert.out"
-dst="$T/pvc2/$claim.raw"
 check log_kept grep -q 'Converting' "$dst.vmimport-convert.log"
 check log_says_accelerator grep -q 'libguestfs: direct backend' "$dst.vmimport-convert.log"
 check domain_xml_kept grep -q 'bus="sata"' "$dst.vmimport-domain.xml"
@@ -146,8 +164,13 @@ cat "$T/os-after.txt"
 check inspect_after_virtio_yes grep -q 'virtio drivers: yes$' "$T/os-after.txt"
 elapsed "inspected after"
 
-# 5. The manifest of the converted guest, and the boot it describes.
-"$VMI" manifest "$ova" --converted "$dst.vmimport-convert.json" > "$T/vm2.yaml"
+# 5. The manifest import wrote for the converted guest (manifest
+# --converted), and the boot it describes.
+cp "$(ls "$T"/out/*.yaml | head -n1)" "$T/vm2.yaml"
+"$VMI" manifest "$ova" --converted "$dst.vmimport-convert.json" > "$T/vm3.yaml"
+check manifest_converted_same_as_import cmp "$T/vm2.yaml" "$T/vm3.yaml"
+claim2=$("$PY" -c 'import sys,yaml; print([d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"]=="PersistentVolumeClaim"][0]["metadata"]["name"])' "$T/vm2.yaml")
+ln -s guest.raw "$T/pvc2/$claim2.raw"
 check manifest2_validates "$PY" "$S/tests/k8s-validate.py" "$S/tests/schemas" "$T/vm2.yaml"
 check manifest2_bus_virtio grep -q 'bus: virtio$' "$T/vm2.yaml"
 check manifest2_no_sata sh -c "! grep -q 'bus: sata' '$T/vm2.yaml'"

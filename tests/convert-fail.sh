@@ -71,6 +71,30 @@ assert lines[-1] == {"status": "failed", "step": "virt-v2v-in-place"}, lines[-1]
 check copy_convert_step_named grep -q "failed at step 'virt-v2v-in-place'" "$T/copy-convert.err"
 check copy_convert_bytes_as_copied cmp "$T/pvc/noos2.raw" "$T/noos.raw"
 
+# import --convert: the import fails at the conversion, writes no
+# manifest, and leaves the copied disk as copied.
+cat > "$T/import.yaml" <<'YAML'
+apiVersion: migration.harvesterhci.io/v1beta1
+kind: VirtualMachineImport
+metadata:
+  name: noos
+  namespace: default
+spec:
+  virtualMachineName: "No OS"
+YAML
+mkdir -p "$T/out"
+"$VMI" import -f "$T/import.yaml" "$T/noos.ova" --mode pvc --out "$T/out" \
+  --target "disk-0=$T/pvc/noos3.raw" --convert > "$T/import.out" 2> "$T/import.err"
+rc=$?
+tail -n 5 "$T/import.out"
+check import_convert_fails test "$rc" -eq 1
+check import_reports_conversion_failed grep -q '"guestConversionFailed"' "$T/import.out"
+check import_reports_migration_failed grep -q '"VMMigrationFailed"' "$T/import.out"
+check import_writes_no_manifest sh -c "! ls '$T/out' | grep -q ."
+check import_disk_as_copied cmp "$T/pvc/noos3.raw" "$T/noos.raw"
+check_fails import_convert_needs_pvc "needs --mode pvc" \
+  "$VMI" import -f "$T/import.yaml" "$T/noos.ova" --mode image --convert
+
 # inspect --os: an OVA is not read directly (mount it); the VM folder of
 # the mount is, and holds no OS.
 check_fails inspect_os_needs_mount "mount this source" \

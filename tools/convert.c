@@ -265,6 +265,17 @@ record_base (const char *disk)
   return strdup (disk);
 }
 
+char *
+convert_record_path (const char *disk)
+{
+  char *base = record_base (disk), *s = NULL;
+
+  if (base && asprintf (&s, "%s.vmimport-convert.json", base) == -1)
+    s = NULL;
+  free (base);
+  return s;
+}
+
 static int
 write_text (const char *path, const char *text)
 {

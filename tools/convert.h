@@ -47,6 +47,10 @@ struct convert_opts {
 int convert_guest (const struct vmi_vm *vm, const struct domain_disk *disks,
                    const struct convert_opts *o);
 
+/* Where convert_guest writes the record of a VM whose first disk is DISK.
+ * Caller frees; NULL on ENOMEM. */
+char *convert_record_path (const char *disk);
+
 /* What a conversion record (BASE.vmimport-convert.json) says, applied to
  * VM: a converted guest's disks and NICs become virtio; a failed one
  * keeps the source's (and a warning says so).  -1 with an error recorded
