@@ -6,7 +6,7 @@ pkgs=(
   gcc clang meson ninja-build pkg-config
   libfuse3-dev libcurl4-openssl-dev libxml2-dev libjson-c-dev libssl-dev
   zlib1g-dev libdeflate-dev libzstd-dev libnbd-dev libblkid-dev libyaml-dev
-  libmicrohttpd-dev
+  libmicrohttpd-dev libguestfs-dev
   # run
   fuse3
   # tests: fixtures, reference tools, servers
@@ -17,6 +17,8 @@ pkgs=(
   keystone glance-api cinder-api cinder-scheduler cinder-volume
   python3-nova nova-api nova-conductor nova-scheduler placement-api
   rabbitmq-server uwsgi-core uwsgi-plugin-python3 nfs-common python3-requests
+  # guest inspection and conversion, the test guest
+  virt-v2v guestfs-tools guestfish debootstrap
   # tests: the vCenter simulator (tests/vcsim) is built from these
   golang-go golang-github-vmware-govmomi-dev
   # tests: manifests against the schemas; the imported disk boots
