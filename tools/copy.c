@@ -27,6 +27,7 @@
 #include <openssl/evp.h>
 
 #include "vmimport/error.h"
+#include "vmimport/formats.h"
 #include "cli.h"
 #include "target.h"
 
@@ -582,6 +583,31 @@ same_file (const char *a, const char *b)
              || (S_ISBLK (sa.st_mode) && sa.st_rdev == sb.st_rdev));
 }
 
+/* DST must not be a file the source reads: a backing file, an extent, the
+ * archive, or the file behind a loop device; nor one that another program
+ * reads or writes under a lock, as qemu does (a vmimportfs mount, qemu, a
+ * second copy).  --force does not change that: it would destroy the
+ * source. */
+static int
+check_not_source (struct target *t)
+{
+  char name[1024];
+
+  if (vmi_file_is_open (t->fd, name, sizeof name)) {
+    fprintf (stderr, "vmimport copy: %s: the source reads it (as %s); "
+             "refusing to overwrite a file of the source, even with "
+             "--force\n", t->path, name);
+    return EXIT_USAGE;
+  }
+  if (vmi_file_lock_writer (t->fd) == -1) {
+    fprintf (stderr, "vmimport copy: %s: another program holds it open under "
+             "a lock (a vmimportfs mount reading it, qemu, another vmimport "
+             "copy); refusing to write it, even with --force\n", t->path);
+    return EXIT_DEST;
+  }
+  return 0;
+}
+
 int
 cli_copy (int argc, char **argv)
 {
@@ -628,7 +654,8 @@ cli_copy (int argc, char **argv)
   c.nunits = (c.vsize + UNIT - 1) / UNIT;
   c.verify = a.verify;
 
-  if ((rc = target_open (&dst, dst_arg, c.vsize, a.force, a.resume)) != 0)
+  if ((rc = target_open (&dst, dst_arg, c.vsize, a.force, a.resume)) != 0
+      || (rc = check_not_source (&dst)) != 0)
     goto out;
   c.dst = &dst;
   c.zero_holes = dst.is_blk && !a.target_is_zero;
