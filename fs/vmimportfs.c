@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -711,6 +712,15 @@ size_arg (const char *opt, const char *arg, uint64_t *out)
   return 0;
 }
 
+/* libfuse's loop returns 0 when unmounted from outside, and the number of
+ * the signal (SIGTERM, SIGINT, SIGHUP) when its handlers ended it: both are
+ * a clean unmount. */
+static int
+loop_status (int r)
+{
+  return r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? 0 : 3;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -836,8 +846,15 @@ main (int argc, char **argv)
     status = 2;
     goto out;
   }
+  /* The daemon moves to /, and FUSE unmounts the path it was given: give
+   * it the full one. */
   fs.mountpoint = realpath (mountpoint, NULL);
-  if (fuse_mount (f, mountpoint) != 0) {
+  if (fs.mountpoint == NULL) {
+    fprintf (stderr, "vmimportfs: mount point %s: %s\n", mountpoint,
+             strerror (errno));
+    goto out;
+  }
+  if (fuse_mount (f, fs.mountpoint) != 0) {
     fprintf (stderr, "vmimportfs: could not mount on %s\n", mountpoint);
     goto out;
   }
@@ -853,12 +870,12 @@ main (int argc, char **argv)
     goto out;
   }
   if (fs.single)
-    status = fuse_loop (f) == 0 ? 0 : 3;
+    status = loop_status (fuse_loop (f));
   else {
     loop_cfg = fuse_loop_cfg_create ();
     fuse_loop_cfg_set_max_threads (loop_cfg, 8);
     fuse_loop_cfg_set_idle_threads (loop_cfg, 4);
-    status = fuse_loop_mt (f, loop_cfg) == 0 ? 0 : 3;
+    status = loop_status (fuse_loop_mt (f, loop_cfg));
   }
   fuse_remove_signal_handlers (fuse_get_session (f));
   fuse_unmount (f);
