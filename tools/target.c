@@ -356,6 +356,28 @@ target_zero (struct target *t, uint64_t offset, uint64_t len)
   return write_zeros (t, a, b - a);
 }
 
+uint64_t
+target_allocated (struct target *t, uint64_t offset, uint64_t len)
+{
+  uint64_t end = offset + len, n = 0;
+  off_t data, hole;
+
+  if (t->is_blk)
+    return len;
+  while (offset < end) {
+    if ((data = lseek (t->fd, offset, SEEK_DATA)) == -1
+        || (uint64_t) data >= end)
+      break;
+    if ((hole = lseek (t->fd, data, SEEK_HOLE)) == -1)
+      hole = end;
+    if ((uint64_t) hole > end)
+      hole = end;
+    n += hole - data;
+    offset = hole;
+  }
+  return n;
+}
+
 int
 target_sync (struct target *t)
 {
