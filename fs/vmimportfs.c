@@ -11,6 +11,7 @@
  */
 #define FUSE_USE_VERSION 314
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
@@ -628,6 +629,86 @@ free_tree (void)
   fs.nvms = 0;
 }
 
+/* ---- the mount point -------------------------------------------------- */
+
+/* Remove option NAME from the comma-separated OPTS (in place); true when
+ * it was there. */
+static bool
+take_option (char *opts, const char *name)
+{
+  size_t n = strlen (name);
+  bool found = false;
+  char *p = opts;
+
+  while (p && *p) {
+    char *end = strchr (p, ',');
+    size_t len = end ? (size_t) (end - p) : strlen (p);
+    if (len == n && strncmp (p, name, n) == 0) {
+      found = true;
+      memmove (p, end ? end + 1 : p + len, strlen (end ? end + 1 : p + len) + 1);
+      continue;
+    }
+    p = end ? end + 1 : NULL;
+  }
+  n = strlen (opts);
+  if (n > 0 && opts[n - 1] == ',')
+    opts[n - 1] = '\0';
+  return found;
+}
+
+/* What FUSE lets through and the user regrets: a file (every access then
+ * fails with EIO), a point already mounted (the mounts stack), a folder
+ * with files in it (hidden without a word).  -o nonempty covers a folder
+ * on purpose.  Puts the full path in *REAL.  0, or -1 with the message
+ * printed. */
+static int
+check_mountpoint (const char *given, bool nonempty, char **real)
+{
+  struct stat st, up;
+  char *parent = NULL;
+  DIR *d;
+  struct dirent *e;
+  int r = -1;
+
+  if ((*real = realpath (given, NULL)) == NULL) {
+    fprintf (stderr, "vmimportfs: mount point %s: %s%s\n", given,
+             strerror (errno), errno == ENOTCONN ? " (a stale mount: "
+             "fusermount3 -u it)" : errno == ENOENT ? " (create the folder "
+             "first)" : "");
+    return -1;
+  }
+  if (stat (*real, &st) == -1 || !S_ISDIR (st.st_mode)) {
+    fprintf (stderr, "vmimportfs: mount point %s: not a folder\n", given);
+    return -1;
+  }
+  if (asprintf (&parent, "%s/..", *real) == -1 || stat (parent, &up) == -1)
+    goto out_ok;   /* cannot tell */
+  if (st.st_dev != up.st_dev || st.st_ino == up.st_ino) {
+    fprintf (stderr, "vmimportfs: mount point %s: something is already "
+             "mounted there; unmount it first (fusermount3 -u %s)\n", given,
+             given);
+    goto out;
+  }
+  if (!nonempty && (d = opendir (*real)) != NULL) {
+    while ((e = readdir (d)) != NULL)
+      if (strcmp (e->d_name, ".") && strcmp (e->d_name, ".."))
+        break;
+    if (e) {
+      fprintf (stderr, "vmimportfs: mount point %s: the folder is not empty "
+               "(it holds %s); the mount would hide its files (-o nonempty "
+               "to mount there anyway)\n", given, e->d_name);
+      closedir (d);
+      goto out;
+    }
+    closedir (d);
+  }
+ out_ok:
+  r = 0;
+ out:
+  free (parent);
+  return r;
+}
+
 /* ---- command line ------------------------------------------------------ */
 
 static void
@@ -730,6 +811,7 @@ main (int argc, char **argv)
   const char *source_file = NULL, *source, *mountpoint;
   char *mount_opts = NULL;
   int foreground = 0, debug = 0, verbose = 0, c, status = 1;
+  bool nonempty;
   struct fuse *f = NULL;
 
   vmi_log_set_program ("vmimportfs");
@@ -814,6 +896,13 @@ main (int argc, char **argv)
   }
   source = source_file ? NULL : argv[optind];
   mountpoint = argv[argc - 1];
+  nonempty = mount_opts && take_option (mount_opts, "nonempty");
+  /* The mount point first: cheap to check, and sources may be slow. */
+  if (check_mountpoint (mountpoint, nonempty, &fs.mountpoint) == -1) {
+    vmi_source_opts_clear (&opts);
+    status = 3;
+    goto out;
+  }
   if (opts.password == NULL && getenv ("VMIMPORT_PASSWORD"))
     opts.password = strdup (getenv ("VMIMPORT_PASSWORD"));
   /* A daemon says what it retried (info); -v adds debug lines. */
@@ -834,7 +923,7 @@ main (int argc, char **argv)
   fuse_opt_add_arg (&args, "-o");
   fuse_opt_add_arg (&args, "ro,default_permissions,fsname=vmimportfs,"
                            "subtype=vmimportfs");
-  if (mount_opts) {
+  if (mount_opts && *mount_opts) {
     fuse_opt_add_arg (&args, "-o");
     fuse_opt_add_arg (&args, mount_opts);
   }
@@ -848,12 +937,6 @@ main (int argc, char **argv)
   }
   /* The daemon moves to /, and FUSE unmounts the path it was given: give
    * it the full one. */
-  fs.mountpoint = realpath (mountpoint, NULL);
-  if (fs.mountpoint == NULL) {
-    fprintf (stderr, "vmimportfs: mount point %s: %s\n", mountpoint,
-             strerror (errno));
-    goto out;
-  }
   if (fuse_mount (f, fs.mountpoint) != 0) {
     fprintf (stderr, "vmimportfs: could not mount on %s\n", mountpoint);
     goto out;

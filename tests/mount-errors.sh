@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # vmimportfs and its mount point: a relative mount point is unmounted by a
 # SIGTERM to the daemon (no stale mount left), and a clean SIGTERM
-# unmount exits 0.
+# unmount exits 0.  Mistakes are refused with exit 3 and a message: a
+# regular file, a point already mounted, a folder with files in it
+# (unless -o nonempty), a missing folder.
 . "$VMI_SRC/tests/lib.sh"
 
 head -c 4M /dev/urandom > "$T/disk.img"
@@ -42,4 +44,29 @@ sigterm_exits_0 () {
 for n in 1 2 3 4 5; do
   check "sigterm_unmount_exits_0_run_$n" sigterm_exits_0
 done
+
+# expect3 NAME REGEX CMD...: exit 3, message matching REGEX, nothing mounted
+# on the point (the mount points are checked by the caller).
+expect3 () {
+  local name=$1 regex=$2 rc; shift 2
+  timeout 20 "$@" > "$T/out" 2> "$T/err"; rc=$?
+  check "$name" bash -c "
+    [ $rc -eq 3 ] || { echo 'exit $rc, expected 3'; cat '$T/err'; exit 1; }
+    grep -Eq -- '$regex' '$T/err' || { echo 'message does not match /$regex/:'; cat '$T/err'; exit 1; }"
+}
+touch "$T/a-file"
+expect3 regular_file_refused 'a-file: not a folder' "$VMIFS" -f "$T/disk.img" "$T/a-file"
+check regular_file_not_mounted bash -c "! grep -q ' $T/a-file ' /proc/self/mountinfo"
+expect3 missing_folder_refused 'nowhere: No such file or directory' "$VMIFS" -f "$T/disk.img" "$T/nowhere"
+mkdir -p "$T/full"
+echo keep > "$T/full/a file.txt"
+expect3 non_empty_folder_refused 'not empty \(it holds a file.txt\).*-o nonempty' \
+  "$VMIFS" -f "$T/disk.img" "$T/full"
+check non_empty_folder_not_mounted bash -c "! mountpoint -q '$T/full'"
+check non_empty_folder_with_nonempty_mounts mount_fs "$T/disk.img" "$T/full" -o nonempty,allow_other
+check non_empty_folder_mount_shows_disk test -e "$T/full/disk/disk-0.img"
+expect3 second_mount_refused 'already mounted there' "$VMIFS" -f -o nonempty "$T/disk.img" "$T/full"
+check second_mount_not_stacked bash -c "[ \$(grep -c ' $T/full ' /proc/self/mountinfo) -eq 1 ]"
+unmount_fs "$T/full"
+check non_empty_folder_files_kept grep -q keep "$T/full/a file.txt"
 finish
