@@ -187,6 +187,69 @@ parse_pax (struct vmi_layer *a, uint64_t hdr, const char *p, size_t n,
   return 0;
 }
 
+/* The regular members seen by a whole walk, to refuse duplicates: GNU tar
+ * extracts the last of two members with one name, a reader that stops at
+ * the first would read the other. */
+struct seen {
+  struct seen_member { char *name; uint64_t offset; } *v;
+  size_t n, cap;
+};
+
+static int
+seen_add (struct seen *s, struct vmi_layer *a, const char *name,
+          uint64_t offset)
+{
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 64;
+    struct seen_member *v = realloc (s->v, cap * sizeof *v);
+    if (v == NULL)
+      goto nomem;
+    s->v = v;
+    s->cap = cap;
+  }
+  if ((s->v[s->n].name = strdup (name)) == NULL)
+    goto nomem;
+  s->v[s->n++].offset = offset;
+  return 0;
+ nomem:
+  errno = ENOMEM;
+  vmi_error ("%s: out of memory", a->name);
+  return -1;
+}
+
+static int
+seen_cmp (const void *x, const void *y)
+{
+  const struct seen_member *a = x, *b = y;
+  int c = strcmp (a->name, b->name);
+
+  return c ? c : a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+static int
+seen_check (struct seen *s, struct vmi_layer *a)
+{
+  qsort (s->v, s->n, sizeof *s->v, seen_cmp);
+  for (size_t i = 1; i < s->n; i++)
+    if (strcmp (s->v[i - 1].name, s->v[i].name) == 0) {
+      errno = EINVAL;
+      vmi_error ("%s: the archive holds two members named %s (data at "
+                 "offsets %" PRIu64 " and %" PRIu64 "); refusing it: tar "
+                 "would extract the last, a reader could take the first",
+                 a->name, s->v[i].name, s->v[i - 1].offset, s->v[i].offset);
+      return -1;
+    }
+  return 0;
+}
+
+static void
+seen_free (struct seen *s)
+{
+  for (size_t i = 0; i < s->n; i++)
+    free (s->v[i].name);
+  free (s->v);
+}
+
 int
 vmi_tar_list (struct vmi_layer *a, vmi_tar_member_fn fn, void *opaque)
 {
@@ -195,6 +258,7 @@ vmi_tar_list (struct vmi_layer *a, vmi_tar_member_fn fn, void *opaque)
   char *long_name = NULL, *pax_path = NULL;
   uint64_t pax_size = 0;
   bool pax_has_size = false;
+  struct seen seen = { 0 };
   int r = -1;
 
   for (;;) {
@@ -282,6 +346,8 @@ vmi_tar_list (struct vmi_layer *a, vmi_tar_member_fn fn, void *opaque)
         name[plen + nlen] = '\0';
         member = name;
       }
+      if (seen_add (&seen, a, normalize (member), data) == -1)
+        break;
       int v = fn (opaque, normalize (member), data, size);
       if (v != 0) {
         r = v;
@@ -304,6 +370,9 @@ vmi_tar_list (struct vmi_layer *a, vmi_tar_member_fn fn, void *opaque)
       break;
     }
   }
+  if (r == 0)   /* the whole archive was walked */
+    r = seen_check (&seen, a);
+  seen_free (&seen);
   free (long_name);
   free (pax_path);
   return r;
