@@ -786,7 +786,9 @@ size_arg (const char *opt, const char *arg, uint64_t *out)
   int64_t v = vmi_parse_size (arg);
 
   if (v < 0) {
-    fprintf (stderr, "vmimportfs: %s %s: not a size (e.g. 64M)\n", opt, arg);
+    fprintf (stderr, "vmimportfs: %s %s: not a size; give bytes, or a "
+             "number with K, M, G or T (binary units, e.g. 64M, 2G)\n", opt,
+             arg);
     return -1;
   }
   *out = (uint64_t) v;
@@ -891,7 +893,14 @@ main (int argc, char **argv)
     }
   }
   if (argc - optind != (source_file ? 1 : 2)) {
-    usage (stderr);
+    int n = argc - optind;
+    fprintf (stderr, "vmimportfs: %s; see vmimportfs --help\n",
+             n > (source_file ? 1 : 2) ? "too many arguments"
+             : source_file ? "missing MOUNTPOINT"
+             : n == 1 ? "missing MOUNTPOINT after SOURCE"
+             : "missing SOURCE and MOUNTPOINT");
+    fprintf (stderr, "Usage: vmimportfs [OPTIONS] SOURCE MOUNTPOINT\n"
+             "       vmimportfs [OPTIONS] --source-file FILE.yaml MOUNTPOINT\n");
     return 2;
   }
   source = source_file ? NULL : argv[optind];

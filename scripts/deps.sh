@@ -12,6 +12,8 @@ pkgs=(
   qemu-utils e2fsprogs dosfstools xfsprogs fdisk gdisk util-linux ntfs-3g
   nginx nbdkit python3 openssl tar
   libclang-rt-14-dev time curl strace
+  # tests: the man pages (man --warnings)
+  man-db groff-base
 )
 export DEBIAN_FRONTEND=noninteractive
 if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then

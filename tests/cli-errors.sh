@@ -45,6 +45,9 @@ echo '<Envelope><!-- other --></Envelope>' > "$T/dup/vm.ovf"
 tar -C "$T/dup" -rf "$T/dup.ova" vm.ovf
 expect duplicate_tar_member_refused 1 'two members named vm.ovf' "$VMI" ls "$T/dup.ova"
 
+# A file of /proc says it is regular: refused as what it is, not for space.
+expect proc_file_dst_refused 3 'neither a regular file nor a block device' "$VMI" copy "$R" /proc/version
+
 sum_r=$(sha256sum < "$R")
 expect same_file_refused_even_with_force 2 'are the same file' "$VMI" copy --force "$R" "$R"
 check same_file_untouched bash -c "[ \"\$(sha256sum < '$R')\" = '$sum_r' ]"

@@ -69,4 +69,17 @@ expect3 second_mount_refused 'already mounted there' "$VMIFS" -f -o nonempty "$T
 check second_mount_not_stacked bash -c "[ \$(grep -c ' $T/full ' /proc/self/mountinfo) -eq 1 ]"
 unmount_fs "$T/full"
 check non_empty_folder_files_kept grep -q keep "$T/full/a file.txt"
+
+# A missing argument is named, in a few lines (not the whole help).
+check no_mountpoint_says_what_is_missing bash -c "
+  ! '$VMIFS' '$T/disk.img' 2> '$T/err' && grep -q 'missing MOUNTPOINT' '$T/err' &&
+  [ \$(wc -l < '$T/err') -le 4 ]"
+# Sizes: T is a unit; a bad size says what sizes look like.
+mkdir -p "$T/big"
+check cache_size_1T_accepted mount_fs "$T/disk.img" "$T/big" --cache-size 1T
+check cache_size_1T_reads cmp "$T/disk.img" "$T/big/disk/disk-0.img"
+unmount_fs "$T/big"
+check bad_size_says_what_is_valid bash -c "
+  '$VMIFS' --cache-size 1X '$T/disk.img' '$T/big' 2> '$T/err'; [ \$? -eq 2 ] &&
+  grep -q 'K, M, G or T' '$T/err'"
 finish

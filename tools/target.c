@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -132,6 +133,7 @@ target_open (struct target *t, const char *path, uint64_t vsize, bool force,
              bool resume)
 {
   struct stat st;
+  struct statfs sf;
   char msg[512];
 
   memset (t, 0, sizeof *t);
@@ -160,7 +162,10 @@ target_open (struct target *t, const char *path, uint64_t vsize, bool force,
     t->is_blk = true;
     return open_device (t, path, &st, vsize, force);
   }
-  if (!S_ISREG (st.st_mode))
+  /* /proc and /sys files say they are regular, on a filesystem of no
+   * blocks. */
+  if (!S_ISREG (st.st_mode)
+      || (statfs (path, &sf) == 0 && sf.f_blocks == 0))
     return fail (path, "is neither a regular file nor a block device",
                  EXIT_DEST);
   if (st.st_size > 0 && !force && !resume) {
