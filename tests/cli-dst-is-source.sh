@@ -103,6 +103,22 @@ expect file_read_by_a_mount_refused 3 'another program holds it' \
 unchanged file_read_by_a_mount_unchanged "$T/base.raw" "$sum_base"
 unmount_fs "$T/mnt"
 
+# qemu's locks are shared ones: a DST that qemu-io holds open for writing
+# (a running VM's disk) is refused too.
+qemu-img create -q -f raw "$T/busy.raw" 64M
+sum_busy=$(sha256sum < "$T/busy.raw")
+mkfifo "$T/qemu-in"
+qemu-io -f raw "$T/busy.raw" < "$T/qemu-in" > /dev/null 2>&1 &
+qpid=$!
+exec 7> "$T/qemu-in"
+at_exit "exec 7>&-; kill $qpid"
+sleep 0.5
+expect file_written_by_qemu_refused 3 'another program holds it' \
+  "$VMI" copy --quiet --force "$T/top.qcow2" "$T/busy.raw"
+unchanged file_written_by_qemu_unchanged "$T/busy.raw" "$sum_busy"
+exec 7>&-
+wait $qpid 2>/dev/null
+
 # An honest copy still works (and leaves no lock behind).
 check backing_chain_copy_matches bash -c "
   '$VMI' copy --quiet '$T/top.qcow2' '$T/out.raw' &&

@@ -110,37 +110,40 @@ lock_byte (int fd, short type, off_t byte)
   return fcntl (fd, F_OFD_SETLK, &fl);
 }
 
+/* qemu's locks are all shared (F_RDLCK): a conflict shows only to a test
+ * with F_WRLCK. */
+static bool
+byte_held (int fd, off_t byte)
+{
+  struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+                      .l_start = byte, .l_len = 1 };
+
+  return fcntl (fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
 int
 vmi_file_lock_writer (int fd)
 {
-  static const off_t held[] = { QEMU_LOCK_WRITE, QEMU_LOCK_NO_WRITE };
-  struct flock fl;
-
-  /* Another open file holds one: it writes, or reads and does not share
-   * write. */
-  for (size_t i = 0; i < sizeof held / sizeof held[0]; i++) {
-    fl = (struct flock) { .l_type = F_WRLCK, .l_whence = SEEK_SET,
-                          .l_start = held[i], .l_len = 1 };
-    if (fcntl (fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
-      errno = EBUSY;
-      return -1;
-    }
+  /* Another open file writes it, or reads it and does not share write.
+   * A filesystem without locks (ENOLCK) shows neither: go on. */
+  if (byte_held (fd, QEMU_LOCK_WRITE) || byte_held (fd, QEMU_LOCK_NO_WRITE)
+      || ((lock_byte (fd, F_RDLCK, QEMU_LOCK_WRITE) == -1
+           || lock_byte (fd, F_RDLCK, QEMU_LOCK_NO_WRITE) == -1)
+          && errno == EAGAIN)) {
+    errno = EBUSY;
+    return -1;
   }
-  for (size_t i = 0; i < sizeof held / sizeof held[0]; i++)
-    if (lock_byte (fd, F_RDLCK, held[i]) == -1 && errno == EAGAIN) {
-      errno = EBUSY;
-      return -1;
-    }
-  return 0;   /* no locks here (ENOLCK, some network filesystems): go on */
+  return 0;
 }
 
 static void
 file_lock_reader (int fd, const char *path)
 {
-  if ((lock_byte (fd, F_RDLCK, QEMU_LOCK_READ) == -1
-       || lock_byte (fd, F_RDLCK, QEMU_LOCK_NO_WRITE) == -1) && errno == EAGAIN)
-    vmi_log (VMI_LOG_WARN, "%s: another program holds it for writing; what "
-             "is read may change", path);
+  if (byte_held (fd, QEMU_LOCK_WRITE))
+    vmi_log (VMI_LOG_WARN, "%s: another program (qemu?) holds it open for "
+             "writing; what is read may change", path);
+  lock_byte (fd, F_RDLCK, QEMU_LOCK_READ);
+  lock_byte (fd, F_RDLCK, QEMU_LOCK_NO_WRITE);
 }
 
 static int
