@@ -657,37 +657,37 @@ take_option (char *opts, const char *name)
 }
 
 /* What FUSE lets through and the user regrets: a file (every access then
- * fails with EIO), a point already mounted (the mounts stack), a folder
- * with files in it (hidden without a word).  -o nonempty covers a folder
+ * fails with EIO), a point already mounted (the mounts stack; statx says
+ * whether it is a mount's root), a folder with files in it (hidden
+ * without a word).  -o nonempty covers a folder
  * on purpose.  Puts the full path in *REAL.  0, or -1 with the message
  * printed. */
 static int
 check_mountpoint (const char *given, bool nonempty, char **real)
 {
-  struct stat st, up;
-  char *parent = NULL;
+  struct statx stx;
   DIR *d;
   struct dirent *e;
-  int r = -1;
+  int err;
 
   if ((*real = realpath (given, NULL)) == NULL) {
+    err = errno;
     fprintf (stderr, "vmimportfs: mount point %s: %s%s\n", given,
-             strerror (errno), errno == ENOTCONN ? " (a stale mount: "
-             "fusermount3 -u it)" : errno == ENOENT ? " (create the folder "
+             strerror (err), err == ENOTCONN ? " (a stale mount: "
+             "fusermount3 -u it)" : err == ENOENT ? " (create the folder "
              "first)" : "");
     return -1;
   }
-  if (stat (*real, &st) == -1 || !S_ISDIR (st.st_mode)) {
+  if (statx (AT_FDCWD, *real, 0, STATX_TYPE, &stx) == -1
+      || !S_ISDIR (stx.stx_mode)) {
     fprintf (stderr, "vmimportfs: mount point %s: not a folder\n", given);
     return -1;
   }
-  if (asprintf (&parent, "%s/..", *real) == -1 || stat (parent, &up) == -1)
-    goto out_ok;   /* cannot tell */
-  if (st.st_dev != up.st_dev || st.st_ino == up.st_ino) {
+  if (stx.stx_attributes_mask & stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) {
     fprintf (stderr, "vmimportfs: mount point %s: something is already "
              "mounted there; unmount it first (fusermount3 -u %s)\n", given,
              given);
-    goto out;
+    return -1;
   }
   if (!nonempty && (d = opendir (*real)) != NULL) {
     while ((e = readdir (d)) != NULL)
@@ -698,15 +698,11 @@ check_mountpoint (const char *given, bool nonempty, char **real)
                "(it holds %s); the mount would hide its files (-o nonempty "
                "to mount there anyway)\n", given, e->d_name);
       closedir (d);
-      goto out;
+      return -1;
     }
     closedir (d);
   }
- out_ok:
-  r = 0;
- out:
-  free (parent);
-  return r;
+  return 0;
 }
 
 /* ---- command line ------------------------------------------------------ */
