@@ -213,11 +213,21 @@ state_text (const struct resume_state *s, const uint8_t *marks, size_t *len)
 static int
 write_file (const char *path, int flags, const char *text, size_t len)
 {
-  int fd = open (path, O_WRONLY | O_CLOEXEC | flags, 0644), ok;
+  int fd = open (path, O_WRONLY | O_CLOEXEC | flags, 0644), ok = 1;
+  ssize_t r;
 
   if (fd == -1)
     return -1;
-  ok = pwrite (fd, text, len, 0) == (ssize_t) len && fsync (fd) == 0;
+  while (len > 0 && ok) {
+    r = write (fd, text, len);
+    if (r > 0) {
+      text += r;
+      len -= r;
+    }
+    else if (r == 0 || errno != EINTR)
+      ok = 0;
+  }
+  ok = ok && fsync (fd) == 0;
   if (close (fd) == -1 || !ok) {
     if (errno == 0)
       errno = EIO;
