@@ -93,6 +93,7 @@ vmi_vm_free (struct vmi_vm *vm)
   free (vm->id);
   free (vm->source_kind);
   free (vm->source_where);
+  free (vm->folder);
   free (vm->power_state);
   free (vm->firmware);
   free (vm->guest_os);
@@ -124,6 +125,7 @@ vmi_vm_to_json (const struct vmi_vm *vm)
   json_object_object_add (o, "id", str_or_null (vm->id));
   json_object_object_add (src, "kind", str_or_null (vm->source_kind));
   json_object_object_add (src, "where", str_or_null (vm->source_where));
+  json_object_object_add (src, "folder", str_or_null (vm->folder));
   json_object_object_add (o, "source", src);
   json_object_object_add (o, "power_state", str_or_null (vm->power_state));
   json_object_object_add (o, "cpus", int_or_null (vm->cpus));

@@ -1,10 +1,12 @@
 /* vmimportfs: mount a source VM as a read-only folder of raw disk images.
  *
- *   MOUNTPOINT/<vm-name>/vm.json
- *   MOUNTPOINT/<vm-name>/disk-N.img     raw view; size = virtual capacity
+ *   MOUNTPOINT/[<folder>/...]<vm-name>/vm.json
+ *   MOUNTPOINT/[<folder>/...]<vm-name>/disk-N.img   raw view; size = virtual capacity
  *
  * Every disk is opened (metadata only) before the mount exists, so a bad
- * source fails with a message and nothing is mounted.  Reads go through the
+ * source fails with a message and nothing is mounted; except for providers
+ * whose inventory describes the disks (lazy_disks: vCenter, OpenStack),
+ * where a disk is opened when its file is first opened.  Reads go through the
  * provider's layer stack plus a bounded block cache; SEEK_DATA / SEEK_HOLE
  * follow the layer's extents and st_blocks is the allocated size, so sparse
  * copies skip holes.
@@ -32,80 +34,20 @@
 #include "vmimport/error.h"
 #include "vmimport/formats.h"
 #include "vmimport/provider.h"
+#include "vmimport/tree.h"
 
 #define CACHE_BLOCK 65536
-#define MIN_CACHE_PER_DISK (4 * CACHE_BLOCK)
 #define EXTENTS_CHUNK (UINT64_C (1) << 32)  /* extents asked per lseek step */
-
-struct disk_file {
-  char *name;                /* "disk-0.img" */
-  struct vmi_layer *layer;   /* raw view + cache */
-  uint64_t allocated;
-};
-
-struct vm_dir {
-  char *name;                /* folder name */
-  char *json;                /* vm.json text */
-  struct disk_file *disks;
-  size_t ndisks;
-};
 
 static struct {
   struct vmi_provider *provider;
-  struct vm_dir *vms;
-  size_t nvms;
+  struct vmi_tree *tree;
   time_t mount_time;
   char *mountpoint;          /* realpath, for the read-ahead tuning */
   unsigned readahead_kb;
   uint64_t drop_behind;      /* bytes of streaming between drops; 0: never */
   bool single;               /* one request thread (-s) */
 } fs;
-
-/* ---- the tree ---------------------------------------------------------- */
-
-enum node_kind { NODE_NONE, NODE_ROOT, NODE_VM, NODE_JSON, NODE_DISK };
-
-struct node {
-  enum node_kind kind;
-  struct vm_dir *vm;
-  struct disk_file *disk;
-};
-
-static struct node
-lookup (const char *path)
-{
-  struct node n = { NODE_NONE, NULL, NULL };
-  const char *slash;
-  size_t len;
-
-  if (strcmp (path, "/") == 0) {
-    n.kind = NODE_ROOT;
-    return n;
-  }
-  path++;
-  slash = strchr (path, '/');
-  len = slash ? (size_t) (slash - path) : strlen (path);
-  for (size_t i = 0; i < fs.nvms; i++)
-    if (strlen (fs.vms[i].name) == len && !strncmp (fs.vms[i].name, path, len))
-      n.vm = &fs.vms[i];
-  if (n.vm == NULL)
-    return n;
-  if (slash == NULL || slash[1] == '\0') {
-    n.kind = NODE_VM;
-    return n;
-  }
-  path = slash + 1;
-  if (strcmp (path, "vm.json") == 0) {
-    n.kind = NODE_JSON;
-    return n;
-  }
-  for (size_t i = 0; i < n.vm->ndisks; i++)
-    if (strcmp (n.vm->disks[i].name, path) == 0) {
-      n.kind = NODE_DISK;
-      n.disk = &n.vm->disks[i];
-    }
-  return n;
-}
 
 /* ---- read-ahead ---------------------------------------------------------- */
 
@@ -333,7 +275,7 @@ vfs_destroy (void *data)
 static int
 vfs_getattr (const char *path, struct stat *st, struct fuse_file_info *fi)
 {
-  struct node n = lookup (path);
+  struct vmi_tree_node n = vmi_tree_lookup (fs.tree, path);
 
   (void) fi;
   memset (st, 0, sizeof *st);
@@ -341,22 +283,25 @@ vfs_getattr (const char *path, struct stat *st, struct fuse_file_info *fi)
   st->st_gid = getgid ();
   st->st_atime = st->st_mtime = st->st_ctime = fs.mount_time;
   switch (n.kind) {
-  case NODE_ROOT:
-  case NODE_VM:
+  case VMI_TREE_ROOT:
+  case VMI_TREE_FOLDER:
+  case VMI_TREE_VM:
     st->st_mode = S_IFDIR | 0555;
     st->st_nlink = 2;
     return 0;
-  case NODE_JSON:
+  case VMI_TREE_JSON:
     st->st_mode = S_IFREG | 0444;
     st->st_nlink = 1;
     st->st_size = strlen (n.vm->json);
     st->st_blocks = (st->st_size + 511) / 512;
     return 0;
-  case NODE_DISK:
+  case VMI_TREE_DISK:
     st->st_mode = S_IFREG | 0444;
     st->st_nlink = 1;
-    st->st_size = n.disk->layer->size;
-    st->st_blocks = (n.disk->allocated + 511) / 512;
+    st->st_size = n.disk->size;
+    /* Not yet opened (lazy): all of it may hold data. */
+    st->st_blocks = ((n.disk->allocated < 0 ? (int64_t) n.disk->size
+                      : n.disk->allocated) + 511) / 512;
     st->st_blksize = CACHE_BLOCK;
     return 0;
   default:
@@ -364,42 +309,54 @@ vfs_getattr (const char *path, struct stat *st, struct fuse_file_info *fi)
   }
 }
 
+struct fill_ctx {
+  void *buf;
+  fuse_fill_dir_t fill;
+};
+
+static void
+fill_one (void *opaque, const char *name)
+{
+  struct fill_ctx *c = opaque;
+
+  c->fill (c->buf, name, NULL, 0, 0);
+}
+
 static int
 vfs_readdir (const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
              struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
-  struct node n = lookup (path);
+  struct vmi_tree_node n = vmi_tree_lookup (fs.tree, path);
 
   (void) off;
   (void) fi;
   (void) flags;
-  if (n.kind != NODE_ROOT && n.kind != NODE_VM)
-    return n.kind == NODE_NONE ? -ENOENT : -ENOTDIR;
+  if (n.kind != VMI_TREE_ROOT && n.kind != VMI_TREE_FOLDER && n.kind != VMI_TREE_VM)
+    return n.kind == VMI_TREE_NONE ? -ENOENT : -ENOTDIR;
   fill (buf, ".", NULL, 0, 0);
   fill (buf, "..", NULL, 0, 0);
-  if (n.kind == NODE_ROOT)
-    for (size_t i = 0; i < fs.nvms; i++)
-      fill (buf, fs.vms[i].name, NULL, 0, 0);
-  else {
-    fill (buf, "vm.json", NULL, 0, 0);
-    for (size_t i = 0; i < n.vm->ndisks; i++)
-      fill (buf, n.vm->disks[i].name, NULL, 0, 0);
-  }
+  struct fill_ctx ctx = { buf, fill };
+  vmi_tree_list (fs.tree, &n, fill_one, &ctx);
   return 0;
 }
 
 static int
 vfs_open (const char *path, struct fuse_file_info *fi)
 {
-  struct node n = lookup (path);
+  struct vmi_tree_node n = vmi_tree_lookup (fs.tree, path);
 
-  if (n.kind == NODE_NONE)
+  if (n.kind == VMI_TREE_NONE)
     return -ENOENT;
-  if (n.kind != NODE_JSON && n.kind != NODE_DISK)
+  if (n.kind != VMI_TREE_JSON && n.kind != VMI_TREE_DISK)
     return -EISDIR;
   if ((fi->flags & O_ACCMODE) != O_RDONLY)
     return -EROFS;
-  if (n.kind == NODE_DISK) {
+  if (n.kind == VMI_TREE_DISK && vmi_tree_disk_open (fs.tree, n.disk) == -1) {
+    vmi_log (VMI_LOG_ERROR, "%s/%s: %s", n.vm->path, n.disk->name,
+             vmi_error_get ());
+    return errno == ENOMEM ? -ENOMEM : -EIO;
+  }
+  if (n.kind == VMI_TREE_DISK) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     struct handle *h;
     pthread_once (&once, tune_readahead);
@@ -442,10 +399,10 @@ static int
 vfs_read (const char *path, char *buf, size_t size, off_t off,
           struct fuse_file_info *fi)
 {
-  struct node n = lookup (path);
+  struct vmi_tree_node n = vmi_tree_lookup (fs.tree, path);
   uint64_t fsize;
 
-  if (n.kind == NODE_JSON) {
+  if (n.kind == VMI_TREE_JSON) {
     fsize = strlen (n.vm->json);
     if ((uint64_t) off >= fsize)
       return 0;
@@ -454,19 +411,19 @@ vfs_read (const char *path, char *buf, size_t size, off_t off,
     memcpy (buf, n.vm->json + off, size);
     return size;
   }
-  if (n.kind != NODE_DISK)
-    return -ENOENT;
+  if (n.kind != VMI_TREE_DISK || n.disk->layer == NULL)
+    return n.kind == VMI_TREE_DISK ? -EIO : -ENOENT;
   fsize = n.disk->layer->size;
   if (off < 0 || (uint64_t) off >= fsize)
     return 0;
   if (size > fsize - off)
     size = fsize - off;
-  vmi_log (VMI_LOG_DEBUG, "%s/%s: read %zu bytes at offset %jd", n.vm->name,
+  vmi_log (VMI_LOG_DEBUG, "%s/%s: read %zu bytes at offset %jd", n.vm->path,
            n.disk->name, size, (intmax_t) off);
   if (vmi_layer_pread (n.disk->layer, buf, size, off) == -1) {
     int e = errno == 0 || errno == EINVAL ? EIO : errno;
     vmi_log (VMI_LOG_ERROR, "%s/%s: read of %zu bytes at offset %jd: %s",
-             n.vm->name, n.disk->name, size, (intmax_t) off, vmi_error_get ());
+             n.vm->path, n.disk->name, size, (intmax_t) off, vmi_error_get ());
     /* Whatever went wrong below, the reader sees an I/O error. */
     return e == ENOMEM ? -ENOMEM : -EIO;
   }
@@ -480,20 +437,20 @@ vfs_read (const char *path, char *buf, size_t size, off_t off,
 static off_t
 vfs_lseek (const char *path, off_t off, int whence, struct fuse_file_info *fi)
 {
-  struct node n = lookup (path);
+  struct vmi_tree_node n = vmi_tree_lookup (fs.tree, path);
   struct vmi_extents e = { 0 };
   uint64_t size, pos;
   off_t r = -ENXIO;
 
   (void) fi;
-  if (n.kind == NODE_JSON) {
+  if (n.kind == VMI_TREE_JSON) {
     size = strlen (n.vm->json);
     if (off < 0 || (uint64_t) off >= size)
       return -ENXIO;
     return whence == SEEK_DATA ? off : (off_t) size;
   }
-  if (n.kind != NODE_DISK)
-    return -ENOENT;
+  if (n.kind != VMI_TREE_DISK || n.disk->layer == NULL)
+    return n.kind == VMI_TREE_DISK ? -EIO : -ENOENT;
   if (whence != SEEK_DATA && whence != SEEK_HOLE)
     return -EINVAL;
   size = n.disk->layer->size;
@@ -502,7 +459,7 @@ vfs_lseek (const char *path, off_t off, int whence, struct fuse_file_info *fi)
   for (pos = off; pos < size;) {
     if (vmi_layer_extents (n.disk->layer, pos, EXTENTS_CHUNK, &e) == -1) {
       vmi_log (VMI_LOG_ERROR, "%s/%s: extents at offset %" PRIu64 ": %s",
-               n.vm->name, n.disk->name, pos, vmi_error_get ());
+               n.vm->path, n.disk->name, pos, vmi_error_get ());
       r = -EIO;
       goto out;
     }
@@ -538,97 +495,6 @@ static const struct fuse_operations vfs_ops = {
 
 /* ---- building the tree from a provider -------------------------------- */
 
-static int
-name_taken (const char *name, size_t upto)
-{
-  for (size_t i = 0; i < upto; i++)
-    if (strcmp (fs.vms[i].name, name) == 0)
-      return 1;
-  return 0;
-}
-
-static int
-build_tree (uint64_t cache_size)
-{
-  size_t total_disks = 0;
-  uint64_t per_disk;
-
-  for (size_t i = 0; i < fs.provider->nvms; i++)
-    total_disks += fs.provider->vms[i]->ndisks;
-  per_disk = total_disks ? cache_size / total_disks : cache_size;
-  if (per_disk < MIN_CACHE_PER_DISK && cache_size > 0)
-    per_disk = MIN_CACHE_PER_DISK;
-
-  fs.vms = calloc (fs.provider->nvms, sizeof *fs.vms);
-  if (fs.vms == NULL)
-    goto nomem;
-  for (size_t i = 0; i < fs.provider->nvms; i++) {
-    struct vmi_vm *vm = fs.provider->vms[i];
-    struct vm_dir *d = &fs.vms[i];
-
-    if ((d->name = vmi_vm_dir_name (vm->name)) == NULL)
-      return -1;
-    for (int k = 2; name_taken (d->name, i); k++) {
-      char *alt;
-      if (asprintf (&alt, "%s-%d", vm->name, k) == -1)
-        goto nomem;
-      free (d->name);
-      d->name = vmi_vm_dir_name (alt);
-      free (alt);
-      if (d->name == NULL)
-        return -1;
-    }
-    fs.nvms = i + 1;
-    d->disks = calloc (vm->ndisks, sizeof *d->disks);
-    if (d->disks == NULL)
-      goto nomem;
-    for (size_t j = 0; j < vm->ndisks; j++) {
-      struct disk_file *f = &d->disks[j];
-      struct vmi_layer *l = vmi_provider_open_disk (fs.provider, i, j);
-      int64_t alloc;
-
-      if (l == NULL)
-        return -1;
-      alloc = vm->disks[j].allocated;
-      if (alloc < 0 && (alloc = vmi_layer_allocated (l)) < 0) {
-        vmi_layer_close (l);
-        return -1;
-      }
-      if (cache_size > 0 && (l = vmi_cache_open (l, per_disk, CACHE_BLOCK)) == NULL)
-        return -1;
-      f->layer = l;
-      f->allocated = alloc;
-      d->ndisks = j + 1;
-      if ((f->name = strdup (vm->disks[j].file)) == NULL)
-        goto nomem;
-    }
-    if ((d->json = vmi_vm_to_json (vm)) == NULL)
-      return -1;
-  }
-  return 0;
- nomem:
-  errno = ENOMEM;
-  vmi_error ("out of memory");
-  return -1;
-}
-
-static void
-free_tree (void)
-{
-  for (size_t i = 0; i < fs.nvms; i++) {
-    for (size_t j = 0; j < fs.vms[i].ndisks; j++) {
-      vmi_layer_close (fs.vms[i].disks[j].layer);
-      free (fs.vms[i].disks[j].name);
-    }
-    free (fs.vms[i].disks);
-    free (fs.vms[i].name);
-    free (fs.vms[i].json);
-  }
-  free (fs.vms);
-  fs.vms = NULL;
-  fs.nvms = 0;
-}
-
 /* ---- the mount point -------------------------------------------------- */
 
 /* Remove option NAME from the comma-separated OPTS (in place); true when
@@ -659,9 +525,8 @@ take_option (char *opts, const char *name)
 /* What FUSE lets through and the user regrets: a file (every access then
  * fails with EIO), a point already mounted (the mounts stack; statx says
  * whether it is a mount's root), a folder with files in it (hidden
- * without a word).  -o nonempty covers a folder
- * on purpose.  Puts the full path in *REAL.  0, or -1 with the message
- * printed. */
+ * without a word).  -o nonempty covers a folder on purpose.  Puts the
+ * full path in *REAL.  0, or -1 with the message printed. */
 static int
 check_mountpoint (const char *given, bool nonempty, char **real)
 {
@@ -918,7 +783,9 @@ main (int argc, char **argv)
   fs.provider = source_file ? vmi_provider_open_yaml (source_file, &opts)
                             : vmi_provider_open (source, &opts);
   vmi_source_opts_clear (&opts);
-  if (fs.provider == NULL || build_tree (fs.provider->opts.cache_size) == -1) {
+  if (fs.provider == NULL
+      || (fs.tree = vmi_tree_new (fs.provider, fs.provider->opts.cache_size,
+                                  CACHE_BLOCK)) == NULL) {
     fprintf (stderr, "vmimportfs: %s\n", vmi_error_get ());
     goto out;
   }
@@ -976,7 +843,7 @@ main (int argc, char **argv)
   fuse_opt_free_args (&args);
   free (mount_opts);
   free (fs.mountpoint);
-  free_tree ();
+  vmi_tree_free (fs.tree);
   vmi_provider_close (fs.provider);
   return status;
 }

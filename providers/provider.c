@@ -1,6 +1,7 @@
 /* Providers: options, the common object, and dispatch from a SOURCE string
  * to the provider that understands it. */
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,7 +218,7 @@ has_prefix (const char *s, const char *prefix)
 }
 
 /* Does the path (before any ?query) end in .ova or .ovf? */
-static int
+static bool
 is_appliance_name (const char *s)
 {
   size_t n = strcspn (s, "?#");
@@ -227,12 +228,12 @@ is_appliance_name (const char *s)
 }
 
 /* A tar archive has "ustar" at offset 257 of its first header. */
-static int
+static bool
 is_tar_file (const char *path)
 {
   char buf[263];
   FILE *f = fopen (path, "rb");
-  int r = 0;
+  bool r = false;
 
   if (f) {
     r = fread (buf, 1, sizeof buf, f) == sizeof buf
@@ -242,39 +243,90 @@ is_tar_file (const char *path)
   return r;
 }
 
-struct vmi_provider *
-vmi_provider_open (const char *source, const struct vmi_source_opts *opts)
+/* A local regular file that is an appliance: named .ova/.ovf, or a tar. */
+static bool
+is_local_appliance (const char *path)
 {
   struct stat st;
 
-  if (has_prefix (source, "http://") || has_prefix (source, "https://")) {
-    if (is_appliance_name (source))
-      return vmi_ova_provider_open (source, opts);
-    return vmi_http_image_provider_open (source, opts);
+  return stat (path, &st) == 0 && S_ISREG (st.st_mode)
+         && (is_appliance_name (path) || is_tar_file (path));
+}
+
+/* Which provider opens a SOURCE: the first row whose scheme prefixes it
+ * (rows without a scheme take local paths) and whose probe, if any, says
+ * yes.  A new kind of source is one row here (and its folder). */
+static const struct vmi_provider_class provider_classes[] = {
+  { "ova",   "http://",      is_appliance_name, vmi_ova_provider_open },
+  { "ova",   "https://",     is_appliance_name, vmi_ova_provider_open },
+  { "http",  "http://",      NULL, vmi_http_image_provider_open },
+  { "http",  "https://",     NULL, vmi_http_image_provider_open },
+  { "nbd",   "nbd://",       NULL, vmi_nbd_provider_open },
+  { "nbd",   "nbds://",      NULL, vmi_nbd_provider_open },
+  { "nbd",   "nbd+unix://",  NULL, vmi_nbd_provider_open },
+  { "nbd",   "nbds+unix://", NULL, vmi_nbd_provider_open },
+  { "vmware",    "vmware://",    NULL, vmi_unsupported_provider_open },
+  { "openstack", "openstack://", NULL, vmi_unsupported_provider_open },
+  { "ova",   NULL,           is_local_appliance, vmi_ova_provider_open },
+  { "local", NULL,           NULL, vmi_local_provider_open },
+};
+
+struct vmi_provider *
+vmi_unsupported_provider_open (const char *source,
+                               const struct vmi_source_opts *opts)
+{
+  (void) opts;
+  errno = ENOTSUP;
+  vmi_error ("%.*s: this source kind is not supported yet",
+             (int) strcspn (source, ":"), source);
+  return NULL;
+}
+
+static void
+unknown_scheme (const char *source)
+{
+  char list[256] = "";
+  size_t n = 0;
+
+  for (size_t i = 0; i < sizeof provider_classes / sizeof *provider_classes; i++) {
+    const char *s = provider_classes[i].scheme;
+    if (s && n < sizeof list && !strstr (list, s))
+      n += snprintf (list + n, sizeof list - n, ", %s", s);
   }
-  if (has_prefix (source, "nbd://") || has_prefix (source, "nbds://")
-      || has_prefix (source, "nbd+unix://") || has_prefix (source, "nbds+unix://"))
-    return vmi_nbd_provider_open (source, opts);
-  if (has_prefix (source, "vmware://") || has_prefix (source, "openstack://")) {
-    errno = ENOTSUP;
-    vmi_error ("%.*s: this source kind is not supported yet",
-               (int) strcspn (source, ":"), source);
-    return NULL;
+  errno = EINVAL;
+  vmi_error ("%s: unknown source scheme (expected a path%s)", source, list);
+}
+
+const struct vmi_provider_class *
+vmi_provider_class_find (const char *source)
+{
+  bool is_url = strstr (source, "://") != NULL;
+
+  for (size_t i = 0; i < sizeof provider_classes / sizeof *provider_classes; i++) {
+    const struct vmi_provider_class *c = &provider_classes[i];
+    if (c->scheme ? !has_prefix (source, c->scheme) : is_url)
+      continue;
+    if (c->probe == NULL || c->probe (source))
+      return c;
   }
-  if (strstr (source, "://")) {
-    errno = EINVAL;
-    vmi_error ("%s: unknown source scheme (expected a path, http://, "
-               "https://, nbd://, nbd+unix://, vmware:// or openstack://)",
-               source);
-    return NULL;
-  }
-  if (stat (source, &st) == -1) {
+  return NULL;
+}
+
+struct vmi_provider *
+vmi_provider_open (const char *source, const struct vmi_source_opts *opts)
+{
+  const struct vmi_provider_class *c;
+  struct stat st;
+
+  if (strstr (source, "://") == NULL && stat (source, &st) == -1) {
     vmi_error ("%s: %s", source, strerror (errno));
     return NULL;
   }
-  if (S_ISREG (st.st_mode) && (is_appliance_name (source) || is_tar_file (source)))
-    return vmi_ova_provider_open (source, opts);
-  return vmi_local_provider_open (source, opts);
+  if ((c = vmi_provider_class_find (source)) == NULL) {
+    unknown_scheme (source);
+    return NULL;
+  }
+  return c->open (source, opts);
 }
 
 struct vmi_provider *

@@ -2,7 +2,27 @@
 #ifndef VMIMPORT_PROVIDERS_H
 #define VMIMPORT_PROVIDERS_H
 
+#include <stdbool.h>
+
 #include "vmimport/provider.h"
+
+/* One row of the table vmi_provider_open walks (providers/provider.c):
+ * SCHEME is the URL prefix the provider takes ("vmware://"), or NULL for
+ * local paths; PROBE, when set, must also accept SOURCE (content or name
+ * tests: an .ova over http:// is an appliance, any other URL an image). */
+struct vmi_provider_class {
+  const char *name;
+  const char *scheme;
+  bool (*probe)(const char *source);
+  struct vmi_provider *(*open)(const char *source,
+                               const struct vmi_source_opts *o);
+};
+
+/* The row that opens SOURCE, or NULL when none does. */
+const struct vmi_provider_class *vmi_provider_class_find(const char *source);
+/* For sources whose provider is not built yet: fails with ENOTSUP. */
+struct vmi_provider *vmi_unsupported_provider_open(const char *source,
+                                                   const struct vmi_source_opts *o);
 
 /* A local image file, or a folder of them: one VM per image. */
 struct vmi_provider *vmi_local_provider_open(const char *path,

@@ -6,6 +6,7 @@ pkgs=(
   gcc clang meson ninja-build pkg-config
   libfuse3-dev libcurl4-openssl-dev libxml2-dev libjson-c-dev libssl-dev
   zlib1g-dev libdeflate-dev libzstd-dev libnbd-dev libblkid-dev libyaml-dev
+  libmicrohttpd-dev
   # run
   fuse3
   # tests: fixtures, reference tools, servers

@@ -120,6 +120,29 @@ int cli_ls(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_copy(int argc, char **argv);
 int cli_verify(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+
+/* The HTTP(S) server of `vmimport serve`, also run by `vmimport import
+ * --mode image` (serve.c). */
+struct serve_opts {
+  const char *listen;          /* "ADDR:PORT"; default 127.0.0.1:8080 */
+  const char *tls_cert_file, *tls_key_file;  /* both or neither */
+  const char *token_file;      /* NULL: $VMIMPORT_SERVE_TOKEN or random */
+  uint64_t cache_size;         /* default 64 MiB */
+  bool until_read;             /* server_wait returns once all was read */
+};
+struct server;
+void serve_opts_init(struct serve_opts *o);
+/* Serve P's tree (P stays the caller's; close it after server_stop).
+ * NULL with the message printed and *RC set on failure. */
+struct server *server_start(struct vmi_provider *p, const struct serve_opts *o,
+                            int *rc);
+/* The base URL, token included ("http://127.0.0.1:8080/TOKEN/"). */
+const char *server_url(const struct server *s);
+/* Until SIGINT/SIGTERM, or (until_read) every disk was read whole: true
+ * in that last case. */
+bool server_wait(struct server *s);
+void server_stop(struct server *s);
 
 /* Progress of a copy: a bar on a terminal, JSON lines otherwise. */
 enum progress_mode { PROGRESS_NONE, PROGRESS_BAR, PROGRESS_JSON };

@@ -68,6 +68,12 @@ struct vmi_provider {
   void *priv;
   struct vmi_vm **vms;   /* described at open time */
   size_t nvms;
+  /* The disks' capacity (and what else vm.json says) comes from the
+   * source's inventory, and open_disk is called only when a disk is first
+   * read (vmimportfs open(), vmimport copy/inspect of it): a vCenter of
+   * thousands of VMs mounts in the time of its inventory call.  false: every
+   * disk is opened at mount time, so a bad image mounts nothing. */
+  bool lazy_disks;
   struct vmi_source_opts opts;  /* owned copy */
 };
 

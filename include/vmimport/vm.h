@@ -34,6 +34,9 @@ struct vmi_vm {
   char *id;
   char *source_kind;    /* "local" "ova" "http" "nbd" "vmware" "openstack" */
   char *source_where;   /* path or URL, without credentials */
+  char *folder;         /* inventory folder, '/'-separated, relative to the
+                           datacenter's VM folder (or the project); NULL: top.
+                           vmimportfs shows the VM at MOUNT/<folder>/<name>/ */
   char *power_state;    /* "on" "off" "suspended", NULL unknown */
   int cpus;             /* -1 unknown */
   int cores_per_socket; /* -1 unknown */
