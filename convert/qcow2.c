@@ -37,6 +37,7 @@
 #include "vmimport/error.h"
 #include "vmimport/formats.h"
 #include "vmimport/pool.h"
+#include "chain.h"
 
 #define QCOW2_MAGIC 0x514649fbu      /* "QFI\xfb" */
 #define V2_HEADER_LEN 72
@@ -1200,50 +1201,6 @@ load_l1 (struct qcow2 *q, const struct header *h)
 static _Thread_local char *opening[MAX_CHAIN + 2];
 static _Thread_local int nopening;
 
-/* A lexically normalized copy of PATH ("a/./b//../c" -> "a/c"). */
-static char *
-normalize_path (const char *path)
-{
-  size_t n = strlen (path);
-  char *out = malloc (n + 2), *o = out;
-  const char *p = path;
-
-  if (out == NULL)
-    return NULL;
-  if (*p == '/')
-    *o++ = '/';
-  while (*p) {
-    const char *s;
-    size_t len;
-    while (*p == '/')
-      p++;
-    s = p;
-    while (*p && *p != '/')
-      p++;
-    len = p - s;
-    if (len == 0 || (len == 1 && s[0] == '.'))
-      continue;
-    if (len == 2 && s[0] == '.' && s[1] == '.') {
-      char *slash;
-      *o = '\0';
-      slash = strrchr (out, '/');
-      char *last = slash ? slash + 1 : out;
-      if (*last && strcmp (last, "..") != 0) {
-        o = last;
-        if (o > out + 1 || (o == out + 1 && out[0] != '/'))
-          o--;   /* drop the separator too */
-        continue;
-      }
-    }
-    if (o > out && o[-1] != '/')
-      *o++ = '/';
-    memcpy (o, s, len);
-    o += len;
-  }
-  *o = '\0';
-  return out;
-}
-
 /* A backing file's own backing files are named relative to its folder.
  * This opener prefixes that folder and asks the image's opener. */
 struct rel_opener {
@@ -1339,7 +1296,7 @@ open_backing (struct qcow2 *q, const unsigned char *hdr, size_t hdr_len,
     vmi_error_prefix ("%s: backing file \"%s\"", q->name, name);
     return -1;
   }
-  key = normalize_path (file->name);
+  key = vmi_path_normalize (file->name);
   if (key == NULL) {
     vmi_layer_close (file);
     errno = ENOMEM;
@@ -1448,7 +1405,7 @@ open_chain (struct qcow2 *q, const unsigned char *hdr, size_t hdr_len,
 
   if (nopening > 0)
     return open_backing (q, hdr, hdr_len, h, siblings);
-  if ((key = normalize_path (q->name)) == NULL) {
+  if ((key = vmi_path_normalize (q->name)) == NULL) {
     errno = ENOMEM;
     vmi_error ("%s: out of memory", q->name);
     return -1;

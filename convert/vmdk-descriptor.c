@@ -145,8 +145,7 @@ parse_extent (char *s, const char *name, int line, struct vmdk_desc *d)
     return bad_line (name, line, "raw device mappings are not supported",
                      orig);
   else if (!strcmp (type, "SESPARSE"))
-    return bad_line (name, line, "seSparse extents are not supported",
-                     orig);
+    e.kind = VMDK_EXTENT_SESPARSE;
   else
     return bad_line (name, line, "unknown extent type", orig);
   if ((e.kind == VMDK_EXTENT_ZERO) != (file == NULL))
@@ -198,6 +197,25 @@ value_of (char *eq)
   return v;
 }
 
+/* A CID: up to 8 hex digits (VMware writes 8, qemu drops leading zeros). */
+static int
+parse_cid (const char *v, uint32_t *out)
+{
+  uint32_t c = 0;
+  size_t n = strlen (v);
+
+  if (n == 0 || n > 8)
+    return -1;
+  for (; *v; v++) {
+    if (!isxdigit ((unsigned char) *v))
+      return -1;
+    c = c << 4 | (uint32_t) (isdigit ((unsigned char) *v) ? *v - '0'
+                             : (tolower ((unsigned char) *v) - 'a' + 10));
+  }
+  *out = c;
+  return 0;
+}
+
 static int
 parse_line (char *s, const char *name, int line, struct vmdk_desc *d)
 {
@@ -222,8 +240,13 @@ parse_line (char *s, const char *name, int line, struct vmdk_desc *d)
     if ((d->create_type = strdup (v)) == NULL)
       goto nomem;
   }
-  else if (!strcmp (s, "parentCID"))
-    d->has_parent = strcasecmp (v, "ffffffff") != 0;
+  else if (!strcmp (s, "CID"))   /* checked only where a child needs it */
+    d->has_cid = parse_cid (v, &d->cid) == 0;
+  else if (!strcmp (s, "parentCID")) {
+    if (parse_cid (v, &d->parent_cid) == -1)
+      return bad_line (name, line, "parentCID is not 8 hex digits", v);
+    d->has_parent = d->parent_cid != UINT32_C (0xffffffff);
+  }
   else if (!strcmp (s, "parentFileNameHint")) {
     free (d->parent_hint);
     if ((d->parent_hint = strdup (v)) == NULL)

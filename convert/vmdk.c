@@ -3,9 +3,17 @@
  * A VMDK is either one sparse file ("KDMV": monolithicSparse,
  * streamOptimized; "COWD") whose layer vmdk-sparse.c provides, or a
  * descriptor naming extents (FLAT/VMFS, SPARSE/VMFSSPARSE, ZERO) in other
- * files, which this layer puts end to end.  Extent files are opened through
+ * files, which this layer puts end to end (an SESPARSE extent's layer is
+ * vmdk-sesparse.c's).  Extent files are opened through
  * the SIBLINGS opener, never directly; an extent file is never read as a
  * descriptor, so descriptors cannot nest or loop.
+ *
+ * A delta disk (snapshot) has a parentCID other than ffffffff and names its
+ * parent in parentFileNameHint, relative to its own folder.  The parent is
+ * a VMDK opened the same way (through the same opener, so the provider's
+ * rules apply), and the delta's unallocated grains read from it.  As VMware
+ * and qemu, the parent's CID must equal the delta's parentCID: if not, the
+ * parent was written after the snapshot and the chain is refused.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,14 +22,17 @@
 
 #include "vmimport/error.h"
 #include "vmimport/formats.h"
+#include "chain.h"
 #include "vmdk.h"
 
 struct part {
   uint64_t start, size;         /* bytes of the virtual disk */
   struct vmi_layer *l;          /* NULL: a ZERO extent */
+  int sparse;                   /* its unallocated grains are the parent's */
 };
 
 struct parts {
+  struct vmi_layer *parent;     /* owned; NULL unless a delta disk */
   size_t n;
   struct part p[];
 };
@@ -30,6 +41,8 @@ int
 vmi_vmdk_probe (const void *buf, size_t len)
 {
   if (len >= 4 && (memcmp (buf, "KDMV", 4) == 0 || memcmp (buf, "COWD", 4) == 0))
+    return 1;
+  if (vmdk_sesparse_probe (buf, len))   /* refused at open, with a reason */
     return 1;
   return vmdk_desc_probe (buf, len);
 }
@@ -50,6 +63,42 @@ find_part (const struct parts *ps, uint64_t offset)
   return &ps->p[lo];
 }
 
+/* The parent's bytes; past its end (a smaller parent), zeros as qemu. */
+static int
+parent_pread (struct vmi_layer *parent, char *buf, uint64_t n, uint64_t off)
+{
+  uint64_t avail = off < parent->size ? parent->size - off : 0;
+
+  if (avail > n)
+    avail = n;
+  if (avail && vmi_layer_pread (parent, buf, avail, off) == -1)
+    return -1;
+  memset (buf + avail, 0, n - avail);
+  return 0;
+}
+
+/* A delta's sparse extent: where it is unallocated (a hole), the parent. */
+static int
+delta_pread (const struct parts *ps, const struct part *x, char *buf,
+             size_t count, uint64_t rel)
+{
+  struct vmi_extents e = { 0 };
+  int r = vmi_layer_extents (x->l, rel, count, &e);
+
+  for (size_t i = 0; r == 0 && i < e.n; i++) {
+    const struct vmi_extent *v = &e.v[i];
+    char *dst = buf + (v->offset - rel);
+    if (v->type == VMI_EXTENT_HOLE)
+      r = parent_pread (ps->parent, dst, v->length, x->start + v->offset);
+    else if (v->type == VMI_EXTENT_ZERO)
+      memset (dst, 0, v->length);
+    else
+      r = vmi_layer_pread (x->l, dst, v->length, v->offset);
+  }
+  vmi_extents_free (&e);
+  return r;
+}
+
 static int
 parts_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
 {
@@ -63,6 +112,10 @@ parts_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
 
     if (x->l == NULL)
       memset (p, 0, n);
+    else if (ps->parent && x->sparse) {
+      if (delta_pread (ps, x, p, n, rel) == -1)
+        return -1;
+    }
     else if (vmi_layer_pread (x->l, p, n, rel) == -1)
       return -1;
     p += n;
@@ -70,6 +123,27 @@ parts_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
     count -= n;
   }
   return 0;
+}
+
+/* The parent's map of [OFF, OFF+LEN); holes past its end. */
+static int
+parent_extents (struct vmi_layer *parent, uint64_t off, uint64_t len,
+                struct vmi_extents *out)
+{
+  struct vmi_extents e = { 0 };
+  uint64_t part = off < parent->size ? parent->size - off : 0;
+  int r = 0;
+
+  if (part > len)
+    part = len;
+  if (part)
+    r = vmi_layer_extents (parent, off, part, &e);
+  for (size_t i = 0; r == 0 && i < e.n; i++)
+    r = vmi_extents_add (out, e.v[i].offset, e.v[i].length, e.v[i].type);
+  vmi_extents_free (&e);
+  if (r == 0 && part < len)
+    r = vmi_extents_add (out, off + part, len - part, VMI_EXTENT_HOLE);
+  return r;
 }
 
 static int
@@ -84,10 +158,18 @@ parts_extents (struct vmi_layer *l, uint64_t offset, uint64_t length,
 
   if (x->l == NULL)
     return vmi_extents_add (out, offset, x->size - rel, VMI_EXTENT_ZERO);
+  if (length > x->size - rel)
+    length = x->size - rel;
   r = vmi_layer_extents (x->l, rel, length, &e);
-  for (size_t i = 0; r == 0 && i < e.n; i++)
-    r = vmi_extents_add (out, x->start + e.v[i].offset, e.v[i].length,
-                         e.v[i].type);
+  for (size_t i = 0; r == 0 && i < e.n; i++) {
+    uint64_t off = x->start + e.v[i].offset, len = e.v[i].length;
+    if (e.v[i].type != VMI_EXTENT_HOLE || ps->parent == NULL)
+      r = vmi_extents_add (out, off, len, e.v[i].type);
+    else if (x->sparse)
+      r = parent_extents (ps->parent, off, len, out);
+    else                        /* a flat extent's holes are its own zeros */
+      r = vmi_extents_add (out, off, len, VMI_EXTENT_ZERO);
+  }
   vmi_extents_free (&e);
   return r;
 }
@@ -99,6 +181,7 @@ parts_free (struct parts *ps)
     return;
   for (size_t i = 0; i < ps->n; i++)
     vmi_layer_close (ps->p[i].l);
+  vmi_layer_close (ps->parent);
   free (ps);
 }
 
@@ -122,6 +205,7 @@ supported_create_type (const char *name, const char *t)
     "monolithicSparse", "monolithicFlat", "twoGbMaxExtentSparse",
     "twoGbMaxExtentFlat", "streamOptimized", "vmfs", "vmfsThin",
     "vmfsSparse", "vmfsPreallocated", "vmfsEagerZeroedThick", "custom",
+    "seSparse",
   };
   static const char *devices[] = {
     "vmfsRaw", "vmfsRDM", "vmfsRDMP", "vmfsPassthroughRawDeviceMap",
@@ -147,16 +231,61 @@ supported_create_type (const char *name, const char *t)
   return 0;
 }
 
-static int
-refuse_delta (const char *name, const struct vmdk_desc *d)
+static struct vmi_layer *open_image (struct vmi_layer *file,
+                                     const struct vmi_opener *siblings,
+                                     int *has_cid, uint32_t *cid);
+
+/* The parent of delta disk NAME (descriptor D), a VMDK beside it whose CID
+ * must be D's parentCID. */
+static struct vmi_layer *
+open_parent (const char *name, const struct vmdk_desc *d,
+             const struct vmi_opener *siblings)
 {
-  if (!d->has_parent)
-    return 0;
-  errno = ENOTSUP;
-  vmi_error ("%s: is a delta disk (snapshot) of parent \"%.200s\"; reading "
-             "delta disks is not supported", name,
-             d->parent_hint ? d->parent_hint : "?");
-  return -1;
+  struct vmi_chain_link link;
+  struct vmi_layer *f, *p = NULL;
+  unsigned char head[VMDK_SECTOR];
+  uint32_t cid = 0;
+  int has_cid = 0;
+  size_t n;
+
+  if (d->parent_hint == NULL || d->parent_hint[0] == '\0') {
+    errno = EINVAL;
+    vmi_error ("%s: is a delta disk (parentCID %08" PRIx32 ") but names no "
+               "parent (no parentFileNameHint)", name, d->parent_cid);
+    return NULL;
+  }
+  if ((f = vmi_chain_enter (&link, name, d->parent_hint, siblings)) == NULL)
+    return NULL;
+  n = f->size < sizeof head ? f->size : sizeof head;
+  if (vmi_layer_pread (f, head, n, 0) == -1)
+    vmi_layer_close (f);
+  else if (!vmi_vmdk_probe (head, n)) {
+    errno = EINVAL;
+    vmi_error ("%s: parent \"%s\" is not a VMDK (no sparse magic, no "
+               "descriptor)", name, f->name);
+    vmi_layer_close (f);
+  }
+  else if ((p = open_image (f, &link.o, &has_cid, &cid)) == NULL)
+    vmi_error_prefix ("%s: parent \"%s\"", name, d->parent_hint);
+  vmi_chain_leave (&link);
+  if (p == NULL)
+    return NULL;
+  if (!has_cid) {
+    errno = EINVAL;
+    vmi_error ("%s: parent \"%s\" has no CID to check against this delta's "
+               "parentCID %08" PRIx32, name, d->parent_hint, d->parent_cid);
+    vmi_layer_close (p);
+    return NULL;
+  }
+  if (cid != d->parent_cid) {
+    errno = EINVAL;
+    vmi_error ("%s: parentCID %08" PRIx32 " does not match CID %08" PRIx32
+               " of parent \"%s\": the parent changed after this delta was "
+               "made", name, d->parent_cid, cid, d->parent_hint);
+    vmi_layer_close (p);
+    return NULL;
+  }
+  return p;
 }
 
 /* Open one extent of a descriptor as a layer of exactly its size. */
@@ -214,7 +343,17 @@ open_extent (const char *desc_name, const struct vmdk_desc_extent *e,
     }
     return vmi_slice_open (f, at, want, f->name);
   }
-  l = vmdk_sparse_open (f, NULL, NULL);
+  if (e->kind == VMDK_EXTENT_SESPARSE) {
+    if (!vmdk_sesparse_probe (head, n)) {
+      errno = EINVAL;
+      vmi_error ("%s: seSparse extent \"%s\" (descriptor line %d) has no "
+                 "seSparse header", desc_name, f->name, e->line);
+      goto err;
+    }
+    l = vmdk_sesparse_open (f);
+  }
+  else
+    l = vmdk_sparse_open (f, NULL, NULL);
   if (l && l->size != want) {
     errno = EINVAL;
     vmi_error ("%s: descriptor line %d gives extent \"%s\" %" PRIu64
@@ -230,7 +369,8 @@ open_extent (const char *desc_name, const struct vmdk_desc_extent *e,
 }
 
 static struct vmi_layer *
-open_descriptor (struct vmi_layer *file, const struct vmi_opener *siblings)
+open_descriptor (struct vmi_layer *file, const struct vmi_opener *siblings,
+                 int *has_cid, uint32_t *cid)
 {
   struct vmdk_desc d;
   struct parts *ps = NULL;
@@ -258,8 +398,9 @@ open_descriptor (struct vmi_layer *file, const struct vmi_opener *siblings)
     return NULL;
   }
   free (text);
-  if (!supported_create_type (file->name, d.create_type)
-      || refuse_delta (file->name, &d) == -1)
+  *has_cid = d.has_cid;
+  *cid = d.cid;
+  if (!supported_create_type (file->name, d.create_type))
     goto out;
   if (d.n == 0) {
     errno = EINVAL;
@@ -275,12 +416,17 @@ open_descriptor (struct vmi_layer *file, const struct vmi_opener *siblings)
     struct part *x = &ps->p[i];
     x->start = pos;
     x->size = d.ext[i].sectors * VMDK_SECTOR;
+    x->sparse = d.ext[i].kind == VMDK_EXTENT_SPARSE
+      || d.ext[i].kind == VMDK_EXTENT_SESPARSE;
     pos += x->size;
     ps->n = i + 1;
     if (d.ext[i].kind != VMDK_EXTENT_ZERO
         && (x->l = open_extent (file->name, &d.ext[i], siblings)) == NULL)
       goto out;
   }
+  if (d.has_parent
+      && (ps->parent = open_parent (file->name, &d, siblings)) == NULL)
+    goto out;
   if ((l = vmi_layer_new (&vmdk_ops, ps, pos, file->name, NULL)) != NULL)
     ps = NULL;
  out:
@@ -291,16 +437,40 @@ open_descriptor (struct vmi_layer *file, const struct vmi_opener *siblings)
   return l;
 }
 
-/* monolithicSparse, streamOptimized: the header is authoritative; the
- * embedded descriptor is only read to refuse delta disks. */
+/* A sparse disk L that is a delta: one sparse part over PARENT. */
 static struct vmi_layer *
-open_sparse_disk (struct vmi_layer *file)
+sparse_delta (struct vmi_layer *l, struct vmi_layer *parent)
+{
+  struct parts *ps = calloc (1, sizeof *ps + sizeof ps->p[0]);
+  struct vmi_layer *d;
+
+  if (ps == NULL) {
+    errno = ENOMEM;
+    vmi_error ("%s: out of memory", l->name);
+    vmi_layer_close (l);
+    vmi_layer_close (parent);
+    return NULL;
+  }
+  ps->parent = parent;
+  ps->n = 1;
+  ps->p[0] = (struct part) { 0, l->size, l, 1 };
+  if ((d = vmi_layer_new (&vmdk_ops, ps, l->size, l->name, NULL)) == NULL)
+    parts_free (ps);
+  return d;
+}
+
+/* monolithicSparse, streamOptimized: the header is authoritative for the
+ * data; the embedded descriptor gives the CID and the parent of a delta. */
+static struct vmi_layer *
+open_sparse_disk (struct vmi_layer *file, const struct vmi_opener *siblings,
+                  int *has_cid, uint32_t *cid)
 {
   uint64_t off = 0, size = 0;
   struct vmi_layer *l = vmdk_sparse_open (file, &off, &size);
-  struct vmi_layer *f = l ? l->below : NULL;
+  struct vmi_layer *f = l ? l->below : NULL, *parent = NULL;
   struct vmdk_desc d;
   char *text;
+  int r;
 
   if (l == NULL || off == 0 || size == 0 || off >= f->size)
     return l;
@@ -314,35 +484,54 @@ open_sparse_disk (struct vmi_layer *file)
     vmi_layer_close (l);
     return NULL;
   }
-  if (vmi_layer_pread (f, text, size, off) == -1) {
-    free (text);
+  r = vmi_layer_pread (f, text, size, off);
+  /* A damaged embedded descriptor does not matter to the data. */
+  if (r == 0 && vmdk_desc_parse (text, size, l->name, &d) == 0) {
+    *has_cid = d.has_cid;
+    *cid = d.cid;
+    if (d.has_parent
+        && (parent = open_parent (l->name, &d, siblings)) == NULL)
+      r = -1;
+    vmdk_desc_free (&d);
+  }
+  free (text);
+  if (r == -1) {
     vmi_layer_close (l);
     return NULL;
   }
-  /* A damaged embedded descriptor does not matter to the data. */
-  if (vmdk_desc_parse (text, size, l->name, &d) == 0) {
-    int delta = refuse_delta (l->name, &d);
-    vmdk_desc_free (&d);
-    if (delta == -1) {
-      free (text);
-      vmi_layer_close (l);
-      return NULL;
-    }
+  return parent ? sparse_delta (l, parent) : l;
+}
+
+static struct vmi_layer *
+open_image (struct vmi_layer *file, const struct vmi_opener *siblings,
+            int *has_cid, uint32_t *cid)
+{
+  unsigned char head[8] = { 0 };
+
+  *has_cid = 0;
+  if (file->size >= 8 && vmi_layer_pread (file, head, 8, 0) == -1) {
+    vmi_layer_close (file);
+    return NULL;
   }
-  free (text);
-  return l;
+  if (memcmp (head, "KDMV", 4) == 0 || memcmp (head, "COWD", 4) == 0)
+    return open_sparse_disk (file, siblings, has_cid, cid);
+  if (vmdk_sesparse_probe (head, sizeof head)) {
+    /* Capacity alone; the descriptor holds its parent. */
+    errno = EINVAL;
+    vmi_error ("%s: is an seSparse extent, not a disk: open the descriptor "
+               "that names it (NAME.vmdk beside NAME-sesparse.vmdk)",
+               file->name);
+    vmi_layer_close (file);
+    return NULL;
+  }
+  return open_descriptor (file, siblings, has_cid, cid);
 }
 
 struct vmi_layer *
 vmi_vmdk_open (struct vmi_layer *file, const struct vmi_opener *siblings)
 {
-  unsigned char head[4] = { 0 };
+  uint32_t cid;
+  int has_cid;
 
-  if (file->size >= 4 && vmi_layer_pread (file, head, 4, 0) == -1) {
-    vmi_layer_close (file);
-    return NULL;
-  }
-  if (memcmp (head, "KDMV", 4) == 0 || memcmp (head, "COWD", 4) == 0)
-    return open_sparse_disk (file);
-  return open_descriptor (file, siblings);
+  return open_image (file, siblings, &has_cid, &cid);
 }

@@ -3,6 +3,7 @@
  *   vmdk.c             probe, open, the layer over a descriptor's extents
  *   vmdk-descriptor.c  the descriptor text ("# Disk DescriptorFile")
  *   vmdk-sparse.c      one sparse extent ("KDMV" hosted sparse, "COWD")
+ *   vmdk-sesparse.c    one seSparse extent (VMFS6 snapshot deltas)
  */
 #ifndef VMIMPORT_CONVERT_VMDK_H
 #define VMIMPORT_CONVERT_VMDK_H
@@ -23,6 +24,7 @@
 enum vmdk_extent_kind {
   VMDK_EXTENT_FLAT,        /* FLAT, VMFS: raw bytes at an offset */
   VMDK_EXTENT_SPARSE,      /* SPARSE, VMFSSPARSE: a sparse extent file */
+  VMDK_EXTENT_SESPARSE,    /* SESPARSE: an seSparse extent file */
   VMDK_EXTENT_ZERO,        /* ZERO: no file, reads as zeros */
 };
 
@@ -38,6 +40,10 @@ struct vmdk_desc {
   char *create_type;       /* NULL if absent */
   char *parent_hint;       /* parentFileNameHint, NULL if absent */
   int has_parent;          /* parentCID present and not ffffffff */
+  int has_cid;             /* CID present and valid hex */
+  uint32_t cid;            /* CID: changes whenever the disk is written */
+  uint32_t parent_cid;     /* parentCID: the parent's CID when this delta
+                              was made */
   struct vmdk_desc_extent *ext;
   size_t n;
   uint64_t total_sectors;
@@ -59,6 +65,13 @@ int vmdk_desc_probe (const void *buf, size_t len);
 struct vmi_layer *vmdk_sparse_open (struct vmi_layer *file,
                                     uint64_t *desc_offset,
                                     uint64_t *desc_size);
+
+/* An seSparse extent as a layer of its capacity; unallocated grains are
+ * holes.  Takes FILE in every case. */
+struct vmi_layer *vmdk_sesparse_open (struct vmi_layer *file);
+
+/* 1 if BUF starts with an seSparse constant header's magic. */
+int vmdk_sesparse_probe (const void *buf, size_t len);
 
 /* Grains inflated so far by a sparse layer (for tests: a compressed grain
  * is inflated once, then served from the layer's grain cache). */

@@ -583,7 +583,8 @@ usage (FILE *f)
 "(raw views of VMDK, QCOW2 and raw disks, read lazily).\n"
 "\n"
 "SOURCE: an image file or a folder of images, an .ova / .ovf, an http(s)://\n"
-"URL of one, or nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH.\n"
+"URL of one, nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH, or\n"
+"vmware://USER@HOST[:PORT]/DATACENTER[/FOLDER] (vCenter or ESXi).\n"
 "\n"
 "  -f, --foreground        stay in the foreground (log to stderr)\n"
 "  -d, --debug             FUSE debug output (implies -f)\n"
@@ -595,15 +596,22 @@ usage (FILE *f)
 "      --drop-behind SIZE  a reader streaming through a disk: drop the\n"
 "                          kernel's cached pages of it after every SIZE\n"
 "                          read (default 64M; 0: keep them)\n"
-"      --source-file FILE  a Harvester OvaSource (+ Secret) YAML\n"
+"      --source-file FILE  a Harvester OvaSource or VmwareSource (+ Secret) YAML\n"
 "      --user NAME         user name for the source\n"
 "      --password-file F   password for the source (or VMIMPORT_PASSWORD)\n"
 "      --ca-cert FILE      trust this CA bundle for TLS\n"
 "      --insecure          do not verify TLS certificates (never the default)\n"
+"      --allow-outside-paths[=DIR:DIR...]\n"
+"                          a local image may name files (extents, backing\n"
+"                          files) outside its folder: anywhere, or in DIRs\n"
 "      --timeout SECONDS   whole-request timeout (default 600; 0 = none)\n"
 "      --retries N         retries of a failed network request (default 8)\n"
 "      --retry-deadline S  give up on a request after S seconds of retrying\n"
 "                          (default 120; 0 = none)\n"
+"      --allow-running     read a running VM's disks as they are (VMware;\n"
+"                          crash-consistent at best)\n"
+"      --snapshot          read a running VM's disks under a temporary\n"
+"                          snapshot, removed at unmount (VMware)\n"
 "  -v, --verbose           debug log lines (every read)\n"
 "  -h, --help              this text\n"
 "  -V, --version           the version\n"
@@ -616,7 +624,8 @@ usage (FILE *f)
 enum {
   OPT_CACHE_SIZE = 256, OPT_SOURCE_FILE, OPT_USER, OPT_PASSWORD_FILE,
   OPT_CA_CERT, OPT_INSECURE, OPT_TIMEOUT, OPT_READAHEAD, OPT_RETRIES,
-  OPT_RETRY_DEADLINE, OPT_DROP_BEHIND,
+  OPT_RETRY_DEADLINE, OPT_DROP_BEHIND, OPT_ALLOW_RUNNING, OPT_SNAPSHOT,
+  OPT_ALLOW_OUTSIDE_PATHS,
 };
 
 static const struct option long_opts[] = {
@@ -629,11 +638,14 @@ static const struct option long_opts[] = {
   { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
   { "ca-cert", required_argument, NULL, OPT_CA_CERT },
   { "insecure", no_argument, NULL, OPT_INSECURE },
+  { "allow-outside-paths", optional_argument, NULL, OPT_ALLOW_OUTSIDE_PATHS },
   { "timeout", required_argument, NULL, OPT_TIMEOUT },
   { "readahead", required_argument, NULL, OPT_READAHEAD },
   { "drop-behind", required_argument, NULL, OPT_DROP_BEHIND },
   { "retries", required_argument, NULL, OPT_RETRIES },
   { "retry-deadline", required_argument, NULL, OPT_RETRY_DEADLINE },
+  { "allow-running", no_argument, NULL, OPT_ALLOW_RUNNING },
+  { "snapshot", no_argument, NULL, OPT_SNAPSHOT },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { "version", no_argument, NULL, 'V' },
@@ -738,6 +750,12 @@ main (int argc, char **argv)
       break;
     case OPT_CA_CERT: free (opts.ca_cert_file); opts.ca_cert_file = strdup (optarg); break;
     case OPT_INSECURE: opts.insecure = true; break;
+    case OPT_ALLOW_RUNNING: opts.allow_running = true; break;
+    case OPT_SNAPSHOT: opts.snapshot = true; break;
+    case OPT_ALLOW_OUTSIDE_PATHS:
+      free (opts.allow_outside_paths);
+      opts.allow_outside_paths = strdup (optarg ? optarg : "");
+      break;
     case OPT_TIMEOUT:
     case OPT_RETRIES:
     case OPT_RETRY_DEADLINE:

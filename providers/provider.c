@@ -39,7 +39,9 @@ vmi_source_opts_clear (struct vmi_source_opts *o)
   wipe_free (o->password);
   free (o->ca_cert_file);
   free (o->ca_cert_pem);
+  free (o->allow_outside_paths);
   o->username = o->password = o->ca_cert_file = o->ca_cert_pem = NULL;
+  o->allow_outside_paths = NULL;
 }
 
 int64_t
@@ -155,6 +157,8 @@ vmi_provider_new (const struct vmi_provider_ops *ops, void *priv,
     p->opts.password = dup_or_null (opts->password, &err);
     p->opts.ca_cert_file = dup_or_null (opts->ca_cert_file, &err);
     p->opts.ca_cert_pem = dup_or_null (opts->ca_cert_pem, &err);
+    p->opts.allow_outside_paths = dup_or_null (opts->allow_outside_paths,
+                                               &err);
   }
   else
     vmi_source_opts_init (&p->opts);
@@ -265,7 +269,7 @@ static const struct vmi_provider_class provider_classes[] = {
   { "nbd",   "nbds://",      NULL, vmi_nbd_provider_open },
   { "nbd",   "nbd+unix://",  NULL, vmi_nbd_provider_open },
   { "nbd",   "nbds+unix://", NULL, vmi_nbd_provider_open },
-  { "vmware",    "vmware://",    NULL, vmi_unsupported_provider_open },
+  { "vmware",    "vmware://",    NULL, vmi_vmware_provider_open },
   { "openstack", "openstack://", NULL, vmi_unsupported_provider_open },
   { "ova",   NULL,           is_local_appliance, vmi_ova_provider_open },
   { "local", NULL,           NULL, vmi_local_provider_open },

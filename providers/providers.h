@@ -36,6 +36,13 @@ struct vmi_provider *vmi_http_image_provider_open(const char *url,
 /* A single NBD export (raw or holding a VMDK/QCOW2 image): one VM. */
 struct vmi_provider *vmi_nbd_provider_open(const char *uri,
                                            const struct vmi_source_opts *o);
+/* VMware vCenter / ESXi: vmware://USER@HOST[:PORT]/DC[/FOLDER]. */
+struct vmi_provider *vmi_vmware_provider_open(const char *url,
+                                              const struct vmi_source_opts *o);
+/* VMware as a VmwareSource gives it: endpoint https://HOST/sdk and dc. */
+struct vmi_provider *vmi_vmware_endpoint_open(const char *endpoint,
+                                              const char *dc,
+                                              const struct vmi_source_opts *o);
 /* Harvester source YAML (OvaSource + Secret, ...). */
 struct vmi_provider *vmi_yaml_provider_open(const char *path,
                                             const struct vmi_source_opts *o);

@@ -15,6 +15,8 @@ pkgs=(
   libclang-rt-14-dev time curl strace
   # tests: the man pages (man --warnings)
   man-db groff-base
+  # tests: the vCenter simulator (tests/vcsim) is built from these
+  golang-go golang-github-vmware-govmomi-dev
 )
 export DEBIAN_FRONTEND=noninteractive
 if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then

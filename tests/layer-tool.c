@@ -41,6 +41,8 @@ open_source (const char *source)
     o.username = strdup (getenv ("VMI_USER"));
   if (getenv ("VMI_CA"))
     o.ca_cert_file = strdup (getenv ("VMI_CA"));
+  if (getenv ("VMI_ALLOW_OUTSIDE_PATHS"))
+    o.allow_outside_paths = strdup (getenv ("VMI_ALLOW_OUTSIDE_PATHS"));
   /* Retry policy and timeout, for fault tests. */
   if (getenv ("VMI_RETRY_ATTEMPTS"))
     o.retry.attempts = atoi (getenv ("VMI_RETRY_ATTEMPTS"));
@@ -250,6 +252,8 @@ main (int argc, char **argv)
       o.username = strdup (getenv ("VMI_USER"));
     if (getenv ("VMI_CA"))
       o.ca_cert_file = strdup (getenv ("VMI_CA"));
+    if (getenv ("VMI_ALLOW_OUTSIDE_PATHS"))
+      o.allow_outside_paths = strdup (getenv ("VMI_ALLOW_OUTSIDE_PATHS"));
     prov = vmi_provider_open (argv[2], &o);
     vmi_source_opts_clear (&o);
     if (prov == NULL) {

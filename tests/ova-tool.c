@@ -9,8 +9,15 @@
  *   ova-tool yaml-cat FILE OUT          disk VMI_DISK of it to OUT
  *   ova-tool tar ARCHIVE MEMBER OUT     member of a local tar, read into
  *                                       memory first (the fuzz targets' path)
- *   ova-tool ovf FILE                   vm.json from vmi_ovf_parse alone
+ *   ova-tool ovf FILE                   vm.json of every VirtualSystem, one
+ *                                       per line, from vmi_ovf_parse_all
  *   ova-tool manifest FILE              the parsed manifest
+ *   ova-tool gzip FILE-OR-URL REF READS
+ *        the gzip layer over a .gz file: one sequential pass, then READS
+ *        random reads (up to 64 KiB each), every byte compared with REF;
+ *        prints what the random reads cost (vmi_gzip_stats): inflated,
+ *        read, restarts, interval, points.  VMI_GZIP_INTERVAL and
+ *        VMI_GZIP_POINTS set the first interval and the most checkpoints
  *   ova-tool parallel SOURCE THREADS BYTES REF
  *        THREADS threads each read BYTES (in 1 MiB pieces) from their own
  *        region of disk VMI_DISK at once; compared with REF
@@ -33,6 +40,7 @@
 #include "vmimport/ova.h"
 #include "vmimport/provider.h"
 #include "vmimport/transport.h"
+#include "../providers/ova/ova-internal.h"
 
 static void
 opts_from_env (struct vmi_source_opts *o)
@@ -179,6 +187,67 @@ cmd_parallel (struct vmi_layer *l, int threads, uint64_t bytes, const char *ref)
   return failed;
 }
 
+static int
+same_as_ref (struct vmi_layer *l, int fd, char *a, char *b, size_t n,
+             uint64_t pos)
+{
+  if (vmi_layer_pread (l, a, n, pos) == -1)
+    return fail ();
+  if (pread (fd, b, n, pos) != (ssize_t) n || memcmp (a, b, n)) {
+    fprintf (stderr, "ova-tool: MISMATCH at %" PRIu64 " (+%zu)\n", pos, n);
+    return 1;
+  }
+  return 0;
+}
+
+static int
+cmd_gzip (const struct vmi_source_opts *o, const char *src, const char *ref,
+          long reads)
+{
+  struct vmi_layer *f = !strncmp (src, "http", 4) ? vmi_http_open (src, o)
+                                                  : vmi_file_open (src);
+  const char *iv = getenv ("VMI_GZIP_INTERVAL"), *mp = getenv ("VMI_GZIP_POINTS");
+  struct vmi_layer *l = f == NULL ? NULL
+                        : iv || mp ? vmi_gzip_open_tuned (f, iv ? strtoull (iv, NULL, 0) : 4 << 20,
+                                                          mp ? strtoull (mp, NULL, 0) : 256)
+                        : vmi_gzip_open (f);
+  struct vmi_gzip_stats s0, s1;
+  int fd = open (ref, O_RDONLY), r = 1;
+  char *a = malloc (1 << 20), *b = malloc (1 << 20);
+  unsigned seed = 42;
+
+  if (l == NULL || fd == -1 || a == NULL || b == NULL) {
+    r = l ? 2 : fail ();
+    goto out;
+  }
+  for (uint64_t pos = 0; pos < l->size; pos += 1 << 20)
+    if (same_as_ref (l, fd, a, b, l->size - pos < (1 << 20)
+                     ? l->size - pos : 1 << 20, pos))
+      goto out;
+  vmi_gzip_stats (l, &s0);
+  for (long i = 0; i < reads; i++) {
+    uint64_t pos = ((uint64_t) rand_r (&seed) << 31 | rand_r (&seed)) % l->size;
+    size_t n = 1 + rand_r (&seed) % (64 << 10);
+    if (n > l->size - pos)
+      n = l->size - pos;
+    if (same_as_ref (l, fd, a, b, n, pos))
+      goto out;
+  }
+  vmi_gzip_stats (l, &s1);
+  printf ("reads %ld inflated %" PRIu64 " read %" PRIu64 " restarts %" PRIu64
+          " interval %" PRIu64 " points %zu size %" PRIu64 "\n", reads,
+          s1.inflated - s0.inflated, s1.read - s0.read,
+          s1.restarts - s0.restarts, s1.interval, s1.points, l->size);
+  r = 0;
+ out:
+  if (fd != -1)
+    close (fd);
+  free (a);
+  free (b);
+  vmi_layer_close (l);
+  return r;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -209,6 +278,8 @@ main (int argc, char **argv)
       vmi_layer_close (l);
     }
   }
+  else if (!strcmp (argv[1], "gzip") && argc == 5)
+    r = cmd_gzip (&o, argv[2], argv[3], atol (argv[4]));
   else if (!strcmp (argv[1], "parallel") && argc == 6) {
     struct vmi_layer *l;
     if ((p = vmi_provider_open (argv[2], &o)) == NULL
@@ -263,14 +334,18 @@ main (int argc, char **argv)
   else if (!strcmp (argv[1], "ovf")) {
     size_t len;
     char *text = slurp (argv[2], &len);
-    struct vmi_vm *vm = vmi_ovf_parse (text, len, argv[2]);
-    if (vm == NULL)
+    struct vmi_vm **vms;
+    size_t n;
+    if (vmi_ovf_parse_all (text, len, argv[2], &vms, &n) == -1)
       r = fail ();
     else {
-      char *j = vmi_vm_to_json (vm);
-      fputs (j, stdout);
-      free (j);
-      vmi_vm_free (vm);
+      for (size_t i = 0; i < n; i++) {
+        char *j = vmi_vm_to_json (vms[i]);
+        puts (j);
+        free (j);
+        vmi_vm_free (vms[i]);
+      }
+      free (vms);
       r = 0;
     }
     free (text);

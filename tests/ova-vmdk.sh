@@ -113,7 +113,7 @@ nginx_log_clear
 sent=$(nginx_bytes_sent)
 check ova_http_two_vmdks_open_reads_metadata_only test "$sent" -lt $((1<<20))
 
-# A gzip-compressed VMDK (ovf:compression="gzip"): sequential-only, but right.
+# A gzip-compressed VMDK (ovf:compression="gzip").
 mkdir -p "$T/gz"
 gzip -c "$T/a/disk1.vmdk" > "$T/gz/disk1.vmdk"
 make_ovf "$T/gz/gz.ovf" '{"name": "gz", "cpus": 1, "memory": [1, "byte * 2^30"],

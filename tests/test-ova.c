@@ -320,10 +320,92 @@ test_tar (void)
   vmi_layer_close (a);
 }
 
+/* A vApp: every VirtualSystem a VM with the disks its hardware names. */
+static void
+test_ovf_collection (void)
+{
+  static const char refs[] =
+    "<References><File ovf:id='f1' ovf:href='a.vmdk'/><File ovf:id='f2' ovf:href='b.img'/></References>"
+    "<DiskSection><Disk ovf:diskId='d1' ovf:fileRef='f1' ovf:capacity='1'/>"
+    "<Disk ovf:diskId='d2' ovf:fileRef='f2' ovf:capacity='2'/></DiskSection>";
+  char xml[4096];
+  struct vmi_vm **vms = NULL;
+  size_t n = 0;
+  int r;
+
+  snprintf (xml, sizeof xml, ENV_OPEN "%s<VirtualSystemCollection ovf:id='app'>"
+    "<VirtualSystem ovf:id='web'><Name>web</Name><VirtualHardwareSection>"
+    "<Item><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>6</rasd:ResourceType><rasd:ResourceSubType>VirtioSCSI</rasd:ResourceSubType></Item>"
+    "<Item><rasd:ResourceType>17</rasd:ResourceType><rasd:HostResource>ovf:/disk/d2</rasd:HostResource><rasd:Parent>1</rasd:Parent></Item>"
+    "<Item><rasd:ResourceType>10</rasd:ResourceType><rasd:Connection>NAT</rasd:Connection></Item>"
+    "<Item><rasd:ResourceType>10</rasd:ResourceType><rasd:Connection>NAT</rasd:Connection></Item>"
+    "</VirtualHardwareSection>"
+    "<Machine><Hardware><Network><Adapter slot='0' enabled='true' MACAddress='080027AABBCC'/>"
+    "<Adapter slot='1' enabled='false' MACAddress='080027000000'/><Adapter slot='2' enabled='true' MACAddress='0800271122ZZ'/>"
+    "</Network></Hardware></Machine></VirtualSystem>"
+    "<VirtualSystemCollection><VirtualSystem ovf:id='db'><VirtualHardwareSection>"
+    "<Item><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>20</rasd:ResourceType><rasd:ResourceSubType>NVMe</rasd:ResourceSubType></Item>"
+    "<Item><rasd:ResourceType>17</rasd:ResourceType><rasd:HostResource>/disk/d1</rasd:HostResource><rasd:Parent>1</rasd:Parent></Item>"
+    "</VirtualHardwareSection></VirtualSystem></VirtualSystemCollection>"
+    "</VirtualSystemCollection></Envelope>", refs);
+  r = vmi_ovf_parse_all (xml, strlen (xml), "vapp.ovf", &vms, &n);
+  CHECK ("ovf_collection_two_vms", r == 0 && n == 2);
+  if (r == 0 && n == 2) {
+    CHECK ("ovf_collection_names", !strcmp (vms[0]->name, "web") && !strcmp (vms[1]->name, "db"));
+    CHECK ("ovf_collection_each_its_disks",
+           vms[0]->ndisks == 1 && !strcmp (vms[0]->disks[0].source_name, "b.img")
+           && vms[0]->disks[0].capacity == 2 && vms[1]->ndisks == 1
+           && !strcmp (vms[1]->disks[0].source_name, "a.vmdk"));
+    CHECK ("ovf_virtioscsi_is_scsi", vms[0]->disks[0].bus && !strcmp (vms[0]->disks[0].bus, "scsi"));
+    CHECK ("ovf_nvme_in_nested_collection", vms[1]->disks[0].bus && !strcmp (vms[1]->disks[0].bus, "nvme"));
+    CHECK ("ovf_vbox_mac_of_enabled_adapters",
+           vms[0]->nnics == 2 && vms[0]->nics[0].mac && !strcmp (vms[0]->nics[0].mac, "08:00:27:aa:bb:cc")
+           && vms[0]->nics[1].mac == NULL);
+    CHECK ("ovf_vbox_machine_without_firmware_is_bios",
+           vms[0]->firmware && !strcmp (vms[0]->firmware, "bios") && vms[1]->firmware == NULL);
+  }
+  for (size_t i = 0; i < n; i++)
+    vmi_vm_free (vms[i]);
+  free (vms);
+
+  snprintf (xml, sizeof xml, ENV_OPEN "%s<VirtualSystemCollection>"
+    "<VirtualSystem ovf:id='one'><VirtualHardwareSection>"
+    "<Item><rasd:ResourceType>17</rasd:ResourceType><rasd:HostResource>ovf:/disk/d1</rasd:HostResource></Item>"
+    "</VirtualHardwareSection></VirtualSystem>"
+    "<VirtualSystem ovf:id='two'><VirtualHardwareSection>"
+    "<Item><rasd:ResourceType>17</rasd:ResourceType><rasd:HostResource>ovf:/disk/d1</rasd:HostResource></Item>"
+    "</VirtualHardwareSection></VirtualSystem></VirtualSystemCollection></Envelope>", refs);
+  CHECK ("ovf_disk_of_two_systems_names_both",
+         vmi_ovf_parse_all (xml, strlen (xml), "x.ovf", &vms, &n) == -1 && n == 0
+         && strstr (vmi_error_get (), "disk d1 is used by two VirtualSystems, \"one\" and \"two\""));
+  /* VirtualBox's controller names: ICH6 (IDE), LsiLogicSas, BusLogic. */
+  {
+    static const char *subs[][3] = { { "5", "ICH6", "ide" }, { "20", "LsiLogicSas", "scsi" },
+                                     { "6", "BusLogic", "scsi" }, { "5", "PIIX3", "ide" } };
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+      struct vmi_vm *vm;
+      snprintf (xml, sizeof xml, ENV_OPEN "%s<VirtualSystem ovf:id='v'><VirtualHardwareSection>"
+        "<Item><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>%s</rasd:ResourceType><rasd:ResourceSubType>%s</rasd:ResourceSubType></Item>"
+        "<Item><rasd:ResourceType>17</rasd:ResourceType><rasd:HostResource>/disk/d1</rasd:HostResource><rasd:Parent>1</rasd:Parent></Item>"
+        "</VirtualHardwareSection></VirtualSystem></Envelope>", refs, subs[i][0], subs[i][1]);
+      vm = ovf (xml);
+      CHECK ("ovf_virtualbox_controller_names", vm && vm->ndisks == 2 && vm->disks[0].bus
+             && !strcmp (vm->disks[0].bus, subs[i][2]));
+      vmi_vm_free (vm);
+    }
+  }
+  CHECK ("ovf_chunk_size_not_a_number_refused",
+         ovf (ENV_OPEN "<References><File ovf:id='f' ovf:href='a' ovf:chunkSize='0'/></References>"
+              "<DiskSection><Disk ovf:diskId='d' ovf:fileRef='f' ovf:capacity='1'/></DiskSection>"
+              "<VirtualSystem ovf:id='x'/></Envelope>") == NULL
+         && strstr (vmi_error_get (), "chunkSize=\"0\""));
+}
+
 int
 main (void)
 {
   test_ovf ();
+  test_ovf_collection ();
   test_manifest ();
   test_yaml ();
   test_tar ();

@@ -1,6 +1,7 @@
 /* Unit tests of the VMDK layer on images built in memory: compressed grains
  * are inflated once, many threads read right, damage gives EIO naming the
- * offset, a 2 TiB empty disk is cheap. */
+ * offset, a 2 TiB empty disk is cheap; an seSparse extent read from many
+ * threads. */
 #include <errno.h>
 #include <inttypes.h>
 #include <libdeflate.h>
@@ -166,6 +167,7 @@ struct worker {
   const unsigned char *disk;
   unsigned seed;
   int bad;
+  uint64_t cap;                 /* the disk's size */
 };
 
 static void *
@@ -177,7 +179,7 @@ reader (void *arg)
   for (int i = 0; i < 400; i++) {
     uint64_t len = 1 + rand_r (&w->seed) % (3 * GRAIN);
     uint64_t off = ((uint64_t) rand_r (&w->seed) * 4096 + rand_r (&w->seed))
-      % (CAPACITY - len + 1);
+      % (w->cap - len + 1);
     if (vmi_layer_pread (w->l, buf, len, off) == -1
         || memcmp (buf, w->disk + off, len) != 0)
       w->bad++;
@@ -199,7 +201,7 @@ many_threads_read_the_same_bytes (const unsigned char *img, size_t size,
   if (l == NULL)
     return;
   for (int i = 0; i < 8; i++) {
-    w[i] = (struct worker){ l, disk, 100 + i, 0 };
+    w[i] = (struct worker){ l, disk, 100 + i, 0, CAPACITY };
     pthread_create (&t[i], NULL, reader, &w[i]);
   }
   for (int i = 0; i < 8; i++) {
@@ -338,6 +340,135 @@ descriptor_of_zero_extents_reads_zeros (void)
   vmi_layer_close (l);
 }
 
+/* seSparse, built here from the format (see convert/vmdk-sesparse.c): two
+ * grain tables swapped in the directory, grains stored in reverse order,
+ * data / zero / unmapped / unallocated grains, a partial last grain. */
+#define SE_CAP ((uint64_t) 5120 * 4096 + 1536)
+#define SE_GRAINS_AT 256                /* sector of the grains region */
+
+static int
+se_kind (uint64_t g)                    /* 0 hole, 1 unmapped, 2 zero, 3 data */
+{
+  if (g < 512)
+    return g % 7 == 1 ? 3 : g % 7 == 3 ? 2 : g % 7 == 5 ? 1 : 0;
+  return (g >= 4096 && g < 4100) || g == 5120 ? 3 : 0;
+}
+
+static unsigned char *
+se_image (unsigned char **disk_out, size_t *size_out)
+{
+  uint64_t ndata = 0, k = 0;
+  unsigned char *img, *disk = calloc (1, SE_CAP), *h;
+  size_t size;
+
+  for (uint64_t g = 0; g * 4096 < SE_CAP; g++)
+    ndata += se_kind (g) == 3;
+  size = (SE_GRAINS_AT + ndata * 8) * 512;
+  img = calloc (1, size);
+  h = img;
+  put64 (h, 0xcafebabe);
+  put64 (h + 8, UINT64_C (0x0000000200000001));
+  put64 (h + 16, SE_CAP / 512);
+  put64 (h + 24, 8);
+  put64 (h + 32, 64);
+  put64 (h + 80, 1);                    /* volatile header */
+  put64 (h + 88, 1);
+  put64 (h + 80 + 16 * 3, 64);          /* grain directory */
+  put64 (h + 88 + 16 * 3, 1);
+  put64 (h + 80 + 16 * 4, 128);         /* grain tables: 2 */
+  put64 (h + 88 + 16 * 4, 128);
+  put64 (h + 80 + 16 * 7, SE_GRAINS_AT);
+  put64 (h + 88 + 16 * 7, ndata * 8);
+  put64 (img + 512, 0xcafecafe);
+  put64 (img + 64 * 512, UINT64_C (0x1000000000000001));  /* GD 0: table 1 */
+  put64 (img + 64 * 512 + 8, UINT64_C (0x1000000000000000));
+  for (uint64_t g = 0; g * 4096 < SE_CAP; g++) {
+    unsigned char *e = img + (128 + (g < 4096 ? 64 : 0)) * 512 + 8 * (g % 4096);
+    int kind = se_kind (g);
+    uint64_t x;
+    if (kind == 1 || kind == 2)
+      put64 (e, (uint64_t) kind << 60);
+    if (kind != 3)
+      continue;
+    x = ndata - 1 - k++;                /* reverse order */
+    put64 (e, UINT64_C (0x3000000000000000) | (x & 0xfff) << 48 | x >> 12);
+    for (uint64_t i = 0; i < 4096 && g * 4096 + i < SE_CAP; i++)
+      disk[g * 4096 + i] = img[(SE_GRAINS_AT + x * 8) * 512 + i]
+        = (unsigned char) (g * 13 + i * 7 + 1);
+  }
+  *disk_out = disk;
+  *size_out = size;
+  return img;
+}
+
+static void
+sesparse_reads_right_from_many_threads (void)
+{
+  unsigned char *disk, *img, *buf;
+  size_t size;
+  struct vmi_layer *l;
+  struct vmi_extents e = { 0 };
+  pthread_t t[8];
+  struct worker w[8];
+  int bad = 0;
+
+  img = se_image (&disk, &size);
+  l = vmdk_sesparse_open (vmi_memory_open (img, size, "se.vmdk"));
+  CHECK (l != NULL && l->size == SE_CAP);
+  if (l == NULL)
+    goto out;
+  buf = malloc (SE_CAP);
+  CHECK (vmi_layer_pread (l, buf, SE_CAP, 0) == 0
+         && memcmp (buf, disk, SE_CAP) == 0);
+  free (buf);
+  CHECK (vmi_layer_extents (l, 0, 8 * 4096, &e) == 0 && e.n == 7
+         && e.v[0].type == VMI_EXTENT_HOLE && e.v[1].type == VMI_EXTENT_DATA
+         && e.v[3].type == VMI_EXTENT_ZERO && e.v[5].type == VMI_EXTENT_ZERO
+         && e.v[6].type == VMI_EXTENT_HOLE);     /* grains 6, 7 merged */
+  CHECK (vmi_layer_extents (l, 4096 * 4096 - 512, 1024, &e) == 0 && e.n == 2
+         && e.v[0].type == VMI_EXTENT_HOLE && e.v[1].type == VMI_EXTENT_DATA);
+  CHECK (vmi_layer_extents (l, SE_CAP - 1, 1, &e) == 0 && e.n == 1
+         && e.v[0].type == VMI_EXTENT_DATA);
+  for (int i = 0; i < 8; i++) {
+    w[i] = (struct worker){ l, disk, 200 + i, 0, SE_CAP };
+    pthread_create (&t[i], NULL, reader, &w[i]);
+  }
+  for (int i = 0; i < 8; i++) {
+    pthread_join (t[i], NULL);
+    bad += w[i].bad;
+  }
+  CHECK (bad == 0);
+ out:
+  vmi_extents_free (&e);
+  vmi_layer_close (l);
+  free (img);
+  free (disk);
+}
+
+/* CID and parentCID: hex as VMware (8 digits) and qemu (no leading zeros)
+ * write them; "ffffffff" means no parent; a bad parentCID is an error. */
+static void
+descriptor_cids_parse (void)
+{
+  const char *top = "version=1\nCID=0A1b2C3d\nparentCID=2f\n"
+    "parentFileNameHint=\"base.vmdk\"\ncreateType=\"vmfsSparse\"\n";
+  const char *base = "version=1\nCID=zz\nparentCID=FFFFFFFF\n";
+  const char *bad = "version=1\nCID=1\nparentCID=123456789\n";
+  struct vmdk_desc d;
+
+  CHECK (vmdk_desc_parse (top, strlen (top), "top.vmdk", &d) == 0
+         && d.has_cid && d.cid == 0x0a1b2c3d && d.has_parent
+         && d.parent_cid == 0x2f && d.parent_hint
+         && strcmp (d.parent_hint, "base.vmdk") == 0);
+  vmdk_desc_free (&d);
+  CHECK (vmdk_desc_parse (base, strlen (base), "base.vmdk", &d) == 0
+         && !d.has_cid && !d.has_parent);
+  vmdk_desc_free (&d);
+  CHECK (vmdk_desc_parse (bad, strlen (bad), "bad.vmdk", &d) == -1
+         && errno == EINVAL
+         && strstr (vmi_error_get (), "parentCID is not 8 hex digits"));
+}
+
 static void
 probe_knows_sparse_and_descriptors (void)
 {
@@ -347,6 +478,7 @@ probe_knows_sparse_and_descriptors (void)
 
   CHECK (vmi_vmdk_probe ("KDMV\1\0\0\0", 8));
   CHECK (vmi_vmdk_probe ("COWD\1\0\0\0", 8));
+  CHECK (vmi_vmdk_probe ("\xbe\xba\xfe\xca\0\0\0\0", 8));    /* seSparse */
   CHECK (vmi_vmdk_probe (d1, strlen (d1)));
   CHECK (vmi_vmdk_probe (d2, strlen (d2)));
   CHECK (!vmi_vmdk_probe (no, strlen (no)));
@@ -370,6 +502,8 @@ main (void)
   grain_tables_of_64_gib_are_read_once ();
   descriptor_of_zero_extents_reads_zeros ();
   probe_knows_sparse_and_descriptors ();
+  descriptor_cids_parse ();
+  sesparse_reads_right_from_many_threads ();
   free (img);
   free (disk);
   if (failures)

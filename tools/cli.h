@@ -33,6 +33,9 @@ enum {
   OPT_VM,
   OPT_DISK,
   OPT_JSON,
+  OPT_ALLOW_RUNNING,
+  OPT_SNAPSHOT,
+  OPT_ALLOW_OUTSIDE_PATHS,
   OPT_FIRST_COMMAND_OPTION,  /* commands number their own options from here */
 };
 
@@ -46,6 +49,10 @@ enum {
   { "retries", required_argument, NULL, OPT_RETRIES },                  \
   { "retry-deadline", required_argument, NULL, OPT_RETRY_DEADLINE },    \
   { "source-file", required_argument, NULL, OPT_SOURCE_FILE },          \
+  { "allow-running", no_argument, NULL, OPT_ALLOW_RUNNING },            \
+  { "snapshot", no_argument, NULL, OPT_SNAPSHOT },                      \
+  { "allow-outside-paths", optional_argument, NULL,                     \
+    OPT_ALLOW_OUTSIDE_PATHS },                                          \
   { "verbose", no_argument, NULL, 'v' },                                \
   { "help", no_argument, NULL, 'h' }
 
@@ -60,6 +67,13 @@ enum {
   "  --retry-deadline S    stop retrying a request after S seconds (0: none; default 120)\n" \
   "  --source-file FILE    a Harvester OvaSource/VmwareSource/OpenstackSource\n" \
   "                        YAML (with its Secret) instead of SOURCE\n"  \
+  "  --allow-running       read a running VM's disks as they are (VMware;\n" \
+  "                        crash-consistent at best)\n"               \
+  "  --snapshot            read a running VM's disks under a temporary\n" \
+  "                        snapshot, removed at the end (VMware)\n"    \
+  "  --allow-outside-paths[=DIR:DIR...]\n"                              \
+  "                        a local image may name files (extents, backing\n" \
+  "                        files) outside its folder: anywhere, or in DIRs\n" \
   "  -v, --verbose         more messages (repeat for debug)\n"          \
   "  -h, --help            this help\n"
 
@@ -120,6 +134,7 @@ int cli_ls(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_copy(int argc, char **argv);
 int cli_verify(int argc, char **argv);
+int cli_poweroff(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 
 /* The HTTP(S) server of `vmimport serve`, also run by `vmimport import

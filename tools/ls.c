@@ -29,7 +29,11 @@ print_vm (const struct vmi_vm *vm)
 {
   char a[32], b[32];
 
-  printf ("%s  power=%s  cpus=", vm->name, or_dash (vm->power_state));
+  /* A name can repeat in two folders: the folder and the ID tell them
+   * apart (--vm takes the ID). */
+  printf ("%s%s%s%s%s  power=%s  cpus=", vm->folder ? vm->folder : "",
+          vm->folder ? "/" : "", vm->name, vm->id ? "  id=" : "",
+          vm->id ? vm->id : "", or_dash (vm->power_state));
   if (vm->cpus >= 0)
     printf ("%d", vm->cpus);
   else

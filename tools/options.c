@@ -72,6 +72,8 @@ cli_common_option (struct cli_common *c, int opt, const char *arg)
   case OPT_INSECURE:
     c->opts.insecure = true;
     return 1;
+  case OPT_ALLOW_OUTSIDE_PATHS:
+    return replace (&c->opts.allow_outside_paths, arg ? arg : "");
   case OPT_TIMEOUT:
   case OPT_RETRIES:
   case OPT_RETRY_DEADLINE:
@@ -99,6 +101,12 @@ cli_common_option (struct cli_common *c, int opt, const char *arg)
     return 1;
   case OPT_JSON:
     c->json = true;
+    return 1;
+  case OPT_ALLOW_RUNNING:
+    c->opts.allow_running = true;
+    return 1;
+  case OPT_SNAPSHOT:
+    c->opts.snapshot = true;
     return 1;
   case 'v':
     c->verbose++;

@@ -12,7 +12,11 @@ usage (FILE *f)
            "Usage: vmimport verify [OPTIONS] SOURCE\n"
            "Check every file of an OVA or OVF (local or http(s)://) against\n"
            "its manifest (.mf), reading each file once.  One line per file.\n"
-           "Exit: 0 all files match, 1 a file differs or cannot be read,\n"
+           "A signing certificate (.cert) beside the manifest is checked: the\n"
+           "line says who signed it and whether the certificate is trusted\n"
+           "(system store, --ca-cert).\n"
+           "Exit: 0 all files match (and the signature verifies), 1 a file\n"
+           "differs or cannot be read, or the signature does not verify,\n"
            "2 usage.\n\n" CLI_COMMON_HELP);
 }
 

@@ -15,6 +15,7 @@ static const struct command {
   { "inspect", cli_inspect, "partitions, filesystems and boot firmware of each disk" },
   { "copy", cli_copy, "sparse, parallel copy of a disk into a file or block device" },
   { "verify", cli_verify, "check an OVA/OVF against its manifest" },
+  { "poweroff", cli_poweroff, "power a source VM off: gracefully, then hard after a timeout" },
   { "serve", cli_serve, "every disk of a source over HTTP(S), for Harvester to download" },
 };
 

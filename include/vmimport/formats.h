@@ -35,6 +35,16 @@ struct vmi_layer *vmi_memory_open(const void *data, uint64_t size,
 struct vmi_layer *vmi_slice_open(struct vmi_layer *below, uint64_t offset,
                                  uint64_t size, const char *name);
 
+/* N pieces read as one file (ovftool's chunked files), piece I of
+ * SIZES[I] bytes, opened by OPEN (OPAQUE, I) at the first read that needs
+ * it and then kept.  FREE_OPAQUE (may be NULL) frees OPAQUE when the layer
+ * is closed, or at once on failure. */
+typedef struct vmi_layer *(*vmi_concat_piece_fn)(void *opaque, size_t i);
+struct vmi_layer *vmi_concat_open(size_t n, const uint64_t *sizes,
+                                  vmi_concat_piece_fn open, void *opaque,
+                                  void (*free_opaque)(void *),
+                                  const char *name);
+
 /* Block cache with bounded memory (CAPACITY bytes, blocks of BLOCK_SIZE,
  * a power of two).  Passes extents through. */
 struct vmi_layer *vmi_cache_open(struct vmi_layer *below, uint64_t capacity,

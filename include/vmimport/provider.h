@@ -31,6 +31,16 @@ struct vmi_source_opts {
   long connect_timeout_seconds; /* default 30 */
   struct vmi_retry_policy retry; /* transient network errors */
   uint64_t cache_size;   /* bytes of block cache per mount; default 64 MiB */
+  /* A running VM's disks change while they are read: sources with power
+   * refuse to open them unless ALLOW_RUNNING (read as they are: a
+   * crash-consistent copy at best) or SNAPSHOT (read them under a temporary
+   * snapshot, removed when the provider is closed). */
+  bool allow_running;
+  bool snapshot;
+  /* Local images: the files they name (extents, backing files) must be in
+   * the image's folder tree.  NULL: nothing else; "": anywhere
+   * (--allow-outside-paths); else ':'-separated folders also allowed. */
+  char *allow_outside_paths;
 };
 
 void vmi_source_opts_init(struct vmi_source_opts *o);

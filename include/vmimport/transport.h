@@ -14,6 +14,25 @@ extern "C" {
 struct vmi_layer *vmi_http_open(const char *url,
                                 const struct vmi_source_opts *opts);
 
+/* A session a provider keeps with the server (a vCenter's
+ * vmware_soap_session cookie for its /folder URLs).  COOKIE returns the
+ * current "name=value" (caller frees); after a 401, RENEW (may be NULL)
+ * logs in again unless the cookie it is given was already replaced, and
+ * the request is tried once more.  RELEASE (may be NULL) is called when
+ * the layer is closed.  Cookies are never logged. */
+struct vmi_http_session {
+  char *(*cookie)(void *opaque);
+  int (*renew)(void *opaque, const char *refused);
+  void (*release)(void *opaque);
+  void *opaque;
+};
+
+/* vmi_http_open with a provider's session (SESSION is copied; its
+ * RELEASE is called even when the open fails). */
+struct vmi_layer *vmi_http_open_session(const char *url,
+                                        const struct vmi_source_opts *opts,
+                                        const struct vmi_http_session *session);
+
 /* NBD export (libnbd): nbd://, nbds://, nbd+unix://. */
 struct vmi_layer *vmi_nbd_open(const char *uri,
                                const struct vmi_source_opts *opts);

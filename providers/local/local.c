@@ -14,49 +14,46 @@
 #include "vmimport/error.h"
 #include "vmimport/formats.h"
 #include "providers.h"
+#include "confine.h"
 
-/* Files beside an image are opened relative to the image's folder. */
+/* Files beside an image are opened relative to the image's folder, and
+ * only inside it unless the user allows more (confine.c). */
 static struct vmi_layer *
 open_sibling (const struct vmi_opener *o, const char *relpath)
 {
-  const char *dir = o->opaque;
-  char path[PATH_MAX];
-
-  if (relpath[0] == '/')
-    snprintf (path, sizeof path, "%s", relpath);
-  else if (snprintf (path, sizeof path, "%s/%s", dir, relpath) >= (int) sizeof path) {
-    errno = ENAMETOOLONG;
-    vmi_error ("%s/%s: path too long", dir, relpath);
-    return NULL;
-  }
-  return vmi_file_open (path);
+  return vmi_confine_open (o->opaque, relpath);
 }
 
-/* Open the raw view of the image at PATH. */
+/* Open the raw view of the image at PATH; ALLOW as --allow-outside-paths. */
 static struct vmi_layer *
-open_image (const char *path, const char **format)
+open_image (const char *path, const char *allow, const char **format)
 {
   char *copy = strdup (path);
-  struct vmi_opener sib = { open_sibling, NULL };
-  struct vmi_layer *file, *l;
+  struct vmi_confine *c = malloc (sizeof *c);
+  struct vmi_opener sib = { open_sibling, c };
+  struct vmi_layer *file, *l = NULL;
 
-  if (copy == NULL) {
+  if (copy == NULL || c == NULL) {
+    free (copy);
+    free (c);
     errno = ENOMEM;
     vmi_error ("out of memory");
     return NULL;
   }
-  sib.opaque = dirname (copy);
-  file = vmi_file_open (path);
-  l = file ? vmi_format_open (file, &sib, format) : NULL;
+  if (vmi_confine_init (c, dirname (copy), allow) == 0) {
+    file = vmi_file_open (path);
+    l = file ? vmi_format_open (file, &sib, format) : NULL;
+  }
   free (copy);
+  free (c);
   return l;
 }
 
 static struct vmi_layer *
 local_open_disk (struct vmi_provider *p, const struct vmi_vm *vm, size_t i)
 {
-  (void) p;
-  return open_image (vm->disks[i].provider_data, NULL);
+  return open_image (vm->disks[i].provider_data, p->opts.allow_outside_paths,
+                     NULL);
 }
 
 static const struct vmi_provider_ops local_ops = {
@@ -68,7 +65,8 @@ static int
 add_image (struct vmi_provider *p, const char *path, const char *name)
 {
   const char *format = "raw";
-  struct vmi_layer *l = open_image (path, &format);
+  struct vmi_layer *l = open_image (path, p->opts.allow_outside_paths,
+                                   &format);
   struct vmi_vm *vm;
 
   if (l == NULL)

@@ -22,6 +22,7 @@
 #include "vmimport/ova.h"
 #include "vmimport/transport.h"
 #include "../providers.h"
+#include "../local/confine.h"
 #include "ova-internal.h"
 
 struct member {
@@ -34,6 +35,9 @@ struct ova {
   bool remote;
   bool is_ovf;               /* an OVF beside its files, not an archive */
   char *dir;                 /* OVF: folder path or URL prefix, ends in '/' */
+  struct vmi_confine confine; /* local OVF: its files stay in its folder */
+  char *ovf_dir;             /* OVA: the OVF member's folder ("" or "app/");
+                                its hrefs and manifest are relative to it */
   struct vmi_layer *archive; /* OVA: the whole archive */
   struct member *members;    /* OVA: regular files, archive order */
   size_t nmembers;
@@ -142,7 +146,44 @@ url_path_escape (const char *s)
   return out;
 }
 
-/* The raw bytes of file HREF of the appliance. */
+/* The archive member called NAME (its full path in the archive). */
+static struct vmi_layer *
+open_member (const struct ova *o, const char *name, const char *href)
+{
+  const struct member *m = member_find (o, name);
+  char seen[512] = "", *path;
+  struct vmi_layer *l;
+
+  if (m) {
+    if (asprintf (&path, "%s:%s", o->archive->name, m->name) == -1) {
+      errno = ENOMEM;
+      vmi_error ("out of memory");
+      return NULL;
+    }
+    l = vmi_slice_open (vmi_layer_ref (o->archive), m->offset, m->size, path);
+    free (path);
+    return l;
+  }
+  for (size_t i = 0; i < o->nmembers; i++) {
+    size_t n = strlen (seen);
+    if (n + strlen (o->members[i].name) + 8 >= sizeof seen)
+      break;
+    snprintf (seen + n, sizeof seen - n, "%s%s", n ? ", " : "",
+              o->members[i].name);
+  }
+  errno = ENOENT;
+  if (strcmp (name, href) != 0)
+    vmi_error ("%s: the OVF names file %s (member %s beside the OVF), but "
+               "the archive has no such member (it holds: %s)", o->source,
+               href, name, seen);
+  else
+    vmi_error ("%s: the OVF names file %s, but the archive has no such "
+               "member (it holds: %s)", o->source, href, seen);
+  return NULL;
+}
+
+/* The raw bytes of file HREF of the appliance: relative to the OVF's
+ * folder, inside the archive or beside the OVF. */
 static struct vmi_layer *
 open_file (const struct ova *o, const char *href)
 {
@@ -151,29 +192,18 @@ open_file (const struct ova *o, const char *href)
 
   if (check_href (o, href) == -1)
     return NULL;
+  while (href[0] == '.' && href[1] == '/')
+    href += 2;
   if (!o->is_ovf) {
-    const struct member *m = member_find (o, href);
-    char seen[512] = "";
-    if (m) {
-      if (asprintf (&path, "%s:%s", o->archive->name, m->name) == -1)
-        goto nomem;
-      l = vmi_slice_open (vmi_layer_ref (o->archive), m->offset, m->size, path);
-      free (path);
-      return l;
-    }
-    for (size_t i = 0; i < o->nmembers; i++) {
-      size_t n = strlen (seen);
-      if (n + strlen (o->members[i].name) + 8 >= sizeof seen)
-        break;
-      snprintf (seen + n, sizeof seen - n, "%s%s", n ? ", " : "",
-                o->members[i].name);
-    }
-    errno = ENOENT;
-    vmi_error ("%s: the OVF names file %s, but the archive has no such "
-               "member (it holds: %s)", o->source, href, seen);
-    return NULL;
+    if (asprintf (&path, "%s%s", o->ovf_dir ? o->ovf_dir : "", href) == -1)
+      goto nomem;
+    l = open_member (o, path, href);
+    free (path);
+    return l;
   }
-  esc = o->remote ? url_path_escape (href) : strdup (href);
+  if (!o->remote)   /* no symlink out of the OVF's folder either */
+    return vmi_confine_open (&o->confine, href);
+  esc = url_path_escape (href);
   if (esc == NULL || asprintf (&path, "%s%s", o->dir, esc) == -1) {
     free (esc);
     goto nomem;
@@ -233,6 +263,7 @@ ova_free (struct ova *o)
     free (o->members[i].name);
   free (o->members);
   vmi_layer_close (o->archive);
+  free (o->ovf_dir);
   free (o->dir);
   free (o->source);
   free (o);
@@ -265,6 +296,9 @@ ova_open_descriptor (struct ova *o, const char *source,
       vmi_error ("out of memory");
       return NULL;
     }
+    if (!o->remote
+        && vmi_confine_init (&o->confine, o->dir, opts->allow_outside_paths) == -1)
+      return NULL;
     l = o->remote ? vmi_http_open (source, opts) : vmi_file_open (source);
     if (l == NULL)
       return NULL;
@@ -295,10 +329,21 @@ ova_open_descriptor (struct ova *o, const char *source,
                              : "it is empty or not an OVA");
       return NULL;
     }
-    l = open_file (o, ovf->name);
+    l = open_member (o, ovf->name, ovf->name);
     if (l == NULL)
       return NULL;
+    /* app/app.ovf: its hrefs (and its manifest) are relative to app/. */
+    n = strlen (ovf->name);
+    while (n > 0 && ovf->name[n - 1] != '/')
+      n--;
+    o->ovf_dir = strndup (ovf->name, n);
     *ovf_name = strdup (l->name);
+    if (o->ovf_dir == NULL) {
+      vmi_layer_close (l);
+      errno = ENOMEM;
+      vmi_error ("out of memory");
+      return NULL;
+    }
   }
   text = read_all (l, len);
   vmi_layer_close (l);
@@ -311,6 +356,259 @@ ova_open_descriptor (struct ova *o, const char *source,
   return text;
 }
 
+/* ---- chunked files (ovftool --chunkSize): HREF.000000000, ... ---- */
+
+/* ovftool numbers pieces with 9 digits; a million is already absurd. */
+#define MAX_PIECES 1000000
+
+struct pieces {
+  struct vmi_layer *archive;   /* OVA: the archive (a reference) */
+  uint64_t *offset, *len;      /* OVA: where each piece's data is */
+  char *prefix;                /* OVF: URL of the file (escaped), or its
+                                  href in the local OVF's folder */
+  bool remote;
+  char *dir, *allow;           /* local OVF: its folder, what is allowed */
+  struct vmi_confine confine;  /* local OVF: pieces stay in its folder */
+  struct vmi_source_opts opts; /* OVF over http: a copy (pieces open late) */
+  char *name;                  /* the file as the OVF names it */
+};
+
+static void
+pieces_free (void *opaque)
+{
+  struct pieces *p = opaque;
+
+  vmi_layer_close (p->archive);
+  free (p->offset);
+  free (p->len);
+  free (p->prefix);
+  free (p->dir);
+  free (p->allow);
+  free (p->name);
+  vmi_source_opts_clear (&p->opts);
+  free (p);
+}
+
+static struct vmi_layer *
+piece_open (void *opaque, size_t i)
+{
+  struct pieces *p = opaque;
+  struct vmi_layer *l = NULL;
+  char *path;
+
+  if (asprintf (&path, "%s.%09zu", p->archive ? p->name : p->prefix, i) == -1) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return NULL;
+  }
+  if (p->archive) {
+    /* The size is checked by the concat layer. */
+    char *full;
+    if (asprintf (&full, "%s:%s", p->archive->name, path) != -1) {
+      l = vmi_slice_open (vmi_layer_ref (p->archive), p->offset[i],
+                          p->len[i], full);
+      free (full);
+    }
+  }
+  else
+    l = p->remote ? vmi_http_open (path, &p->opts)
+                  : vmi_confine_open (&p->confine, path);
+  free (path);
+  return l;
+}
+
+static char *
+dup_opt (const char *s, bool *err)
+{
+  char *d = s ? strdup (s) : NULL;
+
+  if (s && d == NULL)
+    *err = true;
+  return d;
+}
+
+/* The sizes of the pieces of HREF in the archive, in order; *N of them. */
+static int
+archive_pieces (const struct ova *o, const char *member, struct pieces *p,
+                uint64_t **sizes, size_t *n)
+{
+  for (size_t i = 0;; i++) {
+    char *name;
+    const struct member *m;
+    uint64_t *s, *off, *len;
+    if (asprintf (&name, "%s.%09zu", member, i) == -1)
+      return -1;
+    m = member_find (o, name);
+    free (name);
+    if (m == NULL)
+      return 0;
+    if ((s = realloc (*sizes, (i + 1) * sizeof *s)) == NULL)
+      return -1;
+    *sizes = s;
+    if ((off = realloc (p->offset, (i + 1) * sizeof *off)) == NULL)
+      return -1;
+    p->offset = off;
+    if ((len = realloc (p->len, (i + 1) * sizeof *len)) == NULL)
+      return -1;
+    p->len = len;
+    s[i] = len[i] = m->size;
+    off[i] = m->offset;
+    *n = i + 1;
+  }
+}
+
+/* The sizes of the pieces of a file beside the OVF: from chunkSize and
+ * ovf:size, without opening any; or, without ovf:size, by opening pieces
+ * until one is missing. */
+static int
+beside_pieces (const struct ova_file_info *info, struct pieces *p,
+               uint64_t **sizes, size_t *n)
+{
+  uint64_t total = (uint64_t) info->size;
+
+  if (info->size >= 0) {
+    uint64_t pieces = total / info->chunk_size + (total % info->chunk_size != 0);
+    if (pieces > MAX_PIECES) {
+      errno = EINVAL;
+      vmi_error ("ovf:size %" PRIu64 " in pieces of ovf:chunkSize %" PRIu64
+                 " is %" PRIu64 " pieces (at most %d)", total,
+                 info->chunk_size, pieces, MAX_PIECES);
+      return -1;
+    }
+    *n = pieces == 0 ? 1 : (size_t) pieces;
+    if ((*sizes = calloc (*n, sizeof **sizes)) == NULL)
+      return -1;
+    for (size_t i = 0; i < *n; i++)
+      (*sizes)[i] = i + 1 < *n ? info->chunk_size
+                               : total - (uint64_t) i * info->chunk_size;
+    return 0;
+  }
+  for (size_t i = 0; i < MAX_PIECES; i++) {
+    struct vmi_layer *l = piece_open (p, i);
+    uint64_t *s;
+    if (l == NULL)
+      return errno == ENOENT && i > 0 ? 0 : -1;
+    s = realloc (*sizes, (i + 1) * sizeof *s);
+    if (s)
+      s[i] = l->size;
+    vmi_layer_close (l);
+    if (s == NULL)
+      return -1;
+    *sizes = s;
+    *n = i + 1;
+  }
+  errno = EINVAL;
+  vmi_error ("more than %d pieces", MAX_PIECES);
+  return -1;
+}
+
+/* File HREF split in pieces, as one layer.  Every piece but the last
+ * must be exactly chunkSize bytes. */
+static struct vmi_layer *
+open_chunked (const struct ova *o, const char *href,
+              const struct ova_file_info *info)
+{
+  struct pieces *p = calloc (1, sizeof *p);
+  uint64_t *sizes = NULL, total = 0;
+  size_t n = 0;
+  bool err = false;
+  struct vmi_layer *l;
+  int r;
+
+  if (check_href (o, href) == -1) {
+    free (p);
+    return NULL;
+  }
+  while (href[0] == '.' && href[1] == '/')
+    href += 2;
+  if (p == NULL || (p->name = strdup (href)) == NULL)
+    goto nomem;
+  if (!o->is_ovf) {
+    char *member;
+    if (asprintf (&member, "%s%s", o->ovf_dir, href) == -1)
+      goto nomem;
+    p->archive = vmi_layer_ref (o->archive);
+    r = archive_pieces (o, member, p, &sizes, &n);
+    free (p->name);
+    p->name = member;
+    if (r == -1)
+      goto nomem;
+  }
+  else if (!o->remote) {
+    if ((p->dir = strdup (o->dir)) == NULL
+        || (o->opts->allow_outside_paths
+            && (p->allow = strdup (o->opts->allow_outside_paths)) == NULL)
+        || (p->prefix = strdup (href)) == NULL)
+      goto nomem;
+    if (vmi_confine_init (&p->confine, p->dir, p->allow) == -1)
+      goto fail;
+  }
+  if (o->is_ovf && o->remote) {
+    char *esc = url_path_escape (href);
+    p->remote = o->remote;
+    /* What vmi_http_open uses, field by field (no shallow copies). */
+    vmi_source_opts_init (&p->opts);
+    p->opts.insecure = o->opts->insecure;
+    p->opts.timeout_seconds = o->opts->timeout_seconds;
+    p->opts.connect_timeout_seconds = o->opts->connect_timeout_seconds;
+    p->opts.retry = o->opts->retry;
+    p->opts.username = dup_opt (o->opts->username, &err);
+    p->opts.password = dup_opt (o->opts->password, &err);
+    p->opts.ca_cert_file = dup_opt (o->opts->ca_cert_file, &err);
+    p->opts.ca_cert_pem = dup_opt (o->opts->ca_cert_pem, &err);
+    if (esc == NULL || err
+        || asprintf (&p->prefix, "%s%s", o->dir, esc) == -1) {
+      free (esc);
+      goto nomem;
+    }
+    free (esc);
+  }
+  if (o->is_ovf) {
+    if (beside_pieces (info, p, &sizes, &n) == -1) {
+      if (errno == ENOMEM)
+        goto nomem;
+      vmi_error_prefix ("%s: chunked file %s", o->source, href);
+      pieces_free (p);
+      free (sizes);
+      return NULL;
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (i + 1 < n && sizes[i] != info->chunk_size) {
+      errno = EINVAL;
+      vmi_error ("%s: piece %s.%09zu of chunked file %s is %" PRIu64
+                 " bytes; ovf:chunkSize says %" PRIu64, o->source, href, i,
+                 href, sizes[i], info->chunk_size);
+      goto fail;
+    }
+    total += sizes[i];
+  }
+  if (n == 0) {
+    errno = ENOENT;
+    vmi_error ("%s: the OVF names chunked file %s, but %s.000000000 is not "
+               "there", o->source, href, href);
+    goto fail;
+  }
+  if (info->size >= 0 && total != (uint64_t) info->size) {
+    errno = EINVAL;
+    vmi_error ("%s: the pieces of chunked file %s add up to %" PRIu64
+               " bytes; ovf:size says %" PRId64, o->source, href, total,
+               info->size);
+    goto fail;
+  }
+  l = vmi_concat_open (n, sizes, piece_open, p, pieces_free, href);
+  free (sizes);
+  return l;
+ nomem:
+  errno = ENOMEM;
+  vmi_error ("out of memory");
+ fail:
+  if (p)
+    pieces_free (p);
+  free (sizes);
+  return NULL;
+}
+
 /* The raw view of disk D: its file, decompressed if need be, with its
  * format layer stacked. */
 static struct vmi_layer *
@@ -320,14 +618,9 @@ open_view (struct ova *o, const struct vmi_disk *d, const char **format)
   struct vmi_opener sib = { open_sibling, o };
   struct vmi_layer *f;
 
-  if (info && info->chunked) {
-    errno = ENOTSUP;
-    vmi_error ("%s: disk file %s is split in chunks (ovf:chunkSize); "
-               "chunked OVF files are not supported", o->source,
-               d->source_name);
-    return NULL;
-  }
-  if ((f = open_file (o, d->source_name)) == NULL)
+  f = info && info->chunked ? open_chunked (o, d->source_name, info)
+                             : open_file (o, d->source_name);
+  if (f == NULL)
     return NULL;
   if (info && info->gzip) {
     f = vmi_gzip_open (f);
@@ -341,14 +634,17 @@ static struct vmi_layer *
 ova_open_disk (struct vmi_provider *p, const struct vmi_vm *vm, size_t i)
 {
   struct ova *o = p->priv;
+  size_t base = 0, k = 0;
 
-  (void) vm;
-  if (i >= o->nviews) {
+  /* The views are every VM's disks, VM after VM, in p->vms order. */
+  for (; k < p->nvms && p->vms[k] != vm; k++)
+    base += p->vms[k]->ndisks;
+  if (k == p->nvms || i >= vm->ndisks || base + i >= o->nviews) {
     errno = ENOENT;
-    vmi_error ("%s: no disk %zu", o->source, i);
+    vmi_error ("%s: %s: no disk %zu", o->source, vm->name, i);
     return NULL;
   }
-  return vmi_layer_ref (o->views[i]);
+  return vmi_layer_ref (o->views[base + i]);
 }
 
 static void
@@ -363,14 +659,59 @@ static const struct vmi_provider_ops ova_ops = {
   .close = ova_close,
 };
 
+/* Open the raw view of every disk of VM (appended to o->views) and fill
+ * in what the images say: capacity, allocation, format. */
+static int
+open_vm_disks (struct ova *o, struct vmi_vm *vm)
+{
+  struct vmi_layer **v = realloc (o->views, (o->nviews + vm->ndisks + 1)
+                                            * sizeof *v);
+
+  if (v == NULL || (vm->source_kind = strdup ("ova")) == NULL
+      || (vm->source_where = strdup (o->source)) == NULL) {
+    if (v)
+      o->views = v;
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return -1;
+  }
+  o->views = v;
+  for (size_t i = 0; i < vm->ndisks; i++) {
+    struct vmi_disk *d = &vm->disks[i];
+    const char *format = "raw";
+    struct vmi_layer *l = open_view (o, d, &format);
+    if (l == NULL) {
+      vmi_error_prefix ("%s: disk %zu (%s)", vm->name, i, d->source_name);
+      return -1;
+    }
+    o->views[o->nviews++] = l;
+    if (d->capacity >= 0 && (uint64_t) d->capacity != l->size)
+      vmi_log (VMI_LOG_WARN, "%s: %s: disk %zu: the OVF says %" PRId64
+               " bytes, the %s image holds %" PRIu64 "; using the image's",
+               o->source, vm->name, i, d->capacity, format, l->size);
+    d->capacity = (int64_t) l->size;
+    /* Format layers answer this from their metadata (already read). */
+    d->allocated = vmi_layer_allocated (l);
+    if (d->allocated < 0)
+      return -1;
+    free (d->source_format);
+    if ((d->source_format = strdup (format)) == NULL) {
+      errno = ENOMEM;
+      vmi_error ("out of memory");
+      return -1;
+    }
+  }
+  return 0;
+}
+
 struct vmi_provider *
 vmi_ova_provider_open (const char *source, const struct vmi_source_opts *opts)
 {
   struct ova *o = calloc (1, sizeof *o);
   struct vmi_provider *p = NULL;
-  struct vmi_vm *vm = NULL;
+  struct vmi_vm **vms = NULL;
   char *text = NULL, *ovf_name = NULL;
-  size_t len = 0;
+  size_t len = 0, nvms = 0, k = 0;
 
   if (o == NULL) {
     errno = ENOMEM;
@@ -384,51 +725,22 @@ vmi_ova_provider_open (const char *source, const struct vmi_source_opts *opts)
   }
   /* From here the provider's own copy of the options is used. */
   text = ova_open_descriptor (o, source, &p->opts, &len, &ovf_name);
-  if (text == NULL)
+  if (text == NULL
+      || vmi_ovf_parse_all (text, len, ovf_name, &vms, &nvms) == -1)
     goto fail;
-  vm = vmi_ovf_parse (text, len, ovf_name);
-  if (vm == NULL)
-    goto fail;
-  if ((vm->source_kind = strdup ("ova")) == NULL
-      || (vm->source_where = strdup (o->source)) == NULL
-      || (o->views = calloc (vm->ndisks + 1, sizeof *o->views)) == NULL) {
-    errno = ENOMEM;
-    vmi_error ("out of memory");
-    goto fail;
+  for (; k < nvms; k++) {
+    if (open_vm_disks (o, vms[k]) == -1 || vmi_provider_add_vm (p, vms[k]) == -1)
+      goto fail;
   }
-  for (size_t i = 0; i < vm->ndisks; i++) {
-    struct vmi_disk *d = &vm->disks[i];
-    const char *format = "raw";
-    struct vmi_layer *v = open_view (o, d, &format);
-    if (v == NULL) {
-      vmi_error_prefix ("disk %zu (%s)", i, d->source_name);
-      goto fail;
-    }
-    o->views[o->nviews++] = v;
-    if (d->capacity >= 0 && (uint64_t) d->capacity != v->size)
-      vmi_log (VMI_LOG_WARN, "%s: disk %zu: the OVF says %" PRId64
-               " bytes, the %s image holds %" PRIu64 "; using the image's",
-               o->source, i, d->capacity, format, v->size);
-    d->capacity = (int64_t) v->size;
-    /* Format layers answer this from their metadata (already read). */
-    d->allocated = vmi_layer_allocated (v);
-    if (d->allocated < 0)
-      goto fail;
-    free (d->source_format);
-    if ((d->source_format = strdup (format)) == NULL) {
-      errno = ENOMEM;
-      vmi_error ("out of memory");
-      goto fail;
-    }
-  }
-  if (vmi_provider_add_vm (p, vm) == -1)
-    goto fail;
+  free (vms);
   free (text);
   free (ovf_name);
   return p;
 
  fail:
-  vmi_vm_free (vm);
+  for (; k < nvms; k++)
+    vmi_vm_free (vms[k]);
+  free (vms);
   free (text);
   free (ovf_name);
   vmi_provider_close (p);
@@ -548,6 +860,54 @@ fail_note (int *failures, char *first, size_t firstlen, const char *why)
     snprintf (first, firstlen, "%s", why);
 }
 
+/* The signing certificate beside the manifest MF_NAME, if there is one:
+ * its signature over the manifest's bytes must verify.  0 (none, or
+ * good), 1 bad (noted in WHY), -1 error. */
+static int
+check_cert (const struct ova *o, const char *mf_name, const char *mf,
+            size_t mf_len, const struct vmi_source_opts *opts, FILE *out,
+            char *why, size_t whylen)
+{
+  struct vmi_ova_cert c;
+  struct vmi_layer *l = NULL;
+  char *name = NULL, *text = NULL;
+  size_t len, n = strlen (mf_name);
+  int r = -1;
+
+  if (!o->is_ovf) {
+    size_t dl = strlen (o->ovf_dir);
+    for (size_t i = 0; i < o->nmembers && !name; i++)
+      if (has_suffix (o->members[i].name, ".cert")
+          && strncmp (o->members[i].name, o->ovf_dir, dl) == 0
+          && !strchr (o->members[i].name + dl, '/'))
+        name = strdup (o->members[i].name + dl);
+    if (name == NULL)
+      return 0;
+  }
+  else if (n < 3 || asprintf (&name, "%.*s.cert", (int) (n - 3), mf_name) == -1)
+    name = NULL;
+  if (name == NULL) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return -1;
+  }
+  if ((l = open_file (o, name)) == NULL) {
+    r = errno == ENOENT && o->is_ovf ? 0 : -1;   /* no certificate: fine */
+    goto out;
+  }
+  if ((text = read_all (l, &len)) == NULL
+      || vmi_ova_cert_parse (text, len, l->name, &c) == -1)
+    goto out;
+  r = vmi_ova_cert_check (&c, name, mf, mf_len, mf_name, opts->ca_cert_file,
+                          out, why, whylen);
+  vmi_ova_cert_clear (&c);
+ out:
+  vmi_layer_close (l);
+  free (text);
+  free (name);
+  return r;
+}
+
 int
 vmi_ova_verify (const char *source, const struct vmi_source_opts *opts,
                 FILE *out)
@@ -572,9 +932,13 @@ vmi_ova_verify (const char *source, const struct vmi_source_opts *opts,
 
   /* The manifest: the archive's .mf member, or NAME.mf beside NAME.ovf. */
   if (!o->is_ovf) {
+    /* A .mf in the OVF's folder; names relative to that folder. */
+    size_t dl = strlen (o->ovf_dir);
     for (size_t i = 0; i < o->nmembers && !mf_name; i++)
-      if (has_suffix (o->members[i].name, ".mf"))
-        mf_name = strdup (o->members[i].name);
+      if (has_suffix (o->members[i].name, ".mf")
+          && strncmp (o->members[i].name, o->ovf_dir, dl) == 0
+          && !strchr (o->members[i].name + dl, '/'))
+        mf_name = strdup (o->members[i].name + dl);
   }
   else {
     const char *base = source + strlen (o->dir);
@@ -605,12 +969,16 @@ vmi_ova_verify (const char *source, const struct vmi_source_opts *opts,
     /* Every member but the manifest and a certificate, in archive order. */
     for (size_t i = 0; i < o->nmembers; i++) {
       const struct member *m = &o->members[i];
+      size_t dl = strlen (o->ovf_dir);
+      /* The manifest names files relative to the OVF's folder. */
+      const char *rel = strncmp (m->name, o->ovf_dir, dl) == 0
+                        ? m->name + dl : m->name;
       struct check c;
       struct vmi_layer *l;
       int v;
-      if (!strcmp (m->name, mf_name) || has_suffix (m->name, ".cert"))
+      if (!strcmp (rel, mf_name) || has_suffix (rel, ".cert"))
         continue;
-      collect (&c, m->name, ents, nents);
+      collect (&c, rel, ents, nents);
       for (size_t k = 0; k < c.ne; k++)
         used[c.e[k] - ents] = true;
       if (c.ne == 0) {
@@ -619,7 +987,7 @@ vmi_ova_verify (const char *source, const struct vmi_source_opts *opts,
         fail_note (&failures, first, sizeof first, why);
         continue;
       }
-      if ((l = open_file (o, m->name)) == NULL)
+      if ((l = open_member (o, m->name, m->name)) == NULL)
         goto out;
       v = check_layer (l, &c, out, why, sizeof why);
       vmi_layer_close (l);
@@ -672,6 +1040,10 @@ vmi_ova_verify (const char *source, const struct vmi_source_opts *opts,
       fail_note (&failures, first, sizeof first, why);
     }
     free (ovf_file);
+  }
+  switch (check_cert (o, mf_name, mf_text, len, opts, out, why, sizeof why)) {
+  case -1: goto out;
+  case 1: fail_note (&failures, first, sizeof first, why); break;
   }
   for (size_t i = 0; i < nents; i++)
     if (!used[i]) {

@@ -8,12 +8,17 @@
  * namespace URI all work.
  *
  * What is read: References/File (href, compression, chunkSize),
- * DiskSection/Disk (capacity and its units, fileRef, format), the first
- * VirtualSystem's Name, OperatingSystemSection, and the Items of its
+ * DiskSection/Disk (capacity and its units, fileRef, format), and for
+ * every VirtualSystem (one, or several in a VirtualSystemCollection: a
+ * vApp) its Name, OperatingSystemSection, and the Items of its
  * VirtualHardwareSection: CPU (3), memory (4), controllers (5 IDE, 6 SCSI,
- * 20 other: SATA/AHCI, NVMe, virtio by ResourceSubType), disks (17, via
- * HostResource ovf:/disk/ID and Parent), NICs (10; EthernetPortItem), and
- * vmw:Config / vmw:ExtraConfig firmware and secure boot. */
+ * 20 other: SATA/AHCI, NVMe, virtio by ResourceSubType, as VMware and
+ * VirtualBox name them), disks (17, via HostResource ovf:/disk/ID and
+ * Parent), NICs (10; EthernetPortItem), vmw:Config / vmw:ExtraConfig
+ * firmware and secure boot, and VirtualBox's vbox:Machine (firmware, MAC
+ * addresses).  A lone VirtualSystem gets every disk of the DiskSection;
+ * in a collection each gets the disks its hardware names, and a disk
+ * named by two systems is an error. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -53,20 +58,6 @@ child (const xmlNode *parent, const char *name)
   for (xmlNode *c = parent->children; c; c = c->next)
     if (is (c, name))
       return c;
-  return NULL;
-}
-
-/* First element called NAME at or below N (document order). */
-static xmlNode *
-find (xmlNode *n, const char *name)
-{
-  for (; n; n = n->next) {
-    xmlNode *r;
-    if (is (n, name))
-      return n;
-    if (n->type == XML_ELEMENT_NODE && (r = find (n->children, name)) != NULL)
-      return r;
-  }
   return NULL;
 }
 
@@ -194,6 +185,9 @@ controller_bus (int64_t type, const char *subtype)
       return "nvme";
     if (strcasestr (subtype, "ahci") || strcasestr (subtype, "sata"))
       return "sata";
+    /* VirtualBox's "VirtioSCSI" is a SCSI controller, not virtio-blk. */
+    if (strcasestr (subtype, "virtioscsi") || strcasestr (subtype, "virtio-scsi"))
+      return "scsi";
     if (strcasestr (subtype, "virtio"))
       return "virtio";
     if (strcasestr (subtype, "piix") || !strcasecmp (subtype, "ide"))
@@ -382,8 +376,28 @@ file_by_id (xmlNode *refs, const char *id)
   return NULL;
 }
 
+/* Does a disk Item of HW name disk DISK_ID? */
+static bool
+hw_names_disk (xmlNode *hw, const char *disk_id)
+{
+  for (xmlNode *it = hw ? hw->children : NULL; it; it = it->next) {
+    if (!is (it, "Item") && !is (it, "StorageItem"))
+      continue;
+    char *hr = child_text (it, "HostResource");
+    const char *ref = disk_ref (hr);
+    bool m = ref && !strcmp (ref, disk_id);
+    free (hr);
+    if (m)
+      return true;
+  }
+  return false;
+}
+
+/* The disks of VM: every Disk of the DiskSection, or (ONLY_NAMED, in a
+ * collection) those HW names. */
 static int
-read_disks (struct ovf *o, xmlNode *env, xmlNode *hw, struct vmi_vm *vm)
+read_disks (struct ovf *o, xmlNode *env, xmlNode *hw, struct vmi_vm *vm,
+            bool only_named)
 {
   xmlNode *refs = child (env, "References");
   xmlNode *ds = child (env, "DiskSection");
@@ -392,6 +406,11 @@ read_disks (struct ovf *o, xmlNode *env, xmlNode *hw, struct vmi_vm *vm)
     if (!is (d, "Disk"))
       continue;
     char *id = attr (d, "diskId"), *fref = attr (d, "fileRef");
+    if (only_named && id && !hw_names_disk (hw, id)) {
+      free (id);
+      free (fref);
+      continue;
+    }
     char *cap = attr (d, "capacity"), *capu = attr (d, "capacityAllocationUnits");
     char *fmt = attr (d, "format");
     struct vmi_disk *disk;
@@ -430,11 +449,24 @@ read_disks (struct ovf *o, xmlNode *env, xmlNode *hw, struct vmi_vm *vm)
       info = calloc (1, sizeof *info);
       if (info) {
         info->gzip = comp && !strcasecmp (comp, "gzip");
+        int64_t cs = 0;
         info->chunked = chunk != NULL;
+        if (chunk && parse_i64 (chunk, &cs) && cs > 0)
+          info->chunk_size = (uint64_t) cs;
         if (!parse_i64 (size, &info->size))
           info->size = -1;
       }
       disk->provider_data = info;
+      if (info && info->chunked && info->chunk_size == 0) {
+        errno = EINVAL;
+        vmi_error ("%s: file %s has ovf:chunkSize=\"%s\", which is not a "
+                   "positive number of bytes", o->where, disk->source_name
+                   ? disk->source_name : fref, chunk);
+        free (comp);
+        free (chunk);
+        free (size);
+        goto next;
+      }
       if (info && comp && !info->gzip && strcasecmp (comp, "identity")) {
         errno = ENOTSUP;
         vmi_error ("%s: disk file %s uses compression \"%s\" (only gzip is "
@@ -482,14 +514,149 @@ set_text (char **field, char *value)
     free (value);
 }
 
-struct vmi_vm *
-vmi_ovf_parse (const char *xml, size_t len, const char *where)
+/* VirtualBox writes its own settings in a vbox:Machine section: firmware
+ * (BIOS unless <Firmware type="EFI..."/>) and the NICs' MAC addresses,
+ * which its OVF Items leave out (enabled adapters, in slot order). */
+static void
+read_vbox_machine (xmlNode *vs, struct vmi_vm *vm)
 {
-  struct ovf o = { .where = where };
-  xmlParserCtxt *ctxt = NULL;
-  xmlNode *env, *vs, *hw, *os;
-  struct vmi_vm *vm = NULL;
-  char *name = NULL;
+  xmlNode *m = child (vs, "Machine"), *hw, *fw, *net;
+  size_t k = 0;
+
+  if (m == NULL || (hw = child (m, "Hardware")) == NULL)
+    return;
+  if (vm->firmware == NULL) {
+    char *type = (fw = child (hw, "Firmware")) ? attr (fw, "type") : NULL;
+    vm->firmware = strdup (type && !strncasecmp (type, "EFI", 3) ? "efi"
+                           : "bios");
+    free (type);
+  }
+  if ((net = child (hw, "Network")) == NULL)
+    return;
+  for (xmlNode *a = net->children; a && k < vm->nnics; a = a->next) {
+    char *en, *mac;
+    if (!is (a, "Adapter"))
+      continue;
+    en = attr (a, "enabled");
+    mac = attr (a, "MACAddress");
+    if (en && !strcasecmp (en, "true")) {
+      struct vmi_nic *n = &vm->nics[k++];
+      if (mac && strlen (mac) == 12
+          && strspn (mac, "0123456789abcdefABCDEF") == 12
+          && n->mac == NULL && (n->mac = malloc (18)) != NULL)
+        for (int i = 0; i < 6; i++)
+          snprintf (n->mac + 3 * i, 4, "%c%c%s",
+                    mac[2 * i] | 0x20, mac[2 * i + 1] | 0x20, i < 5 ? ":" : "");
+    }
+    free (en);
+    free (mac);
+  }
+}
+
+/* One VirtualSystem as a VM. */
+static struct vmi_vm *
+read_system (struct ovf *o, xmlNode *env, xmlNode *vs, bool only_named)
+{
+  char *name = child_text (vs, "Name");
+  struct vmi_vm *vm;
+  xmlNode *hw, *os;
+
+  if (name == NULL || *name == '\0') {
+    free (name);
+    name = attr (vs, "id");
+  }
+  vm = vmi_vm_new (name && *name ? name : "vm");
+  free (name);
+  if (vm == NULL)
+    return NULL;
+  for (size_t i = 0; i < o->nctl; i++)
+    free (o->ctl[i].id);
+  o->nctl = 0;
+  if ((os = child (vs, "OperatingSystemSection")) != NULL) {
+    set_text (&vm->guest_os, child_text (os, "Description"));
+    set_text (&vm->guest_os, attr (os, "osType"));
+  }
+  hw = child (vs, "VirtualHardwareSection");
+  if ((hw && read_hardware (o, hw, vm) == -1)
+      || read_disks (o, env, hw, vm, only_named) == -1) {
+    vmi_vm_free (vm);
+    return NULL;
+  }
+  read_vbox_machine (vs, vm);
+  return vm;
+}
+
+/* Every VirtualSystem at or below N (collections nest), in document
+ * order, appended to *V. */
+static int
+collect_systems (xmlNode *n, xmlNode ***v, size_t *nv, const char *where)
+{
+  for (; n; n = n->next) {
+    if (is (n, "VirtualSystem")) {
+      xmlNode **t = realloc (*v, (*nv + 1) * sizeof *t);
+      if (t == NULL)
+        return nomem (where);
+      *v = t;
+      (*v)[(*nv)++] = n;
+    }
+    else if (is (n, "VirtualSystemCollection")
+             && collect_systems (n->children, v, nv, where) == -1)
+      return -1;
+  }
+  return 0;
+}
+
+/* A system's name for messages: its ovf:id, else its Name. */
+static char *
+system_name (xmlNode *vs)
+{
+  char *s = attr (vs, "id");
+
+  if (s == NULL || *s == '\0') {
+    free (s);
+    s = child_text (vs, "Name");
+  }
+  return s;
+}
+
+/* In a collection, a disk belongs to one system. */
+static int
+check_disk_owners (struct ovf *o, xmlNode *env, xmlNode **vs, size_t nvs)
+{
+  xmlNode *ds = child (env, "DiskSection");
+
+  for (xmlNode *d = ds ? ds->children : NULL; d; d = d->next) {
+    char *id = is (d, "Disk") ? attr (d, "diskId") : NULL;
+    xmlNode *first = NULL;
+    int r = 0;
+    for (size_t i = 0; id && i < nvs && r == 0; i++) {
+      if (!hw_names_disk (child (vs[i], "VirtualHardwareSection"), id))
+        continue;
+      if (first == NULL)
+        first = vs[i];
+      else {
+        char *a = system_name (first), *b = system_name (vs[i]);
+        errno = EINVAL;
+        vmi_error ("%s: disk %s is used by two VirtualSystems, \"%s\" and "
+                   "\"%s\"; a disk belongs to one VM", o->where, id,
+                   a ? a : "?", b ? b : "?");
+        free (a);
+        free (b);
+        r = -1;
+      }
+    }
+    free (id);
+    if (r == -1)
+      return -1;
+  }
+  return 0;
+}
+
+static xmlDoc *
+parse_document (const char *xml, size_t len, const char *where)
+{
+  xmlParserCtxt *ctxt;
+  xmlDoc *doc;
 
   if (len > OVA_MAX_DESCRIPTOR || len > INT32_MAX) {
     errno = EFBIG;
@@ -505,15 +672,14 @@ vmi_ovf_parse (const char *xml, size_t len, const char *where)
                "bound)", where);
     return NULL;
   }
-  ctxt = xmlNewParserCtxt ();
-  if (ctxt == NULL) {
+  if ((ctxt = xmlNewParserCtxt ()) == NULL) {
     nomem (where);
     return NULL;
   }
-  o.doc = xmlCtxtReadMemory (ctxt, xml, (int) len, NULL, NULL,
-                             XML_PARSE_NONET | XML_PARSE_NOERROR
-                             | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
-  if (o.doc == NULL) {
+  doc = xmlCtxtReadMemory (ctxt, xml, (int) len, NULL, NULL,
+                           XML_PARSE_NONET | XML_PARSE_NOERROR
+                           | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+  if (doc == NULL) {
     const xmlError *e = xmlCtxtGetLastError (ctxt);
     char msg[256] = "not well-formed";
     if (e && e->message) {
@@ -523,13 +689,31 @@ vmi_ovf_parse (const char *xml, size_t len, const char *where)
     errno = EINVAL;
     vmi_error ("%s: malformed OVF XML at line %d: %s", where,
                e ? e->line : 0, msg);
-    goto out;
   }
-  if (o.doc->intSubset || o.doc->extSubset) {
+  else if (doc->intSubset || doc->extSubset) {
     errno = EINVAL;
     vmi_error ("%s: the OVF declares a DOCTYPE; refused", where);
-    goto out;
+    xmlFreeDoc (doc);
+    doc = NULL;
   }
+  xmlFreeParserCtxt (ctxt);
+  return doc;
+}
+
+int
+vmi_ovf_parse_all (const char *xml, size_t len, const char *where,
+                   struct vmi_vm ***vms_out, size_t *n_out)
+{
+  struct ovf o = { .where = where };
+  xmlNode *env, **vs = NULL;
+  struct vmi_vm **vms = NULL;
+  size_t nvs = 0, n = 0;
+  int r = -1;
+
+  *vms_out = NULL;
+  *n_out = 0;
+  if ((o.doc = parse_document (xml, len, where)) == NULL)
+    return -1;
   env = xmlDocGetRootElement (o.doc);
   if (env == NULL || !is (env, "Envelope")) {
     errno = EINVAL;
@@ -538,42 +722,53 @@ vmi_ovf_parse (const char *xml, size_t len, const char *where)
                env ? (const char *) env->name : "nothing");
     goto out;
   }
-  vs = find (env->children, "VirtualSystem");
-  if (vs == NULL) {
+  if (collect_systems (env->children, &vs, &nvs, where) == -1)
+    goto out;
+  if (nvs == 0) {
     errno = EINVAL;
     vmi_error ("%s: the OVF describes no VirtualSystem", where);
     goto out;
   }
-  name = child_text (vs, "Name");
-  if (name == NULL || *name == '\0') {
-    free (name);
-    name = attr (vs, "id");
-  }
-  vm = vmi_vm_new (name && *name ? name : "vm");
-  if (vm == NULL)
+  if ((nvs > 1 && check_disk_owners (&o, env, vs, nvs) == -1)
+      || (vms = calloc (nvs, sizeof *vms)) == NULL) {
+    if (vms == NULL && errno != EINVAL)
+      nomem (where);
     goto out;
-  if ((os = child (vs, "OperatingSystemSection")) != NULL) {
-    set_text (&vm->guest_os, child_text (os, "Description"));
-    set_text (&vm->guest_os, attr (os, "osType"));
   }
-  hw = child (vs, "VirtualHardwareSection");
-  if (hw && read_hardware (&o, hw, vm) == -1)
-    goto fail;
-  if (read_disks (&o, env, hw, vm) == -1)
-    goto fail;
-  goto out;
-
- fail:
-  vmi_vm_free (vm);
-  vm = NULL;
+  for (n = 0; n < nvs; n++)
+    if ((vms[n] = read_system (&o, env, vs[n], nvs > 1)) == NULL)
+      goto out;
+  r = 0;
  out:
+  if (r == -1 && vms) {
+    for (size_t i = 0; i < n; i++)
+      vmi_vm_free (vms[i]);
+    free (vms);
+    vms = NULL;
+    n = 0;
+  }
+  *vms_out = vms;
+  *n_out = n;
   for (size_t i = 0; i < o.nctl; i++)
     free (o.ctl[i].id);
   free (o.ctl);
-  free (name);
+  free (vs);
   if (o.doc)
     xmlFreeDoc (o.doc);
-  if (ctxt)
-    xmlFreeParserCtxt (ctxt);
+  return r;
+}
+
+struct vmi_vm *
+vmi_ovf_parse (const char *xml, size_t len, const char *where)
+{
+  struct vmi_vm **vms, *vm;
+  size_t n;
+
+  if (vmi_ovf_parse_all (xml, len, where, &vms, &n) == -1)
+    return NULL;
+  vm = vms[0];
+  for (size_t i = 1; i < n; i++)
+    vmi_vm_free (vms[i]);
+  free (vms);
   return vm;
 }

@@ -162,6 +162,7 @@ read_secret (yaml_document_t *d, yaml_node_t *root, struct vmi_source_spec *out)
   set (&out->opts.password, secret_get (d, root, "password"));
   set (&out->opts.ca_cert_pem, secret_get (d, root, "ca.crt"));
   set (&out->opts.ca_cert_pem, secret_get (d, root, "ca_cert"));
+  set (&out->opts.ca_cert_pem, secret_get (d, root, "caCert"));   /* VmwareSource */
   set (&out->project_name, secret_get (d, root, "project_name"));
   set (&out->domain_name, secret_get (d, root, "domain_name"));
 }
@@ -389,6 +390,8 @@ vmi_yaml_provider_open (const char *path, const struct vmi_source_opts *o)
   }
   else if (!strcmp (spec.kind, "OvaSource"))
     p = vmi_ova_provider_open (spec.url, &merged);
+  else if (!strcmp (spec.kind, "VmwareSource"))
+    p = vmi_vmware_endpoint_open (spec.url, spec.dc, &merged);
   else {
     errno = ENOTSUP;
     vmi_error ("%s: %s sources are not supported yet", path, spec.kind);

@@ -64,6 +64,7 @@ struct http {
   bool insecure;
   long timeout, connect_timeout;
   struct vmi_retry_policy retry;
+  struct vmi_http_session session;   /* cookie == NULL: none */
 
   CURLSH *share;
   pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -403,6 +404,39 @@ curl_error (struct http *s, CURLcode rc, const char *errbuf, const char *what)
   }
 }
 
+/* A provider's session: its current cookie on this request (curl copies
+ * it; it never reaches a log).  Returns the cookie sent (caller frees). */
+static char *
+session_apply (struct http *s, struct conn *c)
+{
+  char *ck;
+
+  if (s->session.cookie == NULL)
+    return NULL;
+  ck = s->session.cookie (s->session.opaque);
+  curl_easy_setopt (c->h, CURLOPT_COOKIE, ck);
+  return ck;
+}
+
+/* A 401 with a session: renew it once per request and try again.
+ * 1: try again; 0: go on; -1: the renewal failed (its error recorded). */
+static int
+session_renewed (struct http *s, long status, bool *renewed, char **sent)
+{
+  int again = 0;
+
+  if (status == 401 && s->session.renew && !*renewed) {
+    *renewed = true;
+    again = s->session.renew (s->session.opaque, *sent) == 0 ? 1 : -1;
+  }
+  if (*sent) {
+    explicit_bzero (*sent, strlen (*sent));
+    free (*sent);
+    *sent = NULL;
+  }
+  return again;
+}
+
 /* One GET of [offset, offset+count) into BUF, retried and resumed.  WHOLE
  * says the range is the whole file (a 200 answer is then fine). */
 static int
@@ -410,7 +444,8 @@ http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole)
 {
   struct vmi_retry r;
   char what[96];
-  int ret = -1;
+  int ret = -1, again;
+  bool renewed = false;
 
   vmi_retry_start (&r, &s->retry);
   snprintf (what, sizeof what, "read of %zu bytes at offset %" PRIu64, count,
@@ -421,12 +456,13 @@ http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole)
       .buf = buf, .want = count, .offset = offset, .ranged = true,
       .whole = whole, .cr_start = -1, .cr_total = -1,
     };
-    char range[64], cause[CURL_ERROR_SIZE + 64];
+    char range[64], cause[CURL_ERROR_SIZE + 64], *sent;
     CURLcode rc;
     long status = 0;
 
     if (c == NULL)
       return -1;
+    sent = session_apply (s, c);
     x.h = c->h;
     c->errbuf[0] = '\0';
     snprintf (range, sizeof range, "%" PRIu64 "-%" PRIu64, offset,
@@ -438,6 +474,13 @@ http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole)
     curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
     rc = curl_easy_perform (c->h);
     curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
+    if ((again = session_renewed (s, rc == CURLE_OK ? status : 0, &renewed,
+                                  &sent)) != 0) {
+      conn_put (s, c);
+      if (again == -1)
+        goto out;
+      continue;
+    }
 
     if (x.no_ranges) {
       errno = ENOTSUP;
@@ -515,6 +558,8 @@ static int
 http_size (struct http *s, uint64_t *size)
 {
   struct vmi_retry r;
+  bool renewed = false;
+  int again;
 
   vmi_retry_start (&r, &s->retry);
   for (;;) {
@@ -523,10 +568,11 @@ http_size (struct http *s, uint64_t *size)
     curl_off_t len = -1;
     long status = 0;
     CURLcode rc;
-    char cause[CURL_ERROR_SIZE + 64];
+    char cause[CURL_ERROR_SIZE + 64], *sent;
 
     if (c == NULL)
       return -1;
+    sent = session_apply (s, c);
     x.h = c->h;
     c->errbuf[0] = '\0';
     curl_easy_setopt (c->h, CURLOPT_NOBODY, 1L);
@@ -538,6 +584,13 @@ http_size (struct http *s, uint64_t *size)
     curl_easy_getinfo (c->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
     curl_easy_setopt (c->h, CURLOPT_NOBODY, 0L);
     curl_easy_setopt (c->h, CURLOPT_HTTPGET, 1L);
+    if ((again = session_renewed (s, rc == CURLE_OK ? status : 0, &renewed,
+                                  &sent)) != 0) {
+      conn_put (s, c);
+      if (again == -1)
+        return -1;
+      continue;
+    }
 
     if (rc == CURLE_OK && status == 200 && len >= 0) {
       conn_put (s, c);
@@ -591,9 +644,11 @@ http_size (struct http *s, uint64_t *size)
     };
     long status = 0;
     CURLcode rc;
+    char *sent;
 
     if (c == NULL)
       return -1;
+    sent = session_apply (s, c);
     x.h = c->h;
     c->errbuf[0] = '\0';
     curl_easy_setopt (c->h, CURLOPT_RANGE, "0-0");
@@ -601,6 +656,13 @@ http_size (struct http *s, uint64_t *size)
     curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
     rc = curl_easy_perform (c->h);
     curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
+    if ((again = session_renewed (s, rc == CURLE_OK ? status : 0, &renewed,
+                                  &sent)) != 0) {
+      conn_put (s, c);
+      if (again == -1)
+        return -1;
+      continue;
+    }
     if (x.no_ranges) {
       conn_put (s, c);
       errno = ENOTSUP;
@@ -793,6 +855,8 @@ http_free (struct http *s)
   wipe_free (s->password);
   free (s->ca_file);
   free (s->ca_pem);
+  if (s->session.release)
+    s->session.release (s->session.opaque);
   free (s);
 }
 
@@ -874,6 +938,13 @@ dup_opt (const char *str, int *err)
 struct vmi_layer *
 vmi_http_open (const char *url, const struct vmi_source_opts *opts)
 {
+  return vmi_http_open_session (url, opts, NULL);
+}
+
+struct vmi_layer *
+vmi_http_open_session (const char *url, const struct vmi_source_opts *opts,
+                       const struct vmi_http_session *session)
+{
   struct http *s;
   uint64_t size = 0;
   int err = 0;
@@ -889,8 +960,12 @@ vmi_http_open (const char *url, const struct vmi_source_opts *opts)
   if (s == NULL) {
     errno = ENOMEM;
     vmi_error ("out of memory");
+    if (session && session->release)
+      session->release (session->opaque);
     return NULL;
   }
+  if (session)
+    s->session = *session;
   for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
     pthread_mutex_init (&s->share_locks[i], NULL);
   pthread_mutex_init (&s->lock, NULL);

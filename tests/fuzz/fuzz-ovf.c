@@ -1,4 +1,4 @@
-/* Fuzz target: OVF XML into a VM description, then that VM as vm.json
+/* Fuzz target: OVF XML into VM descriptions (every VirtualSystem), then that VM as vm.json
  * (every string from the document goes through the JSON writer). */
 #include <stdlib.h>
 
@@ -16,11 +16,16 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  struct vmi_vm *vm = vmi_ovf_parse ((const char *) data, size, "fuzz.ovf");
+  struct vmi_vm **vms;
+  size_t n;
 
-  if (vm) {
-    free (vmi_vm_to_json (vm));
-    vmi_vm_free (vm);
+  /* Every VirtualSystem (collections, VirtualBox sections included). */
+  if (vmi_ovf_parse_all ((const char *) data, size, "fuzz.ovf", &vms, &n) == 0) {
+    for (size_t i = 0; i < n; i++) {
+      free (vmi_vm_to_json (vms[i]));
+      vmi_vm_free (vms[i]);
+    }
+    free (vms);
   }
   return 0;
 }

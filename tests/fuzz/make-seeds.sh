@@ -9,8 +9,9 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmi-seeds.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+here=$(cd "$(dirname "$0")" && pwd)
 cd "$tmp"
-mkdir -p "$out"/{vmdk,qcow2,tar,ovf,manifest,yaml}
+mkdir -p "$out"/{vmdk,sesparse,qcow2,tar,ovf,manifest,yaml,vmware,cert}
 
 # A 1 MiB raw disk: a text run over the first 5 grains (so that compressed
 # images have runs of adjacent grains and clusters, read and inflated as a
@@ -35,6 +36,21 @@ for o in subformat=monolithicSparse subformat=streamOptimized \
 done
 qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized small.raw "$out/vmdk/small-stream.vmdk"
 qemu-img convert -q -f raw -O vmdk small.raw "$out/vmdk/small-sparse.vmdk"
+# A delta disk (snapshot) whose parent is itself one folder down (the fuzz
+# opener hands the same bytes back): parentCID = its own CID, so that the
+# parent passes the CID check and the chain is opened 32 levels deep until
+# the depth limit stops it.
+qemu-img create -q -f vmdk pbase.vmdk 1M
+qemu-img create -q -f vmdk -b pbase.vmdk -F vmdk delta.vmdk
+qemu-io -f vmdk -c 'write -P 0x42 64k 64k' delta.vmdk >/dev/null
+python3 - delta.vmdk "$out/vmdk/delta-of-itself.vmdk" <<'PY'
+import re, sys
+b = open(sys.argv[1], "rb").read()
+cid = re.search(rb"\nCID=([0-9a-f]+)", b).group(1)
+b = re.sub(rb"parentCID=[0-9a-f]+", b"parentCID=" + cid, b, count=1)
+b = b.replace(b'parentFileNameHint="pbase.vmdk"', b'parentFileNameHint="s/pb.vmdk"\n')
+open(sys.argv[2], "wb").write(b)
+PY
 # A descriptor by hand: a sparse extent and a zero extent.
 cat > "$out/vmdk/descriptor.vmdk" <<'EOF'
 # Disk DescriptorFile
@@ -56,6 +72,17 @@ ddb.geometry.heads = "16"
 ddb.geometry.sectors = "63"
 ddb.adapterType = "ide"
 EOF
+
+# seSparse extents (tests/sesparse-gen.py): 256 KiB disks with allocated,
+# zero, unmapped and unallocated grains; one of a partial last grain, one
+# of two grain tables (16 MiB + 4 KiB, one grain in each).
+gen="python3 $here/../sesparse-gen.py --compact"
+mkdir -p se
+$gen se a 512 p.vmdk 00000001 00000002 data:0:5 zero:10:3 unmap:20:2 data:63:1 >/dev/null
+$gen se b 509 p.vmdk 00000001 00000002 data:1:1 data:40:20 zero:62:1 >/dev/null
+$gen se c 512 p.vmdk 00000001 00000002 >/dev/null
+$gen se d $((32768 + 8)) p.vmdk 00000001 00000002 data:4095:2 >/dev/null
+for x in a b c d; do cp "se/$x-sesparse.vmdk" "$out/sesparse/$x.vmdk"; done
 
 # QCOW2: versions, cluster sizes, compression, extended L2, backing and
 # external data files, refcount widths.
@@ -144,6 +171,36 @@ cat > "$out/ovf/entities.ovf" <<'EOF'
  <VirtualSystem ovf:id="&c;"><Name>&c;</Name></VirtualSystem>
 </Envelope>
 EOF
+
+# A vApp (VirtualSystemCollection, nested) and VirtualBox's vbox:Machine.
+cat > "$out/ovf/vapp-vbox.ovf" <<'EOF'
+<?xml version="1.0"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/2" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/2" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData" xmlns:vbox="http://www.virtualbox.org/ovf/machine">
+ <References><File ovf:href="a.vmdk" ovf:id="f1" ovf:chunkSize="1048576" ovf:size="3000000"/><File ovf:href="b.img" ovf:id="f2"/></References>
+ <DiskSection><Disk ovf:diskId="d1" ovf:fileRef="f1" ovf:capacity="1" ovf:capacityAllocationUnits="byte * 2^30"/><Disk ovf:diskId="d2" ovf:fileRef="f2" ovf:capacity="1048576" ovf:format="urn:unknown"/></DiskSection>
+ <VirtualSystemCollection ovf:id="vapp"><Name>vapp</Name>
+  <VirtualSystem ovf:id="a"><Name>a</Name><VirtualHardwareSection>
+   <Item><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceType>20</rasd:ResourceType><rasd:ResourceSubType>AHCI</rasd:ResourceSubType></Item>
+   <Item><rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceType>17</rasd:ResourceType><rasd:Parent>3</rasd:Parent><rasd:HostResource>/disk/d1</rasd:HostResource></Item>
+   <Item><rasd:InstanceID>5</rasd:InstanceID><rasd:ResourceType>10</rasd:ResourceType><rasd:Connection>NAT</rasd:Connection></Item>
+  </VirtualHardwareSection>
+  <vbox:Machine><Hardware><Firmware type="EFI64"/><Network><Adapter slot="0" enabled="true" MACAddress="0800271A2B3C"/></Network></Hardware></vbox:Machine></VirtualSystem>
+  <VirtualSystemCollection ovf:id="inner"><VirtualSystem ovf:id="b"><VirtualHardwareSection>
+   <Item><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceType>6</rasd:ResourceType><rasd:ResourceSubType>VirtioSCSI</rasd:ResourceSubType></Item>
+   <Item><rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceType>17</rasd:ResourceType><rasd:Parent>3</rasd:Parent><rasd:HostResource>ovf:/disk/d2</rasd:HostResource></Item>
+  </VirtualHardwareSection></VirtualSystem></VirtualSystemCollection>
+ </VirtualSystemCollection>
+</Envelope>
+EOF
+
+# Signing certificates as ovftool writes them: the manifest's signature,
+# then the PEM certificate (twice: a chain).
+openssl req -x509 -newkey rsa:1024 -nodes -days 1 -subj "/CN=fuzz signer" \
+  -keyout sign.key -out sign.crt 2>/dev/null
+{ printf 'SHA256(vm.mf)= '
+  printf 'x' | openssl dgst -sha256 -sign sign.key | od -An -v -tx1 | tr -d ' \n'
+  printf '\n'
+  cat sign.crt sign.crt; } > "$out/cert/signed.cert"
 
 # Manifests: the three digests, CRLF endings, a name with spaces.
 qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized small.raw disk1.vmdk
@@ -251,6 +308,40 @@ kind: OvaSource
 metadata: {name: *c}
 spec: {url: *c}
 EOF
-for t in vmdk qcow2 tar ovf manifest yaml; do
+# vSphere: a RetrievePropertiesEx answer (a VM in a folder, its disks on
+# two controllers, NICs on a standard and a distributed port group, the
+# port group, a folder) as vCenter and govmomi's simulator write it, and
+# a fault.
+cat > "$out/vmware/inventory.xml" <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><RetrievePropertiesExResponse xmlns="urn:vim25"><returnval><token>t1</token>
+<objects><obj type="Folder">group-v3</obj><propSet><name>name</name><val xsi:type="xsd:string">vm</val></propSet></objects>
+<objects><obj type="Folder">folder-9</obj><propSet><name>name</name><val xsi:type="xsd:string">prod</val></propSet><propSet><name>parent</name><val xsi:type="ManagedObjectReference" type="Folder">group-v3</val></propSet></objects>
+<objects><obj type="Datastore">datastore-11</obj><propSet><name>name</name><val xsi:type="xsd:string">ds1</val></propSet><propSet><name>summary.url</name><val xsi:type="xsd:string">ds:///vmfs/volumes/5f3c2a1e-0b1c2d3e-4f50-0123456789ab/</val></propSet></objects>
+<objects><obj type="DistributedVirtualPortgroup">dvportgroup-13</obj><propSet><name>key</name><val xsi:type="xsd:string">dvportgroup-13</val></propSet><propSet><name>name</name><val xsi:type="xsd:string">DPG</val></propSet></objects>
+<objects><obj type="VirtualMachine">vm-29</obj>
+<propSet><name>name</name><val xsi:type="xsd:string">web</val></propSet>
+<propSet><name>parent</name><val xsi:type="ManagedObjectReference" type="Folder">folder-9</val></propSet>
+<propSet><name>config.hardware.numCPU</name><val xsi:type="xsd:int">2</val></propSet>
+<propSet><name>config.hardware.numCoresPerSocket</name><val xsi:type="xsd:int">1</val></propSet>
+<propSet><name>config.hardware.memoryMB</name><val xsi:type="xsd:int">512</val></propSet>
+<propSet><name>config.firmware</name><val xsi:type="xsd:string">efi</val></propSet>
+<propSet><name>config.bootOptions.efiSecureBootEnabled</name><val xsi:type="xsd:boolean">true</val></propSet>
+<propSet><name>config.guestId</name><val xsi:type="xsd:string">otherLinux64Guest</val></propSet>
+<propSet><name>runtime.powerState</name><val xsi:type="VirtualMachinePowerState">poweredOn</val></propSet>
+<propSet><name>config.hardware.device</name><val xsi:type="ArrayOfVirtualDevice">
+<VirtualDevice xsi:type="ParaVirtualSCSIController"><key>202</key><busNumber>0</busNumber></VirtualDevice>
+<VirtualDevice xsi:type="VirtualAHCIController"><key>203</key><busNumber>0</busNumber></VirtualDevice>
+<VirtualDevice xsi:type="VirtualVmxnet3"><key>204</key><backing xsi:type="VirtualEthernetCardNetworkBackingInfo"><deviceName>VM Network</deviceName></backing><macAddress>00:50:56:01:02:03</macAddress></VirtualDevice>
+<VirtualDevice xsi:type="VirtualE1000"><key>205</key><backing xsi:type="VirtualEthernetCardDistributedVirtualPortBackingInfo"><port><portgroupKey>dvportgroup-13</portgroupKey></port></backing><macAddress>00:50:56:01:02:04</macAddress></VirtualDevice>
+<VirtualDevice xsi:type="VirtualDisk"><key>206</key><backing xsi:type="VirtualDiskFlatVer2BackingInfo"><fileName>[ds1] web/web.vmdk</fileName></backing><controllerKey>202</controllerKey><unitNumber>0</unitNumber><capacityInKB>65536</capacityInKB></VirtualDevice>
+<VirtualDevice xsi:type="VirtualDisk"><key>207</key><backing xsi:type="VirtualDiskFlatVer2BackingInfo"><fileName>[ds1] web/web_1.vmdk</fileName></backing><controllerKey>203</controllerKey><capacityInKB>0</capacityInKB><capacityInBytes>1048576</capacityInBytes></VirtualDevice>
+</val></propSet></objects></returnval></RetrievePropertiesExResponse></soapenv:Body></soapenv:Envelope>
+EOF
+cat > "$out/vmware/fault.xml" <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>The session is not authenticated.</faultstring><detail><NotAuthenticatedFault xmlns="urn:vim25" xsi:type="NotAuthenticated"><object type="Folder">group-d1</object></NotAuthenticatedFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>
+EOF
+for t in vmdk sesparse qcow2 tar ovf manifest yaml vmware; do
   echo "make-seeds: $t: $(ls "$out/$t" | wc -l) seeds, $(du -sk "$out/$t" | cut -f1) KiB"
 done
