@@ -785,12 +785,6 @@ main (int argc, char **argv)
   source = source_file ? NULL : argv[optind];
   mountpoint = argv[argc - 1];
   nonempty = mount_opts && take_option (mount_opts, "nonempty");
-  /* The mount point first: cheap to check, and sources may be slow. */
-  if (check_mountpoint (mountpoint, nonempty, &fs.mountpoint) == -1) {
-    vmi_source_opts_clear (&opts);
-    status = 3;
-    goto out;
-  }
   if (opts.password == NULL && getenv ("VMIMPORT_PASSWORD"))
     opts.password = strdup (getenv ("VMIMPORT_PASSWORD"));
   /* A daemon says what it retried (info); -v adds debug lines. */
@@ -808,7 +802,10 @@ main (int argc, char **argv)
     goto out;
   }
 
+  /* After the source (its errors come first, exit 1), before FUSE. */
   status = 3;
+  if (check_mountpoint (mountpoint, nonempty, &fs.mountpoint) == -1)
+    goto out;
   fuse_opt_add_arg (&args, argv[0]);
   fuse_opt_add_arg (&args, "-o");
   fuse_opt_add_arg (&args, "ro,default_permissions,fsname=vmimportfs,"
