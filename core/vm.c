@@ -24,6 +24,7 @@ vmi_vm_new (const char *name)
   vm->cores_per_socket = -1;
   vm->memory_mib = -1;
   vm->secure_boot = -1;
+  vm->tpm = -1;
   return vm;
 }
 
@@ -136,6 +137,8 @@ vmi_vm_to_json (const struct vmi_vm *vm)
   json_object_object_add (o, "secure_boot",
                           vm->secure_boot < 0 ? NULL
                           : json_object_new_boolean (vm->secure_boot));
+  json_object_object_add (o, "tpm", vm->tpm < 0 ? NULL
+                          : json_object_new_boolean (vm->tpm));
   json_object_object_add (o, "guest_os", str_or_null (vm->guest_os));
   for (size_t i = 0; i < vm->ndisks; i++) {
     const struct vmi_disk *d = &vm->disks[i];

@@ -17,6 +17,10 @@ pkgs=(
   man-db groff-base
   # tests: the vCenter simulator (tests/vcsim) is built from these
   golang-go golang-github-vmware-govmomi-dev
+  # tests: manifests against the schemas; the imported disk boots
+  python3-yaml python3-jsonschema qemu-system-x86 ovmf busybox-static cpio
+  linux-image-amd64 syslinux syslinux-common mtools grub-efi-amd64-bin
+  grub-common
 )
 export DEBIAN_FRONTEND=noninteractive
 if ! dpkg -s "${pkgs[@]}" >/dev/null 2>&1; then

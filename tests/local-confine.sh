@@ -59,6 +59,16 @@ check confine_listed_folder_allows env VMI_ALLOW_OUTSIDE_PATHS="$T/elsewhere:$T/
 check_fails confine_other_listed_folder_still_refuses "or list its folder there" \
   env VMI_ALLOW_OUTSIDE_PATHS="$T/elsewhere" "$LT" info "$T/img/dotdot.vmdk"
 
+# A VMDK delta whose parentFileNameHint leaves the folder (issue 24's
+# chains go through the same opener).
+qemu-img create -q -f vmdk "$T/outside/parent.vmdk" 4M
+qemu-io -f vmdk -c 'write -P 0x61 0 64k' "$T/outside/parent.vmdk" >/dev/null
+qemu-img create -q -f vmdk -b ../outside/parent.vmdk -F vmdk "$T/img/delta.vmdk"
+qemu-io -f vmdk -c 'write -P 0x62 1m 64k' "$T/img/delta.vmdk" >/dev/null
+check_fails confine_vmdk_parent_outside_refused "delta\.vmdk: parent \"\.\./outside/parent\.vmdk\": .*$outside" lt info "$T/img/delta.vmdk"
+check confine_vmdk_parent_with_flag_reads_as_qemu \
+  env VMI_ALLOW_OUTSIDE_PATHS= bash -c "$(declare -f lt same_as_qemu); T='$T' LT='$LT' same_as_qemu '$T/img/delta.vmdk'"
+
 # json: and protocols: refused, flag or not.
 for img in json nbd http; do
   check_fails "confine_${img}_backing_refused_even_with_flag" \

@@ -3,9 +3,10 @@
 # make_ovf OUT.ovf JSON      an OVF descriptor from a JSON description:
 #   {"name": "vm1", "cpus": 4, "cores": 2, "memory": [4, "byte * 2^30"],
 #    "firmware": "efi", "secure_boot": true, "os": "ubuntu64Guest",
-#    "ovf2": false,
+#    "ovf2": false, "tpm": true,
 #    "disks": [{"href": "disk1.vmdk", "capacity": [10, "byte * 2^30"],
 #               "format": "vmdk", "bus": "scsi", "gzip": false}],
+#               (bus: scsi ide sata nvme virtio pvscsi buslogic)
 #    "nics": [{"network": "VM Network", "model": "VmxNet3",
 #              "mac": "00:50:56:aa:bb:cc"}]}
 # make_mf DIR OUT.mf FILE...  a manifest (SHA256(file)= hex) of DIR/FILE...
@@ -78,7 +79,8 @@ item("Item", "rasd", {"ResourceType": 4, "VirtualQuantity": mem,
      "AllocationUnits": munits, "ElementName": "memory"})
 ctl = {}
 ctl_def = {"scsi": (6, "lsilogic"), "ide": (5, None), "sata": (20, "vmware.sata.ahci"),
-           "nvme": (20, "vmware.nvme.controller"), "virtio": (20, "virtio")}
+           "nvme": (20, "vmware.nvme.controller"), "virtio": (20, "virtio"),
+           "pvscsi": (6, "VirtualSCSI"), "buslogic": (6, "buslogic")}
 for d in spec.get("disks", []):
     b = d.get("bus", "scsi")
     if b not in ctl:
@@ -99,6 +101,9 @@ for i, n in enumerate(spec.get("nics", [])):
     if n.get("mac"):
         f["Address"] = n["mac"]
     item(tag, pfx, f)
+if spec.get("tpm"):
+    item("Item", "rasd", {"ResourceType": 1, "ResourceSubType": "vmware.vtpm",
+         "ElementName": "Virtual TPM"})
 if "firmware" in spec:
     a('      <vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="%s"/>' % spec["firmware"])
 if "secure_boot" in spec:

@@ -4,11 +4,12 @@
 # subfolder naming its parent relative to that folder (../), and an ESX
 # vmfsSparse (COWD) delta.
 # Bytes are compared with qemu-img convert -O raw of the top (through the
-# layer stack, the mount and vmimport copy); the map with qemu-img map both
+# layer stack, the mount, vmimport copy and over HTTP); the map with qemu-img map both
 # ways (our data covers qemu's, our holes are holes in the whole chain).
 # Broken chains (parent changed since the snapshot, missing parent, loops,
 # too deep, parent not a VMDK) are refused with a message naming the cause.
 . "$VMI_SRC/tests/lib.sh"
+. "$VMI_SRC/tests/nginx.sh"
 GEN="$S/tests/vmdk-gen.py"
 lt () { timeout 60 "$LT" "$@"; }
 M=1048576
@@ -94,6 +95,11 @@ if any(not r["present"] for r in m) and ours == [(0, size)]:
     sys.exit("qemu has holes, SEEK_HOLE finds none")
 PY
 check vmdk_chain_unmounts unmount_fs "$T/mnt"
+
+# Over HTTP: the parents are URLs beside the top (snap/../base.vmdk too).
+check vmdk_chain_over_http_starts nginx_start "$d"
+check vmdk_chain_over_http_matches_qemu cat_matches "$NGINX_URL/top.vmdk" "$d/ref.raw"
+nginx_stop
 
 # --- An ESX vmfsSparse delta: a descriptor naming a COWD extent -------------
 # Grains that are all zeros in delta.raw stay unallocated (the parent's).

@@ -3,10 +3,11 @@
 # base qemu-img made: 3 levels with allocated, zero, unmapped and
 # unallocated grains, grain tables and grains in shuffled order, a partial
 # last grain.  qemu-img convert -O raw of the top descriptor is the oracle,
-# through the layer stack, the mount and vmimport copy; SEEK_DATA and our
-# map against qemu-img map.  Hostile headers and tables fail naming the
+# through the layer stack, the mount, vmimport copy and over HTTP; SEEK_DATA
+# and our map against qemu-img map.  Hostile headers and tables fail naming the
 # cause; nothing crashes (ASan, UBSan), nothing reads wrong bytes.
 . "$VMI_SRC/tests/lib.sh"
+. "$VMI_SRC/tests/nginx.sh"
 GEN="python3 $S/tests/sesparse-gen.py"
 lt () { timeout 60 "$LT" "$@"; }
 M=1048576
@@ -90,6 +91,9 @@ if any(not r["present"] for r in m) and ours == [(0, size)]:
     sys.exit("qemu has holes, SEEK_HOLE finds none")
 PY
 check sesparse_unmounts unmount_fs "$T/mnt"
+check sesparse_over_http_starts nginx_start "$d"
+check sesparse_over_http_matches_qemu cat_matches "$NGINX_URL/vm-000003.vmdk" "$d/ref3.raw"
+nginx_stop
 
 # --- Hostile extents: each damage on a fresh copy of level 1 ------------------
 # poke FILE OFFSET BYTES VALUE: a little-endian integer, in place.

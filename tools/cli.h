@@ -136,6 +136,8 @@ int cli_copy(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 int cli_poweroff(int argc, char **argv);
 int cli_serve(int argc, char **argv);
+int cli_import(int argc, char **argv);
+int cli_manifest(int argc, char **argv);
 
 /* The HTTP(S) server of `vmimport serve`, also run by `vmimport import
  * --mode image` (serve.c). */

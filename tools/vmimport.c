@@ -1,5 +1,6 @@
 /* vmimport: the companion tool of vmimportfs.  One file per command
- * (ls.c, inspect.c, copy.c, verify.c); this one dispatches. */
+ * (ls.c, inspect.c, copy.c, verify.c, serve.c, manifest.c); this one
+ * dispatches. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +17,9 @@ static const struct command {
   { "copy", cli_copy, "sparse, parallel copy of a disk into a file or block device" },
   { "verify", cli_verify, "check an OVA/OVF against its manifest" },
   { "poweroff", cli_poweroff, "power a source VM off: gracefully, then hard after a timeout" },
+  { "import", cli_import, "the whole import of a VM into Harvester (VirtualMachineImport)" },
   { "serve", cli_serve, "every disk of a source over HTTP(S), for Harvester to download" },
+  { "manifest", cli_manifest, "the Harvester objects (PVCs or images, the VirtualMachine) of an import, as YAML" },
 };
 
 static void

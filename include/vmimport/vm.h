@@ -43,6 +43,7 @@ struct vmi_vm {
   int64_t memory_mib;   /* -1 unknown */
   char *firmware;       /* "bios" "efi", NULL unknown */
   int secure_boot;      /* 0, 1, -1 unknown */
+  int tpm;              /* a virtual TPM: 0, 1, -1 unknown */
   char *guest_os;
   struct vmi_disk *disks;
   size_t ndisks;

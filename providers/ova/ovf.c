@@ -257,6 +257,8 @@ set_firmware (struct vmi_vm *vm, const char *key, const char *value)
   else if (!strcasecmp (key, "uefi.secureBoot.enabled")
            || !strcasecmp (key, "bootOptions.efiSecureBootEnabled"))
     vm->secure_boot = !strcasecmp (value, "true") || !strcmp (value, "1");
+  else if (!strcasecmp (key, "vtpm.present"))
+    vm->tpm = !strcasecmp (value, "true") || !strcmp (value, "1");
 }
 
 /* Pass 1 over the hardware: controllers (so a disk Item before its
@@ -281,7 +283,11 @@ read_hardware (struct ovf *o, xmlNode *hw, struct vmi_vm *vm)
     int r = 0;
 
     parse_i64 (rt, &type);
-    if (type == 3) {
+    /* vSphere exports a virtual TPM as an Item of type 1 (Other),
+     * ResourceSubType "vmware.vtpm". */
+    if (type == 1 && sub && strcasestr (sub, "tpm"))
+      vm->tpm = 1;
+    else if (type == 3) {
       char *q = child_text (it, "VirtualQuantity");
       char *cps = child_text (it, "CoresPerSocket");
       int64_t v;

@@ -11,7 +11,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmi-seeds.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$tmp"
-mkdir -p "$out"/{vmdk,sesparse,qcow2,tar,ovf,manifest,yaml,vmware,cert}
+mkdir -p "$out"/{vmdk,sesparse,qcow2,tar,ovf,manifest,yaml,vmware,cert,import}
 
 # A 1 MiB raw disk: a text run over the first 5 grains (so that compressed
 # images have runs of adjacent grains and clusters, read and inflated as a
@@ -342,6 +342,36 @@ cat > "$out/vmware/fault.xml" <<'EOF'
 <?xml version="1.0" encoding="UTF-8"?>
 <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>The session is not authenticated.</faultstring><detail><NotAuthenticatedFault xmlns="urn:vim25" xsi:type="NotAuthenticated"><object type="Folder">group-d1</object></NotAuthenticatedFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>
 EOF
-for t in vmdk sesparse qcow2 tar ovf manifest yaml vmware; do
+cat > "$out/import/import.yaml" <<'EOF'
+apiVersion: migration.harvesterhci.io/v1beta1
+kind: VirtualMachineImport
+metadata:
+  name: alpine-export-test
+  namespace: default
+spec:
+  virtualMachineName: "Web Server #1.prod"
+  folder: "Discovered VM"
+  networkMapping:
+  - sourceNetwork: "dvSwitch 1"
+    destinationNetwork: "default/vlan1"
+  - sourceNetwork: "dvSwitch 2"
+    destinationNetwork: "default/vlan2"
+    networkInterfaceModel: "e1000"
+  defaultNetworkInterfaceModel: "virtio"
+  skipPreflightChecks: false
+  storageClass: "my-storage-class"
+  defaultDiskBusType: "scsi"
+  sourceCluster:
+    name: vcsim
+    namespace: default
+    kind: VmwareSource
+    apiVersion: migration.harvesterhci.io/v1beta1
+  forcePowerOff: false
+  gracefulShutdownTimeoutSeconds: 30
+---
+kind: OvaSource
+spec: {url: "http://127.0.0.1/x.ova"}
+EOF
+for t in vmdk sesparse qcow2 tar ovf manifest yaml vmware cert import; do
   echo "make-seeds: $t: $(ls "$out/$t" | wc -l) seeds, $(du -sk "$out/$t" | cut -f1) KiB"
 done

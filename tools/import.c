@@ -1,0 +1,771 @@
+/* vmimport import -f IMPORT.yaml: the whole import of one VM, as Harvester's
+ * VM Import add-on runs it for a VirtualMachineImport object, with the
+ * add-on's status and condition names:
+ *
+ *   preflight (vmimport manifest)   virtualMachineImportValid / ...Invalid
+ *   the source opens                sourceReady
+ *   power off (sources with power)  VMPoweringOff, VMPoweredOff
+ *   the disks are readable          disksExported (VMExported)
+ *   --mode pvc: vmimport copy of each disk into --target disk-N=PATH;
+ *   --mode image: vmimport serve until every disk was read once
+ *                                   diskImageSubmitted, per disk
+ *                                   VirtualMachineImageSubmitted / Ready /
+ *                                   Failed, then diskImagesReady or
+ *                                   diskImageFailed
+ *   the manifests (--out, --apply)  virtualMachineCreated
+ *   kubectl wait (with --apply)     virtualMachineRunning
+ *   any failure                     VMMigrationFailed, with the reason
+ *
+ * Each step is the tool's own command (manifest and copy run as child
+ * processes of this binary, with the password handed over on a
+ * descriptor, never in argv or the environment), so an import does what a
+ * user doing it by hand would, and says so step by step: a line per step
+ * on a terminal, one JSON object per line otherwise. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "vmimport/error.h"
+#include "vmimport/k8s.h"
+#include "cli.h"
+
+#define MAX_TARGETS 64
+
+struct import {
+  struct cli_common c;
+  const char *file;           /* -f IMPORT.yaml */
+  const char *source;         /* SOURCE, or NULL */
+  const char *source_file;    /* --source-file, or -f's file */
+  bool image_mode;
+  const char *out_dir;
+  bool apply;
+  bool target_is_zero;
+  const char *targets[MAX_TARGETS];   /* by disk index */
+  long wait_seconds;          /* kubectl wait, with --apply */
+  struct serve_opts serve;
+  bool json;                  /* JSON lines (stdout is not a terminal) */
+  int password_fd;            /* memfd holding the password, or -1 */
+  struct vmi_import_spec spec;
+  struct vmi_provider *p;
+  size_t vm_index;
+  char *manifest_path;
+};
+
+/* ---- reporting ------------------------------------------------------- */
+
+/* One step: KEY ("status", "condition") = NAME, for DISK (or NULL), with
+ * REASON (or NULL). */
+static void
+report (const struct import *im, const char *key, const char *name,
+        const char *disk, const char *fmt, ...)
+{
+  char reason[1024] = "";
+
+  if (fmt) {
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (reason, sizeof reason, fmt, ap);
+    va_end (ap);
+  }
+  if (im->json) {
+    struct json_object *o = json_object_new_object ();
+    json_object_object_add (o, key, json_object_new_string (name));
+    if (disk)
+      json_object_object_add (o, "disk", json_object_new_string (disk));
+    if (*reason)
+      json_object_object_add (o, "reason", json_object_new_string (reason));
+    printf ("%s\n", json_object_to_json_string_ext (o, JSON_C_TO_STRING_PLAIN
+                                                    | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put (o);
+  }
+  else
+    printf ("%-9s %s%s%s%s%s\n", key, name, disk ? " " : "", disk ? disk : "",
+            *reason ? ": " : "", reason);
+  fflush (stdout);
+}
+
+static int
+failed (const struct import *im, const char *fmt, const char *what)
+{
+  report (im, "status", "VMMigrationFailed", NULL, fmt, what);
+  return EXIT_SOURCE;
+}
+
+/* ---- child commands --------------------------------------------------- */
+
+/* ARGV of a command of this tool, with the source and its options added
+ * after COMMAND.  Returns the number of arguments. */
+static int
+source_args (const struct import *im, const char **argv, int n,
+             char *fdpath, size_t fdlen)
+{
+  if (im->source)
+    argv[n++] = im->source;
+  else {
+    argv[n++] = "--source-file";
+    argv[n++] = im->source_file;
+  }
+  if (im->password_fd >= 0) {
+    snprintf (fdpath, fdlen, "/dev/fd/%d", im->password_fd);
+    argv[n++] = "--password-file";
+    argv[n++] = fdpath;
+  }
+  if (im->c.opts.username && im->source) {
+    argv[n++] = "--user";
+    argv[n++] = im->c.opts.username;
+  }
+  if (im->c.opts.ca_cert_file) {
+    argv[n++] = "--ca-cert";
+    argv[n++] = im->c.opts.ca_cert_file;
+  }
+  if (im->c.opts.insecure)
+    argv[n++] = "--insecure";
+  if (im->c.opts.allow_running)
+    argv[n++] = "--allow-running";
+  return n;
+}
+
+/* Run ARGV (this tool); its standard output goes to OUT_FD (-1: ours;
+ * -2: each line to ON_LINE), its standard error to ERR_FD (-1: ours).
+ * The exit status, or -1. */
+static int
+run_child (const char *const *argv, int out_fd, int err_fd,
+           void (*on_line) (void *opaque, const char *line), void *opaque)
+{
+  int pipefd[2] = { -1, -1 };
+  pid_t pid;
+  int status;
+
+  fflush (stdout);
+  fflush (stderr);
+  if (out_fd == -2 && pipe2 (pipefd, O_CLOEXEC) == -1)
+    return -1;
+  if ((pid = fork ()) == -1)
+    return -1;
+  if (pid == 0) {
+    if (out_fd >= 0)
+      dup2 (out_fd, 1);
+    if (out_fd == -2)
+      dup2 (pipefd[1], 1);
+    if (err_fd >= 0)
+      dup2 (err_fd, 2);
+    execv ("/proc/self/exe", (char *const *) argv);
+    _exit (127);
+  }
+  if (out_fd == -2) {
+    FILE *f;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    close (pipefd[1]);
+    if ((f = fdopen (pipefd[0], "r")) != NULL) {
+      while ((n = getline (&line, &cap, f)) > 0) {
+        while (n > 0 && line[n - 1] == '\n')
+          line[--n] = '\0';
+        on_line (opaque, line);
+      }
+      free (line);
+      fclose (f);
+    }
+    else
+      close (pipefd[0]);
+  }
+  while (waitpid (pid, &status, 0) == -1)
+    if (errno != EINTR)
+      return -1;
+  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+/* A line of a copy's JSON progress, as {"disk": ..., "progress": {...}}. */
+struct progress_ctx {
+  const char *disk;
+};
+
+static void
+wrap_progress (void *opaque, const char *line)
+{
+  struct progress_ctx *ctx = opaque;
+  struct json_object *p = json_tokener_parse (line), *o;
+
+  if (p == NULL)
+    return;
+  o = json_object_new_object ();
+  json_object_object_add (o, "disk", json_object_new_string (ctx->disk));
+  json_object_object_add (o, "progress", p);
+  printf ("%s\n", json_object_to_json_string_ext (o, JSON_C_TO_STRING_PLAIN
+                                                  | JSON_C_TO_STRING_NOSLASHESCAPE));
+  fflush (stdout);
+  json_object_put (o);
+}
+
+/* The last non-empty line of the file at FD (a child's messages). */
+static void
+last_line (int fd, char *buf, size_t len)
+{
+  char tmp[8192];
+  ssize_t n = pread (fd, tmp, sizeof tmp - 1, 0);
+  char *end, *start;
+
+  snprintf (buf, len, "see the messages above");
+  if (n <= 0)
+    return;
+  tmp[n] = '\0';
+  end = tmp + n;
+  while (end > tmp && (end[-1] == '\n' || end[-1] == '\r'))
+    *--end = '\0';
+  start = strrchr (tmp, '\n');
+  start = start ? start + 1 : tmp;
+  if (strncmp (start, "vmimport", 8) == 0 && strchr (start, ':'))
+    start = strchr (start, ':') + 2 <= end ? strchr (start, ':') + 2 : start;
+  if (*start)
+    snprintf (buf, len, "%.1000s", start);
+}
+
+/* vmimport manifest for this import into OUT_FD (--mode, the URL base of
+ * image mode).  0, or -1 with the reason in WHY. */
+static int
+run_manifest (struct import *im, int out_fd, const char *url_base,
+              char *why, size_t whylen)
+{
+  const char *argv[32];
+  char fdpath[32];
+  int n = 0, err_fd, rc;
+  char errpath[] = "/tmp/vmimport-import-XXXXXX";
+
+  argv[n++] = "vmimport";
+  argv[n++] = "manifest";
+  argv[n++] = "-f";
+  argv[n++] = im->file;
+  argv[n++] = "--mode";
+  argv[n++] = im->image_mode ? "image" : "pvc";
+  if (url_base) {
+    argv[n++] = "--image-url-base";
+    argv[n++] = url_base;
+  }
+  n = source_args (im, argv, n, fdpath, sizeof fdpath);
+  argv[n] = NULL;
+  if ((err_fd = mkstemp (errpath)) == -1) {
+    snprintf (why, whylen, "temporary file: %s", strerror (errno));
+    return -1;
+  }
+  unlink (errpath);
+  rc = run_child (argv, out_fd, err_fd, NULL, NULL);
+  if (rc != 0) {
+    last_line (err_fd, why, whylen);
+    close (err_fd);
+    return -1;
+  }
+  close (err_fd);
+  return 0;
+}
+
+/* vmimport copy of disk I into its target, progress passed through. */
+static int
+run_copy (struct import *im, size_t i, char *why, size_t whylen)
+{
+  const struct vmi_vm *vm = im->p->vms[im->vm_index];
+  const char *argv[32];
+  char fdpath[32], disk[24];
+  char errpath[] = "/tmp/vmimport-import-XXXXXX";
+  int n = 0, err_fd, rc;
+
+  snprintf (disk, sizeof disk, "%zu", i);
+  argv[n++] = "vmimport";
+  argv[n++] = "copy";
+  n = source_args (im, argv, n, fdpath, sizeof fdpath);
+  argv[n++] = "--vm";
+  argv[n++] = vm->id ? vm->id : vm->name;
+  argv[n++] = "--disk";
+  argv[n++] = disk;
+  if (im->target_is_zero)
+    argv[n++] = "--target-is-zero";
+  argv[n++] = im->targets[i];
+  argv[n] = NULL;
+  if ((err_fd = mkstemp (errpath)) == -1) {
+    snprintf (why, whylen, "temporary file: %s", strerror (errno));
+    return -1;
+  }
+  unlink (errpath);
+  {
+    struct progress_ctx ctx = { vm->disks[i].file };
+    rc = run_child (argv, im->json ? -2 : -1, err_fd, wrap_progress, &ctx);
+  }
+  if (rc != 0) {
+    last_line (err_fd, why, whylen);
+    close (err_fd);
+    return -1;
+  }
+  close (err_fd);
+  return 0;
+}
+
+/* ---- steps -------------------------------------------------------------- */
+
+static int
+find_vm (struct import *im, char *why, size_t whylen)
+{
+  const char *want = im->spec.vm_name;
+  long found = -1;
+
+  for (size_t i = 0; i < im->p->nvms; i++) {
+    const struct vmi_vm *vm = im->p->vms[i];
+    if (strcmp (vm->name, want) && (vm->id == NULL || strcmp (vm->id, want)))
+      continue;
+    if (im->spec.folder && *im->spec.folder && vm->folder
+        && strcmp (vm->folder, im->spec.folder))
+      continue;
+    if (found >= 0) {
+      snprintf (why, whylen, "several VMs are named \"%s\"; give its ID in "
+                "spec.virtualMachineName", want);
+      return -1;
+    }
+    found = (long) i;
+  }
+  if (found < 0) {
+    snprintf (why, whylen, "VM \"%s\" not found in the source", want);
+    return -1;
+  }
+  im->vm_index = (size_t) found;
+  return 0;
+}
+
+static int
+power_off (struct import *im)
+{
+  const struct vmi_vm *vm = im->p->vms[im->vm_index];
+
+  if (im->p->ops->power_off == NULL || vm->power_state == NULL
+      || strcmp (vm->power_state, "on") != 0)
+    return 0;
+  report (im, "condition", "VMPoweringOff", NULL, "%s",
+          im->spec.force_power_off ? "forced" : "graceful, then forced");
+  if (im->p->ops->power_off (im->p, vm, im->spec.force_power_off == 1,
+                             (int) im->spec.graceful_timeout) == -1)
+    return failed (im, "power off: %s", vmi_error_get ());
+  report (im, "condition", "VMPoweredOff", NULL, NULL);
+  return 0;
+}
+
+static int
+copy_disks (struct import *im)
+{
+  const struct vmi_vm *vm = im->p->vms[im->vm_index];
+  char why[1024];
+  bool ok = true;
+
+  report (im, "status", "diskImageSubmitted", NULL, NULL);
+  for (size_t i = 0; i < vm->ndisks; i++) {
+    report (im, "condition", "VirtualMachineImageSubmitted", vm->disks[i].file,
+            "copy into %s", im->targets[i]);
+    if (run_copy (im, i, why, sizeof why) == -1) {
+      report (im, "condition", "VirtualMachineImageFailed", vm->disks[i].file,
+              "%s", why);
+      ok = false;
+      break;
+    }
+    report (im, "condition", "VirtualMachineImageReady", vm->disks[i].file, NULL);
+  }
+  if (!ok) {
+    report (im, "status", "diskImageFailed", NULL, NULL);
+    return failed (im, "%s", "a disk could not be copied");
+  }
+  report (im, "status", "diskImagesReady", NULL, NULL);
+  return 0;
+}
+
+/* Write the manifest into --out (URL_BASE for image mode). */
+static int
+write_manifests (struct import *im, const char *url_base)
+{
+  const struct vmi_vm *vm = im->p->vms[im->vm_index];
+  char why[1024], *name = vmi_k8s_name (im->spec.name ? im->spec.name
+                                        : vm->name, VMI_K8S_NAME_MAX);
+  int fd;
+
+  if (name == NULL || asprintf (&im->manifest_path, "%s/%s.yaml", im->out_dir,
+                                name) == -1) {
+    free (name);
+    im->manifest_path = NULL;
+    return failed (im, "%s", "out of memory");
+  }
+  free (name);
+  if ((fd = open (im->manifest_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                  0644)) == -1)
+    return failed (im, "%s", strerror (errno));
+  if (run_manifest (im, fd, url_base, why, sizeof why) == -1) {
+    close (fd);
+    return failed (im, "manifest: %s", why);
+  }
+  if (fsync (fd) == -1 || close (fd) == -1)
+    return failed (im, "%s", strerror (errno));
+  return 0;
+}
+
+/* kubectl apply, then wait for the VM to run.  No kubectl: the manifests
+ * stay in --out for whoever applies them. */
+static int
+finish (struct import *im)
+{
+  const struct vmi_vm *vm = im->p->vms[im->vm_index];
+  char *vmname = vmi_k8s_name (vm->name, VMI_K8S_NAME_MAX), timeout[32];
+  const char *ns = im->spec.namespace_ ? im->spec.namespace_ : "default";
+  const char *argv[16];
+  char target[PATH_MAX + 64];
+  int rc = EXIT_DONE;
+
+  report (im, "status", "virtualMachineCreated", NULL, "%s%s",
+          im->apply ? "applied " : "written to ", im->manifest_path);
+  if (!im->apply) {
+    free (vmname);
+    return EXIT_DONE;
+  }
+  snprintf (timeout, sizeof timeout, "--timeout=%lds", im->wait_seconds);
+  snprintf (target, sizeof target, "virtualmachineinstance/%s",
+            vmname ? vmname : "");
+  argv[0] = "kubectl"; argv[1] = "wait"; argv[2] = "--for=condition=Ready";
+  argv[3] = "-n"; argv[4] = ns; argv[5] = target; argv[6] = timeout;
+  argv[7] = NULL;
+  {
+    pid_t pid = fork ();
+    int status = -1;
+    if (pid == 0) {
+      execvp ("kubectl", (char *const *) argv);
+      _exit (127);
+    }
+    if (pid > 0)
+      while (waitpid (pid, &status, 0) == -1 && errno == EINTR)
+        ;
+    if (pid > 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0)
+      report (im, "status", "virtualMachineRunning", NULL, NULL);
+    else
+      rc = failed (im, "%s", "kubectl wait: the VirtualMachine did not become "
+                   "ready");
+  }
+  free (vmname);
+  return rc;
+}
+
+/* kubectl apply -f MANIFEST (before image-mode downloads, or at the end). */
+static int
+kubectl_apply (struct import *im)
+{
+  const char *argv[] = { "kubectl", "apply", "-f", im->manifest_path, NULL };
+  pid_t pid;
+  int status = -1;
+
+  fflush (stdout);
+  if ((pid = fork ()) == 0) {
+    execvp ("kubectl", (char *const *) argv);
+    fprintf (stderr, "vmimport import: kubectl: %s\n", strerror (errno));
+    _exit (127);
+  }
+  if (pid > 0)
+    while (waitpid (pid, &status, 0) == -1 && errno == EINTR)
+      ;
+  if (pid < 0 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    return failed (im, "%s", "kubectl apply failed");
+  return 0;
+}
+
+static int
+image_mode (struct import *im)
+{
+  const struct vmi_vm *vm = im->p->vms[im->vm_index];
+  struct server *s;
+  int rc;
+
+  im->serve.until_read = true;
+  if ((s = server_start (im->p, &im->serve, &rc)) == NULL)
+    return failed (im, "%s", "the disks could not be served");
+  if ((rc = write_manifests (im, server_url (s))) != 0
+      || (im->apply && (rc = kubectl_apply (im)) != 0)) {
+    server_stop (s);
+    return rc;
+  }
+  report (im, "status", "diskImageSubmitted", NULL, "serving at %s",
+          "the URLs in the manifest");
+  for (size_t i = 0; i < vm->ndisks; i++)
+    report (im, "condition", "VirtualMachineImageSubmitted", vm->disks[i].file,
+            NULL);
+  if (!server_wait (s)) {
+    server_stop (s);
+    report (im, "status", "diskImageFailed", NULL, "stopped by a signal");
+    return failed (im, "%s", "stopped before every disk was downloaded");
+  }
+  for (size_t i = 0; i < vm->ndisks; i++)
+    report (im, "condition", "VirtualMachineImageReady", vm->disks[i].file,
+            NULL);
+  report (im, "status", "diskImagesReady", NULL, NULL);
+  server_stop (s);
+  return 0;
+}
+
+/* ---- command line ----------------------------------------------------- */
+
+static void
+usage (FILE *f)
+{
+  fprintf (f,
+"Usage: vmimport import -f IMPORT.yaml [SOURCE | --source-file SOURCE.yaml]\n"
+"                       [--mode pvc|image] [--out DIR] [--apply] ...\n"
+"The whole import of the VM a VirtualMachineImport names: preflight, power\n"
+"off, the disks, the manifests; each step printed with the add-on's status\n"
+"and condition names (a line each; JSON lines when not on a terminal).\n"
+"The source is SOURCE, --source-file, or the source object in IMPORT.yaml.\n\n"
+"  -f, --file FILE        the VirtualMachineImport (and maybe its source)\n"
+"  --mode pvc|image       pvc (default): copy each disk into a volume this\n"
+"                         node sees; image: serve the disks for Harvester's\n"
+"                         VirtualMachineImages to download, until each was\n"
+"                         read whole\n"
+"  --target disk-N=PATH   pvc mode: where disk N goes (a block device or a\n"
+"                         file); one for every disk\n"
+"  --target-is-zero       pvc mode: the targets are new (all zeros)\n"
+"  --out DIR              where the manifest is written (default .)\n"
+"  --apply                kubectl apply it, then wait for the VM to run\n"
+"  --wait-seconds N       how long to wait for it (default 600)\n"
+"  --listen, --tls-cert, --tls-key, --token-file, --cache-size\n"
+"                         image mode: as for vmimport serve\n\n"
+"Exit status: 0 imported, 1 failed (the reason is the last line), 2 usage.\n\n"
+CLI_COMMON_HELP);
+}
+
+enum { OPT_MODE = OPT_FIRST_COMMAND_OPTION, OPT_TARGET, OPT_TARGET_IS_ZERO,
+       OPT_OUT, OPT_APPLY, OPT_WAIT, OPT_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY,
+       OPT_TOKEN_FILE, OPT_CACHE_SIZE };
+
+static int
+set_target (struct import *im, const char *arg)
+{
+  char *end;
+  long i;
+
+  if (strncmp (arg, "disk-", 5) != 0)
+    goto bad;
+  errno = 0;
+  i = strtol (arg + 5, &end, 10);
+  if (errno || end == arg + 5 || *end != '=' || end[1] == '\0' || i < 0
+      || i >= MAX_TARGETS)
+    goto bad;
+  im->targets[i] = end + 1;
+  return 0;
+ bad:
+  fprintf (stderr, "vmimport import: --target %s: expected disk-N=PATH\n", arg);
+  return -1;
+}
+
+static int
+parse (int argc, char **argv, struct import *im)
+{
+  static const struct option longopts[] = {
+    CLI_COMMON_OPTIONS,
+    { "file", required_argument, NULL, 'f' },
+    { "json", no_argument, NULL, OPT_JSON },
+    { "mode", required_argument, NULL, OPT_MODE },
+    { "target", required_argument, NULL, OPT_TARGET },
+    { "target-is-zero", no_argument, NULL, OPT_TARGET_IS_ZERO },
+    { "out", required_argument, NULL, OPT_OUT },
+    { "apply", no_argument, NULL, OPT_APPLY },
+    { "wait-seconds", required_argument, NULL, OPT_WAIT },
+    { "listen", required_argument, NULL, OPT_LISTEN },
+    { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+    { "tls-key", required_argument, NULL, OPT_TLS_KEY },
+    { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+    { "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
+    { 0 }
+  };
+  int opt, r;
+  int64_t size;
+  char *end;
+
+  while ((opt = getopt_long (argc, argv, "f:vh", longopts, NULL)) != -1) {
+    switch (opt) {
+    case 'h': usage (stdout); return EXIT_DONE;
+    case 'f': im->file = optarg; break;
+    case OPT_MODE:
+      if (strcmp (optarg, "pvc") && strcmp (optarg, "image")) {
+        fprintf (stderr, "vmimport import: --mode %s: expected pvc or image\n",
+                 optarg);
+        return EXIT_USAGE;
+      }
+      im->image_mode = !strcmp (optarg, "image");
+      break;
+    case OPT_TARGET:
+      if (set_target (im, optarg) == -1)
+        return EXIT_USAGE;
+      break;
+    case OPT_TARGET_IS_ZERO: im->target_is_zero = true; break;
+    case OPT_OUT: im->out_dir = optarg; break;
+    case OPT_APPLY: im->apply = true; break;
+    case OPT_WAIT:
+      im->wait_seconds = strtol (optarg, &end, 10);
+      if (*end || end == optarg || im->wait_seconds < 0) {
+        fprintf (stderr, "vmimport import: --wait-seconds %s: not a number "
+                 "of seconds\n", optarg);
+        return EXIT_USAGE;
+      }
+      break;
+    case OPT_LISTEN: im->serve.listen = optarg; break;
+    case OPT_TLS_CERT: im->serve.tls_cert_file = optarg; break;
+    case OPT_TLS_KEY: im->serve.tls_key_file = optarg; break;
+    case OPT_TOKEN_FILE: im->serve.token_file = optarg; break;
+    case OPT_CACHE_SIZE:
+      if ((size = vmi_parse_size (optarg)) < 0) {
+        fprintf (stderr, "vmimport import: --cache-size %s: not a size\n",
+                 optarg);
+        return EXIT_USAGE;
+      }
+      im->serve.cache_size = (uint64_t) size;
+      break;
+    default:
+      if ((r = cli_common_option (&im->c, opt, optarg)) != 1) {
+        if (r == 0)
+          usage (stderr);
+        return EXIT_USAGE;
+      }
+    }
+  }
+  if (im->file == NULL) {
+    fprintf (stderr, "vmimport import: give -f IMPORT.yaml\n");
+    return EXIT_USAGE;
+  }
+  if (optind + 1 < argc || (optind < argc && im->c.source_file)) {
+    fprintf (stderr, "vmimport import: give one SOURCE or --source-file, "
+             "not both\n");
+    return EXIT_USAGE;
+  }
+  im->source = optind < argc ? argv[optind] : NULL;
+  im->source_file = im->c.source_file ? im->c.source_file
+                    : im->source ? NULL : im->file;
+  im->c.source_file = NULL;
+  if (im->apply && access ("/usr/bin/kubectl", X_OK) != 0) {
+    /* Look the whole PATH through, as execvp will. */
+    const char *path = getenv ("PATH");
+    bool found = false;
+    char buf[PATH_MAX];
+    for (const char *p = path; p && *p && !found;) {
+      size_t n = strcspn (p, ":");
+      snprintf (buf, sizeof buf, "%.*s/kubectl", (int) n, p);
+      found = access (buf, X_OK) == 0;
+      p += n + (p[n] == ':');
+    }
+    if (!found) {
+      fprintf (stderr, "vmimport import: --apply needs kubectl on PATH; "
+               "without it, apply the manifest from --out yourself\n");
+      return EXIT_USAGE;
+    }
+  }
+  return cli_common_finish (&im->c) == -1 ? EXIT_USAGE : -1;
+}
+
+/* The password on a descriptor the children read as a file: it stays out
+ * of their argv and environment. */
+static int
+password_fd (const char *password)
+{
+  int fd = memfd_create ("vmimport-password", 0);
+  size_t len = strlen (password);
+
+  if (fd == -1)
+    return -1;
+  if (write (fd, password, len) != (ssize_t) len) {
+    close (fd);
+    return -1;
+  }
+  return fd;
+}
+
+int
+cli_import (int argc, char **argv)
+{
+  struct import im = { .out_dir = ".", .wait_seconds = 600, .password_fd = -1 };
+  char why[1024];
+  int rc;
+
+  cli_common_init (&im.c);
+  serve_opts_init (&im.serve);
+  vmi_import_spec_init (&im.spec);
+  im.json = !isatty (STDOUT_FILENO);
+  if ((rc = parse (argc, argv, &im)) != -1)
+    goto out;
+  rc = EXIT_USAGE;
+  if (im.c.opts.password
+      && (im.password_fd = password_fd (im.c.opts.password)) == -1) {
+    fprintf (stderr, "vmimport import: memfd: %s\n", strerror (errno));
+    goto out;
+  }
+  if (vmi_import_yaml_read (im.file, &im.spec) == -1) {
+    report (&im, "status", "virtualMachineImportInvalid", NULL, "%s",
+            vmi_error_get ());
+    rc = EXIT_SOURCE;
+    goto out;
+  }
+
+  /* The source first: one that cannot be reached fails the import (the
+   * manifest's preflight below would open it too, and say less). */
+  im.p = im.source ? vmi_provider_open (im.source, &im.c.opts)
+                   : vmi_provider_open_yaml (im.source_file, &im.c.opts);
+  if (im.p == NULL) {
+    rc = failed (&im, "source: %s", vmi_error_get ());
+    goto out;
+  }
+  /* Preflight: the manifest decides every object; nothing is touched if
+   * it refuses. */
+  {
+    int fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+    const char *url = im.image_mode ? "http://127.0.0.1/preflight" : NULL;
+    int r = run_manifest (&im, fd, url, why, sizeof why);
+    close (fd);
+    if (r == -1) {
+      report (&im, "status", "virtualMachineImportInvalid", NULL, "%s", why);
+      rc = EXIT_SOURCE;
+      goto out;
+    }
+  }
+  report (&im, "status", "virtualMachineImportValid", NULL, NULL);
+  report (&im, "status", "sourceReady", NULL, NULL);
+  if (find_vm (&im, why, sizeof why) == -1) {
+    rc = failed (&im, "%s", why);
+    goto out;
+  }
+  if (!im.image_mode)
+    for (size_t i = 0; i < im.p->vms[im.vm_index]->ndisks; i++)
+      if (i >= MAX_TARGETS || im.targets[i] == NULL) {
+        fprintf (stderr, "vmimport import: --mode pvc: VM %s has %zu disks; "
+                 "give --target disk-%zu=PATH for each\n",
+                 im.p->vms[im.vm_index]->name, im.p->vms[im.vm_index]->ndisks, i);
+        rc = EXIT_USAGE;
+        goto out;
+      }
+  if ((rc = power_off (&im)) != 0)
+    goto out;
+  report (&im, "status", "disksExported", NULL, "read in place from the source");
+  report (&im, "condition", "VMExported", NULL, NULL);
+  if (im.image_mode) {
+    if ((rc = image_mode (&im)) != 0)
+      goto out;
+  }
+  else if ((rc = copy_disks (&im)) != 0
+           || (rc = write_manifests (&im, NULL)) != 0
+           || (im.apply && (rc = kubectl_apply (&im)) != 0))
+    goto out;
+  rc = finish (&im);
+ out:
+  if (im.password_fd >= 0)
+    close (im.password_fd);
+  free (im.manifest_path);
+  vmi_import_spec_clear (&im.spec);
+  vmi_provider_close (im.p);
+  cli_common_clear (&im.c);
+  return rc;
+}

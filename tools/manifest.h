@@ -1,0 +1,51 @@
+/* vmimport manifest: what an import creates in Harvester, decided
+ * (manifest.c) and then written as YAML (manifest-emit.c). */
+#ifndef VMIMPORT_MANIFEST_H
+#define VMIMPORT_MANIFEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vmimport/k8s.h"
+#include "vmimport/vm.h"
+
+struct mf_disk {
+  const struct vmi_disk *src;
+  char *claim;           /* PVC name */
+  char *image;           /* VirtualMachineImage name (image mode) */
+  char *url;             /* image mode: where Harvester downloads it */
+  const char *bus;       /* KubeVirt bus */
+  int64_t size_mib;      /* capacity rounded up to MiB */
+};
+
+struct mf_nic {
+  const struct vmi_nic *src;   /* NULL: the NIC added to a VM without one */
+  char *name;                  /* "nic-N" */
+  const char *model;
+  const char *multus;          /* "namespace/name"; NULL: the pod network */
+};
+
+struct mf_plan {
+  const struct vmi_vm *vm;
+  const struct vmi_import_spec *spec;
+  char *name;                  /* the VM object's name */
+  const char *ns;
+  bool image_mode;
+  bool start;
+  int sockets, cores, threads;
+  int64_t memory_mib;
+  bool efi, secure_boot, tpm;
+  struct mf_disk *disks;
+  size_t ndisks;
+  struct mf_nic *nics;
+  size_t nnics;
+  char **notes;                /* YAML comments above the VirtualMachine */
+  size_t nnotes;
+};
+
+/* Write every object of PLAN (volumes or images, then the VM) to OUT as a
+ * YAML stream.  0, or -1 with an error recorded. */
+int mf_emit(const struct mf_plan *plan, FILE *out);
+
+#endif
