@@ -3,7 +3,8 @@
 # small VM (an ext4 disk as a streamOptimized VMDK inside an OVA, and the same
 # disk as a compressed QCOW2), serve the OVA with nginx on 127.0.0.1, mount it
 # with vmimportfs, show vm.json, copy the disks out sparsely with vmimport
-# and with cp, and check every byte against qemu-img's own conversion.
+# and with cp, import the VM (volume + Harvester/KubeVirt objects) with
+# vmimport import, and check every byte against qemu-img's own conversion.
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (apt-get, FUSE)" >&2; exit 1; }
@@ -90,6 +91,27 @@ echo "== vmimport copy $URL --vm demo-vm --disk 0 $S/copied.img"
 if build/tools/vmimport copy --quiet "$URL" --vm demo-vm --disk 0 "$S/copied.img"; then
   cmp "$S/copied.img" "$S/reference.img" && echo "   identical to qemu-img convert -O raw"
 fi
+echo "== vmimport import -f import.yaml: the whole import into Harvester (a file stands in for the PVC)"
+cat > "$S/import.yaml" <<YAML
+apiVersion: migration.harvesterhci.io/v1beta1
+kind: VirtualMachineImport
+metadata: {name: demo, namespace: default}
+spec:
+  virtualMachineName: demo-vm
+  networkMapping:
+  - {sourceNetwork: "VM Network", destinationNetwork: "default/vlan1"}
+---
+apiVersion: migration.harvesterhci.io/v1beta1
+kind: OvaSource
+metadata: {name: demo}
+spec: {url: "$URL"}
+YAML
+rm -f "$S/pvc-disk-0.img"
+build/tools/vmimport import -f "$S/import.yaml" --target "disk-0=$S/pvc-disk-0.img" --out "$S" \
+  | grep -v '"progress"'
+cmp "$S/pvc-disk-0.img" "$S/reference.img" && echo "   the volume is identical to qemu-img convert -O raw"
+echo "== $S/demo.yaml: the objects for kubectl apply -f"
+cat "$S/demo.yaml"
 echo "== vmimportfs $S/demo-qcow2.qcow2 (local, compressed QCOW2)"
 build/fs/vmimportfs "$S/demo-qcow2.qcow2" "$S/mnt2"
 cmp "$S/mnt2/demo-qcow2/disk-0.img" "$S/reference.img" && echo "   identical to qemu-img convert -O raw"

@@ -18,7 +18,7 @@ pkgs=(
   # tests: the vCenter simulator (tests/vcsim) is built from these
   golang-go golang-github-vmware-govmomi-dev
   # tests: manifests against the schemas; the imported disk boots
-  python3-yaml python3-jsonschema qemu-system-x86 ovmf busybox-static cpio
+  python3-yaml python3-jsonschema python3-kubernetes qemu-system-x86 ovmf busybox-static cpio
   linux-image-amd64 syslinux syslinux-common mtools grub-efi-amd64-bin
   grub-common
 )

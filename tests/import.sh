@@ -174,6 +174,115 @@ check apply_kubectl_stand_in_argument_passing_only bash -c "
   cmp '$T/kubectl.log.applied' '$T/out-pvc/app.yaml' &&
   tail -n 1 '$T/apply.log' | grep -q '\"status\":\"virtualMachineRunning\"'"
 
+# ---- manifest --job: a Job per VM copies the disks into the PVCs, the
+# source's Secret mounted as files (nginx asks for basic auth now)
+printf 'importer\n' > "$T/user"; printf 'Job-s3cret-%s\n' "$RANDOM" > "$T/pw"
+nginx_htpasswd "$T/htpasswd" importer "$T/pw"
+nginx_stop
+nginx_start "$T/www" --auth "$T/htpasswd"
+sed -e 's/^  name: appliance$/  name: appliance/' "$T/import.yaml" > "$T/job.yaml"
+cat >> "$T/job.yaml" <<YAML
+  credentials:
+    name: app-credentials
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: app-credentials
+stringData:
+  username: importer
+  password: $(cat "$T/pw")
+YAML
+check job_manifest_written bash -c "'$VMI' manifest -f '$T/job.yaml' --job --job-image registry.example/vmimport:test > '$T/job-out.yaml'"
+check job_manifest_validates validate "$T/job-out.yaml"
+check job_mounts_exactly_the_vms_pvcs "$PY" -c "
+import yaml
+docs = [d for d in yaml.safe_load_all(open('$T/job-out.yaml')) if d]
+pvcs = [d['metadata']['name'] for d in docs if d['kind'] == 'PersistentVolumeClaim']
+job = [d for d in docs if d['kind'] == 'Job'][0]
+spec = job['spec']['template']['spec']
+claims = [v['persistentVolumeClaim']['claimName'] for v in spec['volumes'] if 'persistentVolumeClaim' in v]
+assert claims == pvcs and len(pvcs) == 2, (claims, pvcs)
+cs = spec['containers']
+assert [c['volumeDevices'][0]['name'] for c in cs] == ['disk-0', 'disk-1'], cs
+assert [v['secret']['secretName'] for v in spec['volumes'] if 'secret' in v] == ['app-credentials']
+assert all(c['securityContext']['runAsNonRoot'] and c['securityContext']['capabilities'] == {'drop': ['ALL']} for c in cs)
+vm = [d for d in docs if d['kind'] == 'VirtualMachine'][0]
+assert vm['spec']['runStrategy'] == 'Halted', vm['spec']['runStrategy']"
+check job_carries_no_secret bash -c "! grep -q -- \"\$(cat '$T/pw')\" '$T/job-out.yaml' && $PY -c '
+import yaml
+job = [d for d in yaml.safe_load_all(open(\"$T/job-out.yaml\")) if d and d[\"kind\"] == \"Job\"][0]
+assert all(\"env\" not in c and \"envFrom\" not in c for c in job[\"spec\"][\"template\"][\"spec\"][\"containers\"])'"
+sed 's/ttlSecondsAfterFinished:/ttlSecondAfterFinished:/' "$T/job-out.yaml" > "$T/job-typo.yaml"
+check_fails job_field_typo_fails_validation "ttlSecondAfterFinished' was unexpected" validate "$T/job-typo.yaml"
+# The Job's commands run by hand: its devices are loop devices, its Secret
+# a folder of files, as the kubelet would lay them out.
+mkdir -p "$T/creds"; cp "$T/user" "$T/creds/username"; cp "$T/pw" "$T/creds/password"
+for d in root data; do   # new PVCs read as zeros (the Job says --target-is-zero)
+  truncate -s "$(stat -c %s "$T/$d.ref")" "$T/job-$d.dev"
+  make_loop "$T/job-$d.dev"; eval "job_${d}_loop=$LOOP"
+done
+"$PY" - "$T/job-out.yaml" "$T/creds" "$job_root_loop" "$job_data_loop" > "$T/job-cmds" <<'PY'
+import shlex, sys, yaml
+job = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "Job"][0]
+for c in job["spec"]["template"]["spec"]["containers"]:
+    dev = c["volumeDevices"][0]["devicePath"]
+    loop = sys.argv[3] if dev.endswith("disk-0") else sys.argv[4]
+    argv = [a.replace(dev, loop).replace("/var/run/vmimport/credentials", sys.argv[2])
+            for a in c["command"] + c["args"]]
+    print(" ".join(shlex.quote(a) for a in argv))
+PY
+check job_commands_by_hand_copy_identical_bytes bash -c "
+  while read -r line; do eval \"'$B/tools/'\$line\" > /dev/null || exit 1; done < '$T/job-cmds'
+  cmp -n $(stat -c %s "$T/root.ref") '$T/root.ref' '$job_root_loop' &&
+  cmp -n $(stat -c %s "$T/data.ref") '$T/data.ref' '$job_data_loop'"
+check job_commands_need_the_credentials bash -c "
+  head -n 1 '$T/job-cmds' | sed 's|--credentials-dir [^ ]*||' > '$T/nocreds'
+  ! eval \"'$B/tools/'\$(cat '$T/nocreds')\" > /dev/null 2>&1"
+nginx_stop
+nginx_start "$T/www"
+
+# ---- import --job: the Job copies in the cluster; the VM starts after it
+# (kubectl stand-in: argument passing only; no API server here)
+cat > "$T/bin/kubectl" <<'SH'
+#!/bin/sh
+echo "$*" >> "$KUBECTL_LOG"
+case "$*" in *"job/"*) exit "${JOB_FAILS:-0}";; esac
+exit 0
+SH
+: > "$T/kj.log"
+check import_job_kubectl_stand_in_argument_passing_only bash -c "
+  PATH='$T/bin':\$PATH KUBECTL_LOG='$T/kj.log' '$VMI' import -f '$T/job.yaml' --job --apply \
+    --job-image registry.example/vmimport:test --out '$T/out-pvc' > '$T/kj.out' &&
+  sed -n 1p '$T/kj.log' | grep -qx 'apply -f $T/out-pvc/app.yaml' &&
+  sed -n 2p '$T/kj.log' | grep -qx 'wait --for=condition=complete -n default job/app-server-copy-[0-9a-f]* --timeout=600s' &&
+  sed -n 3p '$T/kj.log' | grep -q '^patch virtualmachine app-server-[0-9a-f]* -n default --type merge -p {\"spec\":{\"runStrategy\":\"RerunOnFailure\"}}\$' &&
+  sed -n 4p '$T/kj.log' | grep -q '^wait --for=condition=Ready -n default virtualmachineinstance/app-server-' &&
+  grep -q 'kind: Job' '$T/out-pvc/app.yaml' && grep -q 'image: registry.example/vmimport:test' '$T/out-pvc/app.yaml'"
+statuses "$T/kj.out" > "$T/kj.steps"
+cat > "$T/kj.expect" <<STEPS
+virtualMachineImportValid
+sourceReady
+disksExported
+VMExported
+diskImageSubmitted
+VirtualMachineImageSubmitted disk-0.img
+VirtualMachineImageSubmitted disk-1.img
+VirtualMachineImageReady disk-0.img
+VirtualMachineImageReady disk-1.img
+diskImagesReady
+virtualMachineCreated
+virtualMachineRunning
+STEPS
+check import_job_every_status_step_in_order diff "$T/kj.expect" "$T/kj.steps"
+: > "$T/kj.log"
+JOB_FAILS=1 PATH="$T/bin:$PATH" KUBECTL_LOG="$T/kj.log" "$VMI" import -f "$T/job.yaml" --job --apply \
+  --out "$T/out-pvc" > "$T/kjf.out"
+rc=$?
+check import_job_failed_exits_1_without_starting_the_vm bash -c "[ $rc = 1 ] && ! grep -q '^patch' '$T/kj.log' &&
+  tail -n 2 '$T/kjf.out' | head -n 1 | grep -q diskImageFailed && tail -n 1 '$T/kjf.out' | grep -q '\"status\":\"VMMigrationFailed\",\"reason\":\"Job app-server-copy'"
+check_fails import_job_needs_apply 'needs --apply' "$VMI" import -f "$T/job.yaml" --job
+
 # ---- failures: the failed state, its reason, exit status 1
 fails_with () {  # NAME STATUS REGEX ARGS...
   local name=$1 status=$2 regex=$3; shift 3

@@ -71,10 +71,47 @@ def load_schemas(d):
                 "metadata": {"$ref": "#/definitions/k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta"}}},
         ],
         "claim-template": [template],
+        ("batch/v1", "Job"): "V1Job",
     }
 
 
+def model_errors(tname, v, path="(top)"):
+    """Objects with no OpenAPI schema in schemas/ (batch/v1 Job) are
+    checked against the Kubernetes Python client's models (Debian's
+    python3-kubernetes): every field must be one the model has (by its
+    JSON name), with the model's type."""
+    import kubernetes.client.models as models
+    if tname.startswith("list["):
+        if not isinstance(v, list):
+            return ["%s: expected a list" % path]
+        return [e for i, x in enumerate(v) for e in model_errors(tname[5:-1], x, "%s.%d" % (path, i))]
+    if tname.startswith("dict("):
+        if not isinstance(v, dict):
+            return ["%s: expected a map" % path]
+        inner = tname[tname.index(",") + 1:-1].strip()
+        return [e for k, x in v.items() for e in model_errors(inner, x, "%s.%s" % (path, k))]
+    simple = {"str": str, "int": int, "bool": bool, "float": (int, float), "datetime": str}
+    if tname in simple:
+        ok = isinstance(v, simple[tname]) and not (tname == "int" and isinstance(v, bool))
+        return [] if ok else ["%s: expected %s, found %r" % (path, tname, v)]
+    if tname == "object":
+        return []
+    cls = getattr(models, tname)
+    if not isinstance(v, dict):
+        return ["%s: expected an object (%s)" % (path, tname)]
+    by_json = {j: a for a, j in cls.attribute_map.items()}
+    out = []
+    for k, x in v.items():
+        if k not in by_json:
+            out.append("%s: Additional properties are not allowed ('%s' was unexpected)" % (path, k))
+            continue
+        out += model_errors(cls.openapi_types[by_json[k]], x, "%s.%s" % (path, k) if path != "(top)" else k)
+    return out
+
+
 def errors(schemas, obj):
+    if isinstance(schemas, str):
+        return model_errors(schemas, obj)
     out = []
     for s in schemas:
         v = jsonschema.Draft4Validator(s)

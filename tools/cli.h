@@ -36,6 +36,7 @@ enum {
   OPT_ALLOW_RUNNING,
   OPT_SNAPSHOT,
   OPT_ALLOW_OUTSIDE_PATHS,
+  OPT_CREDENTIALS_DIR,
   OPT_FIRST_COMMAND_OPTION,  /* commands number their own options from here */
 };
 
@@ -51,6 +52,7 @@ enum {
   { "source-file", required_argument, NULL, OPT_SOURCE_FILE },          \
   { "allow-running", no_argument, NULL, OPT_ALLOW_RUNNING },            \
   { "snapshot", no_argument, NULL, OPT_SNAPSHOT },                      \
+  { "credentials-dir", required_argument, NULL, OPT_CREDENTIALS_DIR },  \
   { "allow-outside-paths", optional_argument, NULL,                     \
     OPT_ALLOW_OUTSIDE_PATHS },                                          \
   { "verbose", no_argument, NULL, 'v' },                                \
@@ -71,6 +73,8 @@ enum {
   "                        crash-consistent at best)\n"               \
   "  --snapshot            read a running VM's disks under a temporary\n" \
   "                        snapshot, removed at the end (VMware)\n"    \
+  "  --credentials-dir DIR a mounted Secret: DIR/username, DIR/password,\n" \
+  "                        DIR/ca.crt (or caCert, ca_cert), each if present\n" \
   "  --allow-outside-paths[=DIR:DIR...]\n"                              \
   "                        a local image may name files (extents, backing\n" \
   "                        files) outside its folder: anywhere, or in DIRs\n" \

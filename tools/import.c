@@ -50,6 +50,8 @@ struct import {
   bool image_mode;
   const char *out_dir;
   bool apply;
+  bool job;                   /* a Job in the cluster copies the disks */
+  const char *job_image;
   bool target_is_zero;
   const char *targets[MAX_TARGETS];   /* by disk index */
   long wait_seconds;          /* kubectl wait, with --apply */
@@ -253,6 +255,13 @@ run_manifest (struct import *im, int out_fd, const char *url_base,
     argv[n++] = "--image-url-base";
     argv[n++] = url_base;
   }
+  if (im->job) {
+    argv[n++] = "--job";
+    if (im->job_image) {
+      argv[n++] = "--job-image";
+      argv[n++] = im->job_image;
+    }
+  }
   n = source_args (im, argv, n, fdpath, sizeof fdpath);
   argv[n] = NULL;
   if ((err_fd = mkstemp (errpath)) == -1) {
@@ -412,58 +421,18 @@ write_manifests (struct import *im, const char *url_base)
   return 0;
 }
 
-/* kubectl apply, then wait for the VM to run.  No kubectl: the manifests
- * stay in --out for whoever applies them. */
-static int
-finish (struct import *im)
+/* kubectl with ARGS (NULL-terminated, after "kubectl"): true if it
+ * exited 0. */
+static bool
+kubectl (const char *const *args)
 {
-  const struct vmi_vm *vm = im->p->vms[im->vm_index];
-  char *vmname = vmi_k8s_name (vm->name, VMI_K8S_NAME_MAX), timeout[32];
-  const char *ns = im->spec.namespace_ ? im->spec.namespace_ : "default";
-  const char *argv[16];
-  char target[PATH_MAX + 64];
-  int rc = EXIT_DONE;
-
-  report (im, "status", "virtualMachineCreated", NULL, "%s%s",
-          im->apply ? "applied " : "written to ", im->manifest_path);
-  if (!im->apply) {
-    free (vmname);
-    return EXIT_DONE;
-  }
-  snprintf (timeout, sizeof timeout, "--timeout=%lds", im->wait_seconds);
-  snprintf (target, sizeof target, "virtualmachineinstance/%s",
-            vmname ? vmname : "");
-  argv[0] = "kubectl"; argv[1] = "wait"; argv[2] = "--for=condition=Ready";
-  argv[3] = "-n"; argv[4] = ns; argv[5] = target; argv[6] = timeout;
-  argv[7] = NULL;
-  {
-    pid_t pid = fork ();
-    int status = -1;
-    if (pid == 0) {
-      execvp ("kubectl", (char *const *) argv);
-      _exit (127);
-    }
-    if (pid > 0)
-      while (waitpid (pid, &status, 0) == -1 && errno == EINTR)
-        ;
-    if (pid > 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0)
-      report (im, "status", "virtualMachineRunning", NULL, NULL);
-    else
-      rc = failed (im, "%s", "kubectl wait: the VirtualMachine did not become "
-                   "ready");
-  }
-  free (vmname);
-  return rc;
-}
-
-/* kubectl apply -f MANIFEST (before image-mode downloads, or at the end). */
-static int
-kubectl_apply (struct import *im)
-{
-  const char *argv[] = { "kubectl", "apply", "-f", im->manifest_path, NULL };
+  const char *argv[16] = { "kubectl" };
   pid_t pid;
-  int status = -1;
+  int status = -1, n = 1;
 
+  for (; args[n - 1] && n < 15; n++)
+    argv[n] = args[n - 1];
+  argv[n] = NULL;
   fflush (stdout);
   if ((pid = fork ()) == 0) {
     execvp ("kubectl", (char *const *) argv);
@@ -473,8 +442,114 @@ kubectl_apply (struct import *im)
   if (pid > 0)
     while (waitpid (pid, &status, 0) == -1 && errno == EINTR)
       ;
-  if (pid < 0 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
-    return failed (im, "%s", "kubectl apply failed");
+  return pid > 0 && WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
+/* "NAME" of the object the manifest calls after SUFFIX-ed source NAME. */
+static char *
+object_name (const char *name, const char *suffix)
+{
+  char buf[512];
+
+  snprintf (buf, sizeof buf, "%s%s", name, suffix);
+  return vmi_k8s_name (buf, VMI_K8S_NAME_MAX);
+}
+
+/* The manifest written (and applied): virtualMachineCreated; with
+ * --apply, wait for the VM to run.  No kubectl: the manifest stays in
+ * --out for whoever applies it. */
+static int
+finish (struct import *im)
+{
+  const struct vmi_vm *vm = im->p->vms[im->vm_index];
+  char *vmname = object_name (vm->name, "");
+  const char *ns = im->spec.namespace_ ? im->spec.namespace_ : "default";
+  char timeout[32], target[600];
+  int rc = EXIT_DONE;
+
+  report (im, "status", "virtualMachineCreated", NULL, "%s%s",
+          im->apply ? "applied " : "written to ", im->manifest_path);
+  if (!im->apply || vmname == NULL) {
+    free (vmname);
+    return im->apply ? failed (im, "%s", "out of memory") : EXIT_DONE;
+  }
+  snprintf (timeout, sizeof timeout, "--timeout=%lds", im->wait_seconds);
+  if (im->job) {
+    /* The Job copied the disks: now the VM may start. */
+    const char *patch[] = { "patch", "virtualmachine", vmname, "-n", ns,
+                            "--type", "merge", "-p",
+                            "{\"spec\":{\"runStrategy\":\"RerunOnFailure\"}}",
+                            NULL };
+    if (!kubectl (patch)) {
+      free (vmname);
+      return failed (im, "%s", "kubectl patch: the VM's run strategy could "
+                     "not be set");
+    }
+  }
+  snprintf (target, sizeof target, "virtualmachineinstance/%s", vmname);
+  {
+    const char *wait[] = { "wait", "--for=condition=Ready", "-n", ns, target,
+                           timeout, NULL };
+    if (kubectl (wait))
+      report (im, "status", "virtualMachineRunning", NULL, NULL);
+    else
+      rc = failed (im, "%s", "kubectl wait: the VirtualMachine did not "
+                   "become ready");
+  }
+  free (vmname);
+  return rc;
+}
+
+/* kubectl apply -f MANIFEST. */
+static int
+kubectl_apply (struct import *im)
+{
+  const char *args[] = { "apply", "-f", im->manifest_path, NULL };
+
+  return kubectl (args) ? 0 : failed (im, "%s", "kubectl apply failed");
+}
+
+/* --job: the manifest's Job copies the disks in the cluster; wait for it
+ * to complete. */
+static int
+job_mode (struct import *im)
+{
+  const struct vmi_vm *vm = im->p->vms[im->vm_index];
+  const char *ns = im->spec.namespace_ ? im->spec.namespace_ : "default";
+  char *job = object_name (vm->name, "-copy"), target[600], timeout[32];
+  int rc;
+
+  if (job == NULL)
+    return failed (im, "%s", "out of memory");
+  if ((rc = write_manifests (im, NULL)) != 0 || (rc = kubectl_apply (im)) != 0) {
+    free (job);
+    return rc;
+  }
+  report (im, "status", "diskImageSubmitted", NULL, "Job %s", job);
+  for (size_t i = 0; i < vm->ndisks; i++)
+    report (im, "condition", "VirtualMachineImageSubmitted", vm->disks[i].file,
+            "copied by Job %s", job);
+  snprintf (target, sizeof target, "job/%s", job);
+  snprintf (timeout, sizeof timeout, "--timeout=%lds", im->wait_seconds);
+  {
+    const char *wait[] = { "wait", "--for=condition=complete", "-n", ns,
+                           target, timeout, NULL };
+    if (!kubectl (wait)) {
+      for (size_t i = 0; i < vm->ndisks; i++)
+        report (im, "condition", "VirtualMachineImageFailed",
+                vm->disks[i].file, "Job %s did not complete", job);
+      report (im, "status", "diskImageFailed", NULL, NULL);
+      rc = failed (im, "Job %s did not complete (kubectl logs for its "
+                   "messages)", job);
+      free (job);
+      return rc;
+    }
+  }
+  for (size_t i = 0; i < vm->ndisks; i++)
+    report (im, "condition", "VirtualMachineImageReady", vm->disks[i].file,
+            NULL);
+  report (im, "status", "diskImagesReady", NULL, NULL);
+  free (job);
   return 0;
 }
 
@@ -533,6 +608,9 @@ usage (FILE *f)
 "  --target-is-zero       pvc mode: the targets are new (all zeros)\n"
 "  --out DIR              where the manifest is written (default .)\n"
 "  --apply                kubectl apply it, then wait for the VM to run\n"
+"  --job                  (with --apply) a Job per VM copies the disks in\n"
+"                         the cluster; the VM starts once it completed\n"
+"  --job-image IMAGE      the Job's image (see Containerfile)\n"
 "  --wait-seconds N       how long to wait for it (default 600)\n"
 "  --listen, --tls-cert, --tls-key, --token-file, --cache-size\n"
 "                         image mode: as for vmimport serve\n\n"
@@ -541,6 +619,7 @@ CLI_COMMON_HELP);
 }
 
 enum { OPT_MODE = OPT_FIRST_COMMAND_OPTION, OPT_TARGET, OPT_TARGET_IS_ZERO,
+       OPT_JOB, OPT_JOB_IMAGE,
        OPT_OUT, OPT_APPLY, OPT_WAIT, OPT_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY,
        OPT_TOKEN_FILE, OPT_CACHE_SIZE };
 
@@ -576,6 +655,8 @@ parse (int argc, char **argv, struct import *im)
     { "target-is-zero", no_argument, NULL, OPT_TARGET_IS_ZERO },
     { "out", required_argument, NULL, OPT_OUT },
     { "apply", no_argument, NULL, OPT_APPLY },
+    { "job", no_argument, NULL, OPT_JOB },
+    { "job-image", required_argument, NULL, OPT_JOB_IMAGE },
     { "wait-seconds", required_argument, NULL, OPT_WAIT },
     { "listen", required_argument, NULL, OPT_LISTEN },
     { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
@@ -607,6 +688,8 @@ parse (int argc, char **argv, struct import *im)
     case OPT_TARGET_IS_ZERO: im->target_is_zero = true; break;
     case OPT_OUT: im->out_dir = optarg; break;
     case OPT_APPLY: im->apply = true; break;
+    case OPT_JOB: im->job = true; break;
+    case OPT_JOB_IMAGE: im->job_image = optarg; break;
     case OPT_WAIT:
       im->wait_seconds = strtol (optarg, &end, 10);
       if (*end || end == optarg || im->wait_seconds < 0) {
@@ -637,6 +720,11 @@ parse (int argc, char **argv, struct import *im)
   }
   if (im->file == NULL) {
     fprintf (stderr, "vmimport import: give -f IMPORT.yaml\n");
+    return EXIT_USAGE;
+  }
+  if (im->job && (!im->apply || im->image_mode)) {
+    fprintf (stderr, "vmimport import: --job runs in the cluster: it needs "
+             "--apply, and --mode pvc\n");
     return EXIT_USAGE;
   }
   if (optind + 1 < argc || (optind < argc && im->c.source_file)) {
@@ -738,7 +826,7 @@ cli_import (int argc, char **argv)
     rc = failed (&im, "%s", why);
     goto out;
   }
-  if (!im.image_mode)
+  if (!im.image_mode && !im.job)
     for (size_t i = 0; i < im.p->vms[im.vm_index]->ndisks; i++)
       if (i >= MAX_TARGETS || im.targets[i] == NULL) {
         fprintf (stderr, "vmimport import: --mode pvc: VM %s has %zu disks; "
@@ -753,6 +841,10 @@ cli_import (int argc, char **argv)
   report (&im, "condition", "VMExported", NULL, NULL);
   if (im.image_mode) {
     if ((rc = image_mode (&im)) != 0)
+      goto out;
+  }
+  else if (im.job) {
+    if ((rc = job_mode (&im)) != 0)
       goto out;
   }
   else if ((rc = copy_disks (&im)) != 0

@@ -448,6 +448,134 @@ emit_vm (const struct mf_plan *p, FILE *out)
   return y_dump (&y, p->notes, p->nnotes, out);
 }
 
+#define JOB_CREDENTIALS "/var/run/vmimport/credentials"
+#define JOB_UID "10001"
+#define JOB_DISK_GID "6"         /* Debian's "disk" group: block devices */
+
+/* A container's security: not root, no privilege escalation, no
+ * capability (a block device needs none: its group is enough), a
+ * read-only root filesystem. */
+static void
+y_container_security (struct ydoc *y, int c)
+{
+  int sc = y_sub (y, c, "securityContext"), caps, drop;
+
+  y_set (y, sc, "runAsNonRoot", y_bool (y, true));
+  y_set (y, sc, "runAsUser", y_plain (y, JOB_UID));
+  y_set (y, sc, "allowPrivilegeEscalation", y_bool (y, false));
+  y_set (y, sc, "readOnlyRootFilesystem", y_bool (y, true));
+  caps = y_sub (y, sc, "capabilities");
+  drop = y_seq (y);
+  y_set (y, caps, "drop", drop);
+  y_append (y, drop, y_str (y, "ALL"));
+}
+
+/* One container per disk, so the disks copy in parallel: vmimport copy
+ * of disk N into the PVC's device, the source's Secret as files (never in
+ * env or args); JSON progress lines go to the pod's log. */
+static void
+y_job_container (struct ydoc *y, const struct mf_plan *p, int containers,
+                 size_t i)
+{
+  int c = y_map (y), cmd, args, devs, dev, mounts, m;
+  char name[32], path[64], idx[24];
+
+  snprintf (name, sizeof name, "disk-%zu", i);
+  snprintf (path, sizeof path, "/dev/vmimport/disk-%zu", i);
+  snprintf (idx, sizeof idx, "%zu", i);
+  y_append (y, containers, c);
+  y_set (y, c, "name", y_str (y, name));
+  y_set (y, c, "image", y_str (y, p->job_image));
+  cmd = y_seq (y);
+  y_set (y, c, "command", cmd);
+  y_append (y, cmd, y_str (y, "vmimport"));
+  y_append (y, cmd, y_str (y, "copy"));
+  args = y_seq (y);
+  y_set (y, c, "args", args);
+  y_append (y, args, y_str (y, p->job_source));
+  if (p->job_secret) {
+    y_append (y, args, y_str (y, "--credentials-dir"));
+    y_append (y, args, y_str (y, JOB_CREDENTIALS));
+  }
+  y_append (y, args, y_str (y, "--vm"));
+  y_append (y, args, y_str (y, p->job_vm));
+  y_append (y, args, y_str (y, "--disk"));
+  y_append (y, args, y_str (y, idx));
+  y_append (y, args, y_str (y, "--target-is-zero"));
+  y_append (y, args, y_str (y, path));
+  devs = y_seq (y);
+  y_set (y, c, "volumeDevices", devs);
+  dev = y_map (y);
+  y_append (y, devs, dev);
+  y_set (y, dev, "name", y_str (y, name));
+  y_set (y, dev, "devicePath", y_str (y, path));
+  if (p->job_secret) {
+    mounts = y_seq (y);
+    y_set (y, c, "volumeMounts", mounts);
+    m = y_map (y);
+    y_append (y, mounts, m);
+    y_set (y, m, "name", y_str (y, "credentials"));
+    y_set (y, m, "mountPath", y_str (y, JOB_CREDENTIALS));
+    y_set (y, m, "readOnly", y_bool (y, true));
+  }
+  y_container_security (y, c);
+}
+
+static int
+emit_job (const struct mf_plan *p, FILE *out)
+{
+  struct ydoc y;
+  int root, ann, spec, tmpl, tmeta, tlabels, tspec, psc, groups, containers,
+      volumes;
+
+  if (y_begin (&y) == -1)
+    return -1;
+  root = y_object (&y, p, "batch/v1", "Job", p->job_name, &ann);
+  spec = y_sub (&y, root, "spec");
+  y_set (&y, spec, "backoffLimit", y_plain (&y, "3"));
+  y_set (&y, spec, "activeDeadlineSeconds", y_plain (&y, "86400"));
+  y_set (&y, spec, "ttlSecondsAfterFinished", y_plain (&y, "86400"));
+  tmpl = y_sub (&y, spec, "template");
+  tmeta = y_sub (&y, tmpl, "metadata");
+  tlabels = y_sub (&y, tmeta, "labels");
+  y_set (&y, tlabels, LABEL_IMPORTED, y_str (&y, "true"));
+  y_set (&y, tlabels, "harvesterhci.io/vmName", y_str (&y, p->name));
+  tspec = y_sub (&y, tmpl, "spec");
+  y_set (&y, tspec, "restartPolicy", y_str (&y, "Never"));
+  psc = y_sub (&y, tspec, "securityContext");
+  y_set (&y, psc, "runAsNonRoot", y_bool (&y, true));
+  y_set (&y, psc, "runAsUser", y_plain (&y, JOB_UID));
+  y_set (&y, psc, "runAsGroup", y_plain (&y, JOB_UID));
+  y_set (&y, psc, "fsGroup", y_plain (&y, JOB_UID));
+  groups = y_seq (&y);
+  y_set (&y, psc, "supplementalGroups", groups);
+  y_append (&y, groups, y_plain (&y, JOB_DISK_GID));
+  containers = y_seq (&y);
+  y_set (&y, tspec, "containers", containers);
+  for (size_t i = 0; i < p->ndisks; i++)
+    y_job_container (&y, p, containers, i);
+  volumes = y_seq (&y);
+  y_set (&y, tspec, "volumes", volumes);
+  for (size_t i = 0; i < p->ndisks; i++) {
+    int v = y_map (&y), c;
+    char name[32];
+    snprintf (name, sizeof name, "disk-%zu", i);
+    y_append (&y, volumes, v);
+    y_set (&y, v, "name", y_str (&y, name));
+    c = y_sub (&y, v, "persistentVolumeClaim");
+    y_set (&y, c, "claimName", y_str (&y, p->disks[i].claim));
+  }
+  if (p->job_secret) {
+    int v = y_map (&y), sec;
+    y_append (&y, volumes, v);
+    y_set (&y, v, "name", y_str (&y, "credentials"));
+    sec = y_sub (&y, v, "secret");
+    y_set (&y, sec, "secretName", y_str (&y, p->job_secret));
+    y_set (&y, sec, "defaultMode", y_plain (&y, "288"));   /* 0440 */
+  }
+  return y_dump (&y, NULL, 0, out);
+}
+
 int
 mf_emit (const struct mf_plan *p, FILE *out)
 {
@@ -455,5 +583,7 @@ mf_emit (const struct mf_plan *p, FILE *out)
     if ((p->image_mode ? emit_image (p, &p->disks[i], out)
          : emit_claim (p, &p->disks[i], out)) == -1)
       return -1;
-  return emit_vm (p, out);
+  if (emit_vm (p, out) == -1)
+    return -1;
+  return p->job ? emit_job (p, out) : 0;
 }

@@ -35,6 +35,10 @@ enum {
   OPT_NETWORK,
   OPT_SKIP_PREFLIGHT,
   OPT_FOLDER,
+  OPT_JOB,
+  OPT_JOB_IMAGE,
+  OPT_JOB_SOURCE,
+  OPT_JOB_SECRET,
 };
 
 static const char *const disk_buses[] = {
@@ -65,6 +69,14 @@ usage (FILE *f)
     "  --nic-model MODEL      spec.defaultNetworkInterfaceModel: e1000 e1000e\n"
     "                         ne2k_pci pcnet rtl8139 virtio\n"
     "  --network SRC=NS/NAME[,MODEL]  a spec.networkMapping entry (repeat)\n"
+    "  --job                  also a batch/v1 Job per VM that copies the disks\n"
+    "                         into the PVCs (--mode pvc); the VM is Halted\n"
+    "                         until it succeeded (vmimport import --job)\n"
+    "  --job-image IMAGE      the Job's container image (Containerfile)\n"
+    "  --job-source URL       the source as the Job's pod reaches it (default:\n"
+    "                         SOURCE if a URL, or the OvaSource's url)\n"
+    "  --job-secret NAME      the source's Secret, mounted as files (default:\n"
+    "                         the source object's spec.credentials.name)\n"
     "  --skip-preflight-checks  spec.skipPreflightChecks\n"
     "  --mode pvc|image       volumes as PVCs to copy into (default), or\n"
     "                         images Harvester downloads\n"
@@ -79,6 +91,8 @@ struct flags {
              *nic_model, *folder;
   int skip_preflight;     /* -1 not given */
   bool no_start;
+  bool job;
+  const char *job_image, *job_source, *job_secret;
   const char **networks;
   size_t nnetworks;
 };
@@ -625,6 +639,7 @@ plan_free (struct mf_plan *p)
   free (p->nics);
   free (p->notes);
   free (p->name);
+  free (p->job_name);
 }
 
 /* Decide everything, then write it all at once: a refused import writes
@@ -642,6 +657,20 @@ write_manifest (const struct vmi_vm *vm, const struct vmi_import_spec *s,
   p.ns = s->namespace_ ? s->namespace_ : "default";
   p.image_mode = f->mode && !strcmp (f->mode, "image");
   p.start = !f->no_start;
+  if (f->job) {
+    char buf[160];
+    /* The VM starts once the Job has copied its disks (vmimport import
+     * --job sets the run strategy then). */
+    p.job = true;
+    p.start = false;
+    p.job_image = f->job_image ? f->job_image : "vmimport:" VMIMPORT_VERSION;
+    p.job_source = f->job_source;
+    p.job_secret = f->job_secret;
+    p.job_vm = vm->id ? vm->id : vm->name;
+    snprintf (buf, sizeof buf, "%s-copy", vm->name);
+    if ((p.job_name = vmi_k8s_name (buf, VMI_K8S_NAME_MAX)) == NULL)
+      goto nomem;
+  }
   if ((p.name = vmi_k8s_name (vm->name, VMI_K8S_NAME_MAX)) == NULL
       || plan_cpu_memory (&p) == -1)
     goto nomem;
@@ -700,6 +729,10 @@ parse_flags (int argc, char **argv, struct cli_common *c, struct flags *f)
     { "nic-model", required_argument, NULL, OPT_NIC_MODEL },
     { "network", required_argument, NULL, OPT_NETWORK },
     { "skip-preflight-checks", no_argument, NULL, OPT_SKIP_PREFLIGHT },
+    { "job", no_argument, NULL, OPT_JOB },
+    { "job-image", required_argument, NULL, OPT_JOB_IMAGE },
+    { "job-source", required_argument, NULL, OPT_JOB_SOURCE },
+    { "job-secret", required_argument, NULL, OPT_JOB_SECRET },
     { "folder", required_argument, NULL, OPT_FOLDER },
     { 0 }
   };
@@ -714,6 +747,10 @@ parse_flags (int argc, char **argv, struct cli_common *c, struct flags *f)
     case OPT_MODE: f->mode = optarg; break;
     case OPT_IMAGE_URL_BASE: f->url_base = optarg; break;
     case OPT_NO_START: f->no_start = true; break;
+    case OPT_JOB: f->job = true; break;
+    case OPT_JOB_IMAGE: f->job_image = optarg; break;
+    case OPT_JOB_SOURCE: f->job_source = optarg; break;
+    case OPT_JOB_SECRET: f->job_secret = optarg; break;
     case OPT_NAMESPACE: f->ns = optarg; break;
     case OPT_STORAGE_CLASS: f->storage_class = optarg; break;
     case OPT_DISK_BUS: f->disk_bus = optarg; break;
@@ -764,6 +801,51 @@ parse_flags (int argc, char **argv, struct cli_common *c, struct flags *f)
   return cli_common_finish (c) == -1 ? EXIT_USAGE : -1;
 }
 
+/* --job: the source as the Job's pod reaches it (a URL: the pod has none
+ * of this machine's files) and the Secret it mounts, from the flags, else
+ * from SOURCE or the source object (kept in *SRC).  -1 when set. */
+static int
+job_source (struct flags *f, const struct cli_common *c, const char *source,
+            struct vmi_source_spec *src)
+{
+  if (f->mode && !strcmp (f->mode, "image")) {
+    fprintf (stderr, "vmimport manifest: --job copies into PVCs: it goes with "
+             "--mode pvc\n");
+    return EXIT_USAGE;
+  }
+  if (c->source_file) {
+    FILE *in = fopen (c->source_file, "rb");
+    char *text = NULL;
+    size_t len = 0;
+    if (in) {
+      len = fread ((text = malloc (1 << 20)), 1, 1 << 20, in);
+      fclose (in);
+    }
+    if (text == NULL
+        || vmi_source_yaml_parse (text, len, c->source_file, src) == -1) {
+      if (text)
+        explicit_bzero (text, len);
+      free (text);
+      cli_print_error ("manifest --job");
+      return EXIT_SOURCE;
+    }
+    explicit_bzero (text, len);
+    free (text);
+    if (f->job_secret == NULL)
+      f->job_secret = src->credentials;
+    if (f->job_source == NULL && src->kind && !strcmp (src->kind, "OvaSource"))
+      f->job_source = src->url;
+  }
+  if (f->job_source == NULL && source && strstr (source, "://"))
+    f->job_source = source;
+  if (f->job_source == NULL || strstr (f->job_source, "://") == NULL) {
+    fprintf (stderr, "vmimport manifest: --job: the Job's pod reads the "
+             "source over the network; give --job-source URL\n");
+    return EXIT_USAGE;
+  }
+  return -1;
+}
+
 int
 cli_manifest (int argc, char **argv)
 {
@@ -773,6 +855,7 @@ cli_manifest (int argc, char **argv)
   struct vmi_provider *p = NULL;
   struct vmi_tree *tree = NULL;
   const char *vm_path = NULL;
+  struct vmi_source_spec job_text = { 0 };
   int rc;
   long v;
 
@@ -801,6 +884,10 @@ cli_manifest (int argc, char **argv)
   rc = EXIT_SOURCE;
   if ((v = find_vm (p, &spec)) == -1)
     goto out;
+  if (f.job && (rc = job_source (&f, &c, optind < argc ? argv[optind] : NULL,
+                                 &job_text)) != -1)
+    goto out;
+  rc = EXIT_SOURCE;
   /* Image mode: the URLs follow the tree vmimport serve publishes. */
   if (f.mode && !strcmp (f.mode, "image")) {
     if ((tree = vmi_tree_new (p, 0, 65536)) == NULL) {
@@ -815,6 +902,7 @@ cli_manifest (int argc, char **argv)
  out:
   vmi_tree_free (tree);
   vmi_provider_close (p);
+  vmi_source_spec_clear (&job_text);
   vmi_import_spec_clear (&spec);
   free (f.networks);
   cli_common_clear (&c);

@@ -40,6 +40,13 @@ struct mf_plan {
   size_t ndisks;
   struct mf_nic *nics;
   size_t nnics;
+  /* --job: a batch/v1 Job that copies the disks into the PVCs. */
+  bool job;
+  char *job_name;
+  const char *job_image;       /* the container image (Containerfile) */
+  const char *job_source;      /* SOURCE as the pod reaches it (a URL) */
+  const char *job_secret;      /* the source's Secret, mounted as files */
+  const char *job_vm;          /* --vm for the copies: the VM's ID or name */
   char **notes;                /* YAML comments above the VirtualMachine */
   size_t nnotes;
 };

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vmimport/error.h"
 #include "cli.h"
@@ -45,6 +47,48 @@ replace (char **dst, const char *src)
   }
   free (*dst);
   *dst = s;
+  return 1;
+}
+
+/* A Kubernetes Secret mounted as files (a Job's pod): username, password
+ * and a CA, each only if its file is there.  1, or -1 (message printed). */
+static int
+credentials_dir (struct cli_common *c, const char *dir)
+{
+  static const char *const ca_names[] = { "ca.crt", "caCert", "ca_cert" };
+  char path[4096];
+  struct stat st;
+  FILE *f;
+
+  if (stat (dir, &st) == -1 || !S_ISDIR (st.st_mode)) {
+    fprintf (stderr, "vmimport: --credentials-dir %s: not a folder\n", dir);
+    return -1;
+  }
+  snprintf (path, sizeof path, "%s/username", dir);
+  if ((f = fopen (path, "r")) != NULL) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline (&line, &cap, f);
+    fclose (f);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+      line[--n] = '\0';
+    if (n > 0 && replace (&c->opts.username, line) == -1) {
+      free (line);
+      return -1;
+    }
+    free (line);
+  }
+  snprintf (path, sizeof path, "%s/password", dir);
+  if (access (path, F_OK) == 0
+      && vmi_source_opts_read_password (&c->opts, path) == -1) {
+    cli_print_error (NULL);
+    return -1;
+  }
+  for (size_t i = 0; i < sizeof ca_names / sizeof *ca_names; i++) {
+    snprintf (path, sizeof path, "%s/%s", dir, ca_names[i]);
+    if (stat (path, &st) == 0 && st.st_size > 0)
+      return replace (&c->opts.ca_cert_file, path);
+  }
   return 1;
 }
 
@@ -102,6 +146,8 @@ cli_common_option (struct cli_common *c, int opt, const char *arg)
   case OPT_JSON:
     c->json = true;
     return 1;
+  case OPT_CREDENTIALS_DIR:
+    return credentials_dir (c, arg);
   case OPT_ALLOW_RUNNING:
     c->opts.allow_running = true;
     return 1;

@@ -73,6 +73,7 @@ struct vmi_source_spec {
   char *dc;          /* VMware spec.dc */
   char *region;      /* OpenStack spec.region */
   char *project_name, *domain_name;  /* OpenStack, from the Secret */
+  char *credentials; /* spec.credentials.name: the Secret's name */
   struct vmi_source_opts opts;       /* username, password, CA, timeout */
 };
 int vmi_source_yaml_parse(const char *text, size_t len, const char *where,

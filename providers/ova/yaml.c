@@ -142,6 +142,7 @@ vmi_source_spec_clear (struct vmi_source_spec *s)
   free (s->region);
   free (s->project_name);
   free (s->domain_name);
+  free (s->credentials);
   vmi_source_opts_clear (&s->opts);
   memset (s, 0, sizeof *s);
 }
@@ -252,6 +253,10 @@ vmi_source_yaml_parse (const char *text, size_t len, const char *where,
     out->dc = get_str (d, spec, "dc", NULL);
     out->region = get_str (d, spec, "region", NULL);
     cred = get_str (d, spec, "credentials", "name");
+    if (cred && (out->credentials = strdup (cred)) == NULL) {
+      errno = ENOMEM;
+      vmi_error ("out of memory");
+    }
     if ((t = get_str (d, spec, "httpTimeoutSeconds", NULL)) != NULL) {
       char *e;
       long v = strtol (t, &e, 10);
