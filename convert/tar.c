@@ -276,6 +276,8 @@ seen_cmp (const void *x, const void *y)
 static int
 seen_check (struct seen *s, struct vmi_layer *a)
 {
+  if (s->n < 2)   /* nothing to compare (and qsort takes no NULL array) */
+    return 0;
   qsort (s->v, s->n, sizeof *s->v, seen_cmp);
   for (size_t i = 1; i < s->n; i++)
     if (strcmp (s->v[i - 1].name, s->v[i].name) == 0) {

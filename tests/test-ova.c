@@ -314,6 +314,18 @@ test_tar (void)
   memcpy (p, "two", 3); p += 512;
   p += 1024;
   a = vmi_memory_open (t, (uint64_t) (p - t), "dup.tar");
+  /* No regular member at all (a folder, then the end): nothing to
+   * compare, no error (UBSan once caught qsort of a NULL list here). */
+  {
+    static unsigned char e[512 * 4];
+    struct vmi_layer *ea;
+    int n = 0;
+    tar_header (e, "dir/", '5', 0, 0, NULL);
+    ea = vmi_memory_open (e, sizeof e, "empty.tar");
+    CHECK ("tar_without_members_lists_nothing",
+           vmi_tar_list (ea, count_cb, &n) == 0 && n == 0);
+    vmi_layer_close (ea);
+  }
   CHECK ("tar_duplicate_member_is_refused_by_name",
          vmi_tar_list (a, count_cb, &(int){ 0 }) == -1
          && strstr (vmi_error_get (), "two members named d.vmdk") != NULL);
