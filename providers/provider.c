@@ -12,6 +12,7 @@
 #include "vmimport/error.h"
 #include "vmimport/provider.h"
 #include "providers.h"
+#include "openstack/openstack.h"
 
 void
 vmi_source_opts_init (struct vmi_source_opts *o)
@@ -201,6 +202,17 @@ vmi_provider_open_disk (struct vmi_provider *p, size_t vm_index,
   return p->ops->open_disk (p, p->vms[vm_index], disk_index);
 }
 
+int
+vmi_provider_cleanup (struct vmi_provider *p)
+{
+  if (p->ops->cleanup == NULL) {
+    errno = ENOTSUP;
+    vmi_error ("%s sources leave nothing to clean up", p->ops->name);
+    return -1;
+  }
+  return p->ops->cleanup (p);
+}
+
 void
 vmi_provider_close (struct vmi_provider *p)
 {
@@ -270,7 +282,7 @@ static const struct vmi_provider_class provider_classes[] = {
   { "nbd",   "nbd+unix://",  NULL, vmi_nbd_provider_open },
   { "nbd",   "nbds+unix://", NULL, vmi_nbd_provider_open },
   { "vmware",    "vmware://",    NULL, vmi_vmware_provider_open },
-  { "openstack", "openstack://", NULL, vmi_unsupported_provider_open },
+  { "openstack", "openstack://", NULL, vmi_openstack_provider_open },
   { "ova",   NULL,           is_local_appliance, vmi_ova_provider_open },
   { "local", NULL,           NULL, vmi_local_provider_open },
 };

@@ -138,6 +138,7 @@ int cli_ls(int argc, char **argv);
 int cli_inspect(int argc, char **argv);
 int cli_copy(int argc, char **argv);
 int cli_verify(int argc, char **argv);
+int cli_cleanup(int argc, char **argv);
 int cli_poweroff(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_import(int argc, char **argv);

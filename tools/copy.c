@@ -29,6 +29,7 @@
 #include "vmimport/error.h"
 #include "vmimport/formats.h"
 #include "cli.h"
+#include "convert.h"
 #include "target.h"
 
 #define UNIT (UINT64_C (4) << 20)
@@ -50,6 +51,8 @@ enum {
   OPT_STATE_FILE,
   OPT_FSYNC,
   OPT_BUFFERED,
+  OPT_CONVERT,
+  OPT_VIRTIO_WIN,
 };
 
 struct copy {
@@ -110,6 +113,10 @@ usage (FILE *f)
            "  --state-file FILE   where the resume state is kept (default:\n"
            "                      DST.vmimport-state; for a device\n"
            "                      /var/tmp/vmimport-copy_dev_NAME.state)\n"
+           "  --convert           then make the guest boot on virtio with\n"
+           "                      virt-v2v-in-place (a one-disk VM; see\n"
+           "                      vmimport convert)\n"
+           "  --virtio-win PATH   with --convert: virtio-win drivers (Windows)\n"
            "  --quiet             no progress\n"
            "  --progress=bar|json|none  progress style (default: a bar on a\n"
            "                      terminal, else one JSON line per second)\n\n"
@@ -483,8 +490,8 @@ verify (struct copy *c, char *sha_hex)
 
 struct copy_args {
   int jobs;
-  bool target_is_zero, verify, force, resume, quiet, fsync, buffered;
-  const char *progress, *state_file;
+  bool target_is_zero, verify, force, resume, quiet, fsync, buffered, convert;
+  const char *progress, *state_file, *virtio_win;
 };
 
 static int
@@ -504,6 +511,8 @@ parse (int argc, char **argv, struct cli_common *c, struct copy_args *a)
     { "state-file", required_argument, NULL, OPT_STATE_FILE },
     { "fsync", no_argument, NULL, OPT_FSYNC },
     { "buffered", no_argument, NULL, OPT_BUFFERED },
+    { "convert", no_argument, NULL, OPT_CONVERT },
+    { "virtio-win", required_argument, NULL, OPT_VIRTIO_WIN },
     { 0 }
   };
   int opt, r;
@@ -529,6 +538,8 @@ parse (int argc, char **argv, struct cli_common *c, struct copy_args *a)
     case OPT_FORCE: a->force = true; break;
     case OPT_FSYNC: a->fsync = true; break;
     case OPT_BUFFERED: a->buffered = true; break;
+    case OPT_CONVERT: a->convert = true; break;
+    case OPT_VIRTIO_WIN: a->virtio_win = optarg; break;
     case OPT_RESUME: a->resume = true; break;
     case 'q':
     case OPT_QUIET: a->quiet = true; break;
@@ -658,6 +669,12 @@ cli_copy (int argc, char **argv)
   rc = EXIT_USAGE;
   if (cli_pick_disk (&cc, p, &vmi, &di) == -1)
     goto out;
+  if (a.convert && p->vms[vmi]->ndisks != 1) {
+    fprintf (stderr, "vmimport copy: --convert converts a one-disk VM; VM %s "
+             "has %zu disks: copy each, then run vmimport convert SOURCE "
+             "--vm NAME DISK...\n", p->vms[vmi]->name, p->vms[vmi]->ndisks);
+    goto out;
+  }
   rc = EXIT_SOURCE;
   if ((disk = vmi_provider_open_disk (p, vmi, di)) == NULL
       || (disk = c.src = cli_counting_open (disk)) == NULL) {
@@ -764,6 +781,16 @@ cli_copy (int argc, char **argv)
   }
   resume_remove (c.state);
   rc = EXIT_DONE;
+  if (a.convert) {
+    struct domain_disk dd = { .path = dst.path, .format = "raw" };
+    struct convert_opts co = {
+      .virtio_win = a.virtio_win,
+      .quiet = progress_mode (&a) == PROGRESS_NONE,
+      .json = progress_mode (&a) == PROGRESS_JSON,
+    };
+    fflush (stdout);
+    rc = convert_guest (p->vms[vmi], &dd, &co);
+  }
  out:
   fflush (stdout);
   if (dst.path)

@@ -39,6 +39,7 @@
 #include "vmimport/error.h"
 #include "vmimport/k8s.h"
 #include "cli.h"
+#include "convert.h"
 
 #define MAX_TARGETS 64
 
@@ -62,6 +63,9 @@ struct import {
   struct vmi_provider *p;
   size_t vm_index;
   char *manifest_path;
+  bool convert;               /* --convert: virt-v2v-in-place after the copy */
+  const char *virtio_win;
+  char *convert_record;       /* its record, for manifest --converted */
 };
 
 /* ---- reporting ------------------------------------------------------- */
@@ -262,6 +266,10 @@ run_manifest (struct import *im, int out_fd, const char *url_base,
       argv[n++] = im->job_image;
     }
   }
+  if (im->convert_record) {
+    argv[n++] = "--converted";
+    argv[n++] = im->convert_record;
+  }
   n = source_args (im, argv, n, fdpath, sizeof fdpath);
   argv[n] = NULL;
   if ((err_fd = mkstemp (errpath)) == -1) {
@@ -390,6 +398,35 @@ copy_disks (struct import *im)
     return failed (im, "%s", "a disk could not be copied");
   }
   report (im, "status", "diskImagesReady", NULL, NULL);
+  return 0;
+}
+
+/* --convert: the guest on the copied targets made to boot on virtio
+ * (convert.c); a failure ends the import, the targets as copied. */
+static int
+convert_disks (struct import *im)
+{
+  const struct vmi_vm *vm = im->p->vms[im->vm_index];
+  struct domain_disk *d = calloc (vm->ndisks, sizeof *d);
+  struct convert_opts o = { .virtio_win = im->virtio_win, .json = im->json };
+  int rc;
+
+  if (d == NULL)
+    return failed (im, "%s", "out of memory");
+  for (size_t i = 0; i < vm->ndisks; i++)
+    d[i] = (struct domain_disk) { .path = im->targets[i], .format = "raw" };
+  report (im, "status", "guestConversionSubmitted", NULL,
+          "virt-v2v-in-place on %s", im->targets[0]);
+  rc = convert_guest (vm, d, &o);
+  free (d);
+  if (rc != EXIT_DONE) {
+    report (im, "status", "guestConversionFailed", NULL, "%s",
+            "the disks are as copied; see the conversion's messages");
+    return failed (im, "%s", "the guest could not be converted");
+  }
+  if ((im->convert_record = convert_record_path (im->targets[0])) == NULL)
+    return failed (im, "%s", "out of memory");
+  report (im, "status", "guestConverted", NULL, "virtio disks and NICs");
   return 0;
 }
 
@@ -606,6 +643,9 @@ usage (FILE *f)
 "  --target disk-N=PATH   pvc mode: where disk N goes (a block device or a\n"
 "                         file); one for every disk\n"
 "  --target-is-zero       pvc mode: the targets are new (all zeros)\n"
+"  --convert              pvc mode: after the copies, make the guest boot on\n"
+"                         virtio (virt-v2v-in-place; see vmimport convert)\n"
+"  --virtio-win PATH      with --convert: virtio-win drivers (Windows)\n"
 "  --out DIR              where the manifest is written (default .)\n"
 "  --apply                kubectl apply it, then wait for the VM to run\n"
 "  --job                  (with --apply) a Job per VM copies the disks in\n"
@@ -621,7 +661,7 @@ CLI_COMMON_HELP);
 enum { OPT_MODE = OPT_FIRST_COMMAND_OPTION, OPT_TARGET, OPT_TARGET_IS_ZERO,
        OPT_JOB, OPT_JOB_IMAGE,
        OPT_OUT, OPT_APPLY, OPT_WAIT, OPT_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY,
-       OPT_TOKEN_FILE, OPT_CACHE_SIZE };
+       OPT_TOKEN_FILE, OPT_CACHE_SIZE, OPT_CONVERT, OPT_VIRTIO_WIN };
 
 static int
 set_target (struct import *im, const char *arg)
@@ -663,6 +703,8 @@ parse (int argc, char **argv, struct import *im)
     { "tls-key", required_argument, NULL, OPT_TLS_KEY },
     { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
     { "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
+    { "convert", no_argument, NULL, OPT_CONVERT },
+    { "virtio-win", required_argument, NULL, OPT_VIRTIO_WIN },
     { 0 }
   };
   int opt, r;
@@ -687,6 +729,8 @@ parse (int argc, char **argv, struct import *im)
       break;
     case OPT_TARGET_IS_ZERO: im->target_is_zero = true; break;
     case OPT_OUT: im->out_dir = optarg; break;
+    case OPT_CONVERT: im->convert = true; break;
+    case OPT_VIRTIO_WIN: im->virtio_win = optarg; break;
     case OPT_APPLY: im->apply = true; break;
     case OPT_JOB: im->job = true; break;
     case OPT_JOB_IMAGE: im->job_image = optarg; break;
@@ -717,6 +761,11 @@ parse (int argc, char **argv, struct import *im)
         return EXIT_USAGE;
       }
     }
+  }
+  if (im->convert && im->image_mode) {
+    fprintf (stderr, "vmimport import: --convert needs --mode pvc: a guest "
+             "is converted on its copied disks\n");
+    return EXIT_USAGE;
   }
   if (im->file == NULL) {
     fprintf (stderr, "vmimport import: give -f IMPORT.yaml\n");
@@ -848,6 +897,7 @@ cli_import (int argc, char **argv)
       goto out;
   }
   else if ((rc = copy_disks (&im)) != 0
+           || (im.convert && (rc = convert_disks (&im)) != 0)
            || (rc = write_manifests (&im, NULL)) != 0
            || (im.apply && (rc = kubectl_apply (&im)) != 0))
     goto out;
@@ -856,6 +906,7 @@ cli_import (int argc, char **argv)
   if (im.password_fd >= 0)
     close (im.password_fd);
   free (im.manifest_path);
+  free (im.convert_record);
   vmi_import_spec_clear (&im.spec);
   vmi_provider_close (im.p);
   cli_common_clear (&im.c);

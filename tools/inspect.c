@@ -32,6 +32,7 @@
 
 #include "vmimport/error.h"
 #include "cli.h"
+#include "convert.h"
 
 #define MiB (UINT64_C (1) << 20)
 #define MAX_ROUNDS 130        /* one per logical partition, bounded */
@@ -60,7 +61,8 @@ usage (FILE *f)
            "versus virtual size.  Reads only the few MiB probing needs.\n\n"
            "  --vm NAME    only this VM\n"
            "  --disk N     only this disk\n"
-           "  --json       a JSON array, one object per disk\n\n"
+           "  --json       a JSON array, one object per disk\n"
+           "  --os         the guest OS instead (libguestfs): see inspect --os -h\n\n"
            CLI_COMMON_HELP);
 }
 
@@ -522,6 +524,11 @@ cli_inspect (int argc, char **argv)
   struct json_object *all = json_object_new_array ();
   int rc, n = 0;
 
+  for (int i = 1; i < argc; i++)
+    if (strcmp (argv[i], "--os") == 0) {
+      json_object_put (all);
+      return cli_inspect_os (argc, argv);
+    }
   cli_common_init (&c);
   if ((p = cli_open_one_source (argc, argv, longopts, &c, usage, "inspect",
                                 "one SOURCE or PATH", &rc)) == NULL)

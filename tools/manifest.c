@@ -22,6 +22,7 @@
 #include "vmimport/tree.h"
 #include "cli.h"
 #include "manifest.h"
+#include "convert.h"
 
 enum {
   OPT_FILE = OPT_FIRST_COMMAND_OPTION,
@@ -39,6 +40,7 @@ enum {
   OPT_JOB_IMAGE,
   OPT_JOB_SOURCE,
   OPT_JOB_SECRET,
+  OPT_CONVERTED,
 };
 
 static const char *const disk_buses[] = {
@@ -82,13 +84,15 @@ usage (FILE *f)
     "                         images Harvester downloads\n"
     "  --image-url-base URL   image mode: the disks' URLs are\n"
     "                         URL/<vm>/disk-N.img (vmimport serve's tree)\n"
-    "  --no-start             runStrategy Halted (default RerunOnFailure)\n\n"
+    "  --no-start             runStrategy Halted (default RerunOnFailure)\n"
+    "  --converted RECORD     the disks were converted (vmimport convert's\n"
+    "                         DISK.vmimport-convert.json): virtio disks and NICs\n\n"
     CLI_COMMON_HELP);
 }
 
 struct flags {
   const char *file, *mode, *url_base, *ns, *storage_class, *disk_bus,
-             *nic_model, *folder;
+             *nic_model, *folder, *converted;
   int skip_preflight;     /* -1 not given */
   bool no_start;
   bool job;
@@ -734,6 +738,7 @@ parse_flags (int argc, char **argv, struct cli_common *c, struct flags *f)
     { "job-source", required_argument, NULL, OPT_JOB_SOURCE },
     { "job-secret", required_argument, NULL, OPT_JOB_SECRET },
     { "folder", required_argument, NULL, OPT_FOLDER },
+    { "converted", required_argument, NULL, OPT_CONVERTED },
     { 0 }
   };
   int opt, r;
@@ -757,6 +762,7 @@ parse_flags (int argc, char **argv, struct cli_common *c, struct flags *f)
     case OPT_NIC_MODEL: f->nic_model = optarg; break;
     case OPT_SKIP_PREFLIGHT: f->skip_preflight = 1; break;
     case OPT_FOLDER: f->folder = optarg; break;
+    case OPT_CONVERTED: f->converted = optarg; break;
     case OPT_NETWORK: {
       const char **v;
       const char *eq = strrchr (optarg, '=');
@@ -897,6 +903,10 @@ cli_manifest (int argc, char **argv)
     for (size_t i = 0; i < tree->nvms; i++)
       if (tree->vms[i].ndisks && tree->vms[i].disks[0].vm_index == (size_t) v)
         vm_path = tree->vms[i].path;
+  }
+  if (f.converted && convert_record_apply (p->vms[v], f.converted) == -1) {
+    cli_print_error ("manifest --converted");
+    goto out;
   }
   rc = write_manifest (p->vms[v], &spec, &f, vm_path);
  out:

@@ -252,7 +252,10 @@ cli_pick_disk (const struct cli_common *c, const struct vmi_provider *p,
   }
   if (c->vm && cli_next_vm (c, p, v + 1) != -1) {
     fprintf (stderr, "vmimport: several VMs are named '%s'; give its ID "
-             "with --vm\n", c->vm);
+             "with --vm:", c->vm);
+    for (long i = v; i != -1; i = cli_next_vm (c, p, i + 1))
+      fprintf (stderr, " %s", p->vms[i]->id ? p->vms[i]->id : "(no ID)");
+    fprintf (stderr, "\n");
     return -1;
   }
   vm = p->vms[v];

@@ -6,6 +6,7 @@
 
 #include "vmimport/error.h"
 #include "cli.h"
+#include "convert.h"
 
 static const struct command {
   const char *name;
@@ -15,11 +16,13 @@ static const struct command {
   { "ls", cli_ls, "list the VMs of a source: power, CPUs, memory, firmware, disks, NICs" },
   { "inspect", cli_inspect, "partitions, filesystems and boot firmware of each disk" },
   { "copy", cli_copy, "sparse, parallel copy of a disk into a file or block device" },
+  { "cleanup", cli_cleanup, "remove what imports left in a source (OpenStack temporaries)" },
   { "verify", cli_verify, "check an OVA/OVF against its manifest" },
   { "poweroff", cli_poweroff, "power a source VM off: gracefully, then hard after a timeout" },
   { "import", cli_import, "the whole import of a VM into Harvester (VirtualMachineImport)" },
   { "serve", cli_serve, "every disk of a source over HTTP(S), for Harvester to download" },
   { "manifest", cli_manifest, "the Harvester objects (PVCs or images, the VirtualMachine) of an import, as YAML" },
+  { "convert", cli_convert, "make the guest on copied disks boot on virtio (virt-v2v-in-place)" },
 };
 
 static void
@@ -31,7 +34,7 @@ usage (FILE *f)
   fprintf (f, "\n'vmimport COMMAND --help' describes a command.\n"
            "  --version   print the version\n"
            "Exit codes: 0 done, 1 source error, 2 usage, "
-           "3 destination error.\n");
+           "3 destination error, 4 conversion failed.\n");
 }
 
 int

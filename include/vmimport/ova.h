@@ -73,6 +73,7 @@ struct vmi_source_spec {
   char *dc;          /* VMware spec.dc */
   char *region;      /* OpenStack spec.region */
   char *project_name, *domain_name;  /* OpenStack, from the Secret */
+  int upload_retry_count, upload_retry_delay;  /* OpenStack; 0: default */
   char *credentials; /* spec.credentials.name: the Secret's name */
   struct vmi_source_opts opts;       /* username, password, CA, timeout */
 };

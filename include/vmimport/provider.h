@@ -70,6 +70,9 @@ struct vmi_provider_ops {
    * at once when FORCE).  NULL: the source has no power (images). */
   int (*power_off)(struct vmi_provider *p, const struct vmi_vm *vm, bool force,
                    int timeout_seconds);
+  /* Remove what imports of this source left behind (temporary snapshots,
+   * volumes, images of an OpenStack export).  NULL: nothing to remove. */
+  int (*cleanup)(struct vmi_provider *p);
   void (*close)(struct vmi_provider *p);
 };
 
@@ -97,6 +100,8 @@ struct vmi_provider *vmi_provider_open_yaml(const char *yaml_path,
                                             const struct vmi_source_opts *opts);
 struct vmi_layer *vmi_provider_open_disk(struct vmi_provider *p, size_t vm_index,
                                          size_t disk_index);
+/* ops->cleanup; ENOTSUP when the source has none. */
+int vmi_provider_cleanup(struct vmi_provider *p);
 void vmi_provider_close(struct vmi_provider *p);
 
 /* For providers: a new provider with OPS/PRIV and a copy of OPTS. */

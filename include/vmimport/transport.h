@@ -32,6 +32,12 @@ struct vmi_http_session {
 struct vmi_layer *vmi_http_open_session(const char *url,
                                         const struct vmi_source_opts *opts,
                                         const struct vmi_http_session *session);
+/* The same, with the session's value sent in the header HEADER (an
+ * OpenStack token: "X-Auth-Token") instead of a Cookie. */
+struct vmi_layer *vmi_http_open_session_header(const char *url,
+                                               const struct vmi_source_opts *opts,
+                                               const struct vmi_http_session *session,
+                                               const char *header);
 
 /* NBD export (libnbd): nbd://, nbds://, nbd+unix://. */
 struct vmi_layer *vmi_nbd_open(const char *uri,

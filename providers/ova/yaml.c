@@ -24,6 +24,7 @@
 #include "vmimport/error.h"
 #include "vmimport/ova.h"
 #include "../providers.h"
+#include "../openstack/openstack.h"
 
 #define MAX_YAML (1u << 20)
 #define MAX_DOCS 64
@@ -168,6 +169,28 @@ read_secret (yaml_document_t *d, yaml_node_t *root, struct vmi_source_spec *out)
   set (&out->domain_name, secret_get (d, root, "domain_name"));
 }
 
+/* spec.KEY as a positive count, when present. */
+static int
+get_count (yaml_document_t *d, yaml_node_t *spec, const char *key,
+           const char *where, int *out)
+{
+  char *t = get_str (d, spec, key, NULL), *e;
+  long v;
+
+  if (t == NULL)
+    return 0;
+  v = strtol (t, &e, 10);
+  if (*t == '\0' || *e || v <= 0 || v > 100000) {
+    errno = EINVAL;
+    vmi_error ("%s: spec.%s \"%s\" is not a positive number", where, key, t);
+    free (t);
+    return -1;
+  }
+  *out = (int) v;
+  free (t);
+  return 0;
+}
+
 int
 vmi_source_yaml_parse (const char *text, size_t len, const char *where,
                        struct vmi_source_spec *out)
@@ -270,6 +293,11 @@ vmi_source_yaml_parse (const char *text, size_t len, const char *where,
       out->opts.timeout_seconds = v;
       free (t);
     }
+    if (get_count (d, spec, "uploadImageRetryCount", where,
+                   &out->upload_retry_count) == -1
+        || get_count (d, spec, "uploadImageRetryDelay", where,
+                      &out->upload_retry_delay) == -1)
+      goto out;
     if (out->url == NULL) {
       errno = EINVAL;
       vmi_error ("%s: %s has no spec.%s", where, out->kind,
@@ -395,6 +423,11 @@ vmi_yaml_provider_open (const char *path, const struct vmi_source_opts *o)
   }
   else if (!strcmp (spec.kind, "OvaSource"))
     p = vmi_ova_provider_open (spec.url, &merged);
+  else if (!strcmp (spec.kind, "OpenstackSource"))
+    p = vmi_openstack_provider_open_spec (spec.url, spec.region,
+                                          spec.project_name, spec.domain_name,
+                                          spec.upload_retry_count,
+                                          spec.upload_retry_delay, &merged);
   else if (!strcmp (spec.kind, "VmwareSource"))
     p = vmi_vmware_endpoint_open (spec.url, spec.dc, &merged);
   else {

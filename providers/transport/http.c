@@ -38,6 +38,7 @@
 
 struct conn {
   CURL *h;
+  struct curl_slist *headers;   /* a session's token header */
   struct conn *next;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -65,6 +66,7 @@ struct http {
   long timeout, connect_timeout;
   struct vmi_retry_policy retry;
   struct vmi_http_session session;   /* cookie == NULL: none */
+  char *session_header;              /* NULL: the session is a cookie */
 
   CURLSH *share;
   pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -242,6 +244,7 @@ conn_free (struct conn *c)
 {
   if (c) {
     curl_easy_cleanup (c->h);
+    curl_slist_free_all (c->headers);
     free (c);
   }
 }
@@ -414,7 +417,20 @@ session_apply (struct http *s, struct conn *c)
   if (s->session.cookie == NULL)
     return NULL;
   ck = s->session.cookie (s->session.opaque);
-  curl_easy_setopt (c->h, CURLOPT_COOKIE, ck);
+  if (s->session_header == NULL)
+    curl_easy_setopt (c->h, CURLOPT_COOKIE, ck);
+  else {
+    struct curl_slist *l = NULL;
+    char *line = NULL;
+    if (ck && asprintf (&line, "%s: %s", s->session_header, ck) != -1) {
+      l = curl_slist_append (NULL, line);
+      explicit_bzero (line, strlen (line));
+      free (line);
+    }
+    curl_easy_setopt (c->h, CURLOPT_HTTPHEADER, l);
+    curl_slist_free_all (c->headers);
+    c->headers = l;
+  }
   return ck;
 }
 
@@ -851,6 +867,7 @@ http_free (struct http *s)
   for (int i = 0; i < RA_SLOTS; i++)
     free (s->slots[i].buf);
   free (s->url);
+  free (s->session_header);
   free (s->username);
   wipe_free (s->password);
   free (s->ca_file);
@@ -945,6 +962,14 @@ struct vmi_layer *
 vmi_http_open_session (const char *url, const struct vmi_source_opts *opts,
                        const struct vmi_http_session *session)
 {
+  return vmi_http_open_session_header (url, opts, session, NULL);
+}
+
+struct vmi_layer *
+vmi_http_open_session_header (const char *url, const struct vmi_source_opts *opts,
+                              const struct vmi_http_session *session,
+                              const char *header)
+{
   struct http *s;
   uint64_t size = 0;
   int err = 0;
@@ -966,6 +991,7 @@ vmi_http_open_session (const char *url, const struct vmi_source_opts *opts,
   }
   if (session)
     s->session = *session;
+  s->session_header = dup_opt (header, &err);
   for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
     pthread_mutex_init (&s->share_locks[i], NULL);
   pthread_mutex_init (&s->lock, NULL);

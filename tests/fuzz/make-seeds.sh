@@ -11,7 +11,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmi-seeds.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$tmp"
-mkdir -p "$out"/{vmdk,sesparse,qcow2,tar,ovf,manifest,yaml,vmware,cert,import}
+mkdir -p "$out"/{vmdk,sesparse,qcow2,tar,ovf,manifest,yaml,vmware,cert,import,openstack}
 
 # A 1 MiB raw disk: a text run over the first 5 grains (so that compressed
 # images have runs of adjacent grains and clusters, read and inflated as a
@@ -308,6 +308,31 @@ kind: OvaSource
 metadata: {name: *c}
 spec: {url: *c}
 EOF
+# What Nova's servers/detail and Cinder's volumes/detail answer (shapes of
+# Zed's answers, microversion 2.79): boot from volume, from an image.
+cat > "$out/openstack/servers.json" <<'EOF'
+[{"servers": [
+  {"id": "s1", "name": "vm-vol", "status": "ACTIVE",
+   "flavor": {"vcpus": 2, "ram": 1536, "disk": 0, "original_name": "f"},
+   "image": "",
+   "addresses": {"net1": [{"addr": "10.0.0.5", "version": 4,
+     "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"},
+     {"addr": "fd00::5", "version": 6,
+      "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"}]},
+   "os-extended-volumes:volumes_attached": [{"id": "v2"}, {"id": "v1"}]},
+  {"id": "s2", "name": "vm-img", "status": "SHUTOFF",
+   "flavor": {"vcpus": 3, "ram": 2048, "disk": 1},
+   "image": {"id": "i1"}, "addresses": {},
+   "os-extended-volumes:volumes_attached": []}]},
+ {"volumes": [
+  {"id": "v1", "name": "boot", "size": 1, "bootable": "true",
+   "attachments": [{"server_id": "s1", "device": "/dev/vda"}],
+   "volume_image_metadata": {"hw_firmware_type": "uefi",
+     "os_secure_boot": "required", "hw_tpm_model": "tpm-crb",
+     "hw_disk_bus": "scsi", "hw_vif_model": "virtio"}},
+  {"id": "v2", "name": "data", "size": 4,
+   "attachments": [{"server_id": "s1", "device": "/dev/vdb"}]}]}]
+EOF
 # vSphere: a RetrievePropertiesEx answer (a VM in a folder, its disks on
 # two controllers, NICs on a standard and a distributed port group, the
 # port group, a folder) as vCenter and govmomi's simulator write it, and
@@ -372,6 +397,6 @@ spec:
 kind: OvaSource
 spec: {url: "http://127.0.0.1/x.ova"}
 EOF
-for t in vmdk sesparse qcow2 tar ovf manifest yaml vmware cert import; do
+for t in vmdk sesparse qcow2 tar ovf manifest yaml vmware cert import openstack; do
   echo "make-seeds: $t: $(ls "$out/$t" | wc -l) seeds, $(du -sk "$out/$t" | cut -f1) KiB"
 done

@@ -1,0 +1,320 @@
+/* OpenStack inventory: the project's servers (Nova, flavor embedded with
+ * microversion 2.47+), their volumes (Cinder: size, attachment device,
+ * the boot image's properties) and boot images (Glance), as VMs.
+ *
+ * Disks in boot order: the root disk of a server booted from an image
+ * first, then the attached volumes sorted by device name (/dev/vda,
+ * /dev/vdb, ...).  Firmware, secure boot, TPM and disk bus come from the
+ * boot image's properties (hw_firmware_type, os_secure_boot, hw_tpm_model,
+ * hw_disk_bus), read from Glance or from the boot volume's
+ * volume_image_metadata.  NICs come from the server's addresses. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmimport/error.h"
+#include "os-internal.h"
+#include "../providers.h"
+
+#define GIB (INT64_C (1) << 30)
+
+struct attached {
+  const char *device;
+  json_object *volume;
+};
+
+static int
+by_device (const void *a, const void *b)
+{
+  const struct attached *x = a, *y = b;
+  size_t lx = x->device ? strlen (x->device) : 0;
+  size_t ly = y->device ? strlen (y->device) : 0;
+
+  /* "/dev/vdz" before "/dev/vdaa"; unknown devices last. */
+  if (!x->device || !y->device)
+    return !x->device - !y->device;
+  if (lx != ly)
+    return lx < ly ? -1 : 1;
+  return strcmp (x->device, y->device);
+}
+
+static json_object *
+find_volume (json_object *volumes, const char *id)
+{
+  for (size_t i = 0; i < json_object_array_length (volumes); i++) {
+    json_object *v = json_object_array_get_idx (volumes, i);
+    const char *vid = os_jstr (v, "id");
+    if (vid && strcmp (vid, id) == 0)
+      return v;
+  }
+  return NULL;
+}
+
+/* The device name of VOLUME's attachment to SERVER. */
+static const char *
+attachment_device (json_object *volume, const char *server)
+{
+  json_object *atts;
+
+  if (!json_object_object_get_ex (volume, "attachments", &atts))
+    return NULL;
+  for (size_t i = 0; i < json_object_array_length (atts); i++) {
+    json_object *a = json_object_array_get_idx (atts, i);
+    const char *s = os_jstr (a, "server_id");
+    if (s && strcmp (s, server) == 0)
+      return os_jstr (a, "device");
+  }
+  return NULL;
+}
+
+static int
+set_str (char **field, const char *value)
+{
+  if (value == NULL)
+    return 0;
+  free (*field);
+  return (*field = strdup (value)) ? 0 : -1;
+}
+
+/* Firmware, secure boot, TPM, bus and NIC model from image properties. */
+static int
+apply_image_properties (struct vmi_vm *vm, json_object *props)
+{
+  const char *fw = os_jstr (props, "hw_firmware_type");
+  const char *sb = os_jstr (props, "os_secure_boot");
+  const char *bus = os_jstr (props, "hw_disk_bus");
+  const char *os = os_jstr (props, "os_distro");
+  const char *tpm = os_jstr (props, "hw_tpm_model");
+
+  if (fw && set_str (&vm->firmware, strcmp (fw, "uefi") == 0 ? "efi" : fw) == -1)
+    return -1;
+  if (sb)
+    vm->secure_boot = strcmp (sb, "required") == 0 ? 1
+                      : strcmp (sb, "disabled") == 0 ? 0 : -1;
+  /* Nova's vTPM: hw_tpm_version asks for one, hw_tpm_model says which;
+   * image properties without either: none. */
+  vm->tpm = tpm || os_jstr (props, "hw_tpm_version") ? 1 : props ? 0 : -1;
+  if (set_str (&vm->guest_os, os) == -1)
+    return -1;
+  for (size_t i = 0; bus && i < vm->ndisks; i++)
+    if (set_str (&vm->disks[i].bus, bus) == -1)
+      return -1;
+  for (size_t i = 0; i < vm->nnics; i++)
+    if (set_str (&vm->nics[i].model, os_jstr (props, "hw_vif_model")) == -1)
+      return -1;
+  return 0;
+}
+
+static struct vmi_disk *
+add_disk (struct vmi_vm *vm, int64_t capacity, const char *kind,
+          const char *id, const char *name)
+{
+  struct vmi_disk *d = vmi_vm_add_disk (vm);
+
+  if (d == NULL)
+    return NULL;
+  d->capacity = capacity;
+  if (asprintf ((char **) &d->provider_data, "%s %s", kind, id) == -1) {
+    d->provider_data = NULL;
+    return NULL;
+  }
+  if ((d->source_format = strdup (kind[0] == 'v' ? "cinder-volume"
+                                  : "glance-image")) == NULL
+      || (d->source_name = strdup (name ? name : id)) == NULL)
+    return NULL;
+  return d;
+}
+
+static int
+add_nics (struct vmi_vm *vm, json_object *server)
+{
+  json_object *addrs;
+
+  if (!json_object_object_get_ex (server, "addresses", &addrs)
+      || !json_object_is_type (addrs, json_type_object))
+    return 0;
+  json_object_object_foreach (addrs, net, list) {
+    for (size_t i = 0; i < json_object_array_length (list); i++) {
+      json_object *a = json_object_array_get_idx (list, i);
+      const char *mac = os_jstr (a, "OS-EXT-IPS-MAC:mac_addr");
+      bool seen = false;
+      struct vmi_nic *n;
+      for (size_t k = 0; mac && k < vm->nnics; k++)
+        seen |= vm->nics[k].mac && strcmp (vm->nics[k].mac, mac) == 0;
+      if (seen)
+        continue;   /* one port, several addresses (IPv4 and IPv6) */
+      if ((n = vmi_vm_add_nic (vm)) == NULL
+          || (n->network = strdup (net)) == NULL
+          || (mac && (n->mac = strdup (mac)) == NULL))
+        return -1;
+    }
+  }
+  return 0;
+}
+
+static const char *
+power_state (const char *status)
+{
+  if (status == NULL)
+    return NULL;
+  if (strcmp (status, "ACTIVE") == 0)
+    return "on";
+  if (strcmp (status, "SHUTOFF") == 0)
+    return "off";
+  if (strcmp (status, "SUSPENDED") == 0 || strcmp (status, "PAUSED") == 0)
+    return "suspended";
+  return NULL;
+}
+
+/* The boot image's description, or NULL (deleted image: properties
+ * unknown, not an error). */
+static json_object *
+get_image (struct os_client *c, const char *id)
+{
+  json_object *img = NULL;
+  char path[128];
+  long st;
+
+  if (c == NULL)
+    return NULL;   /* describing saved answers (tests, fuzzing) */
+  snprintf (path, sizeof path, "/images/%s", id);
+  if (os_call_status (c, "image", "GET", path, NULL, &img, 404, &st) == -1)
+    return NULL;
+  return img;
+}
+
+static int
+describe (struct os_client *c, const char *where, json_object *server,
+          json_object *volumes, struct vmi_vm *vm)
+{
+  const char *sid = os_jstr (server, "id");
+  json_object *flavor = NULL, *image = NULL, *atts = NULL, *img = NULL;
+  struct attached *list = NULL;
+  size_t n = 0;
+  int r = -1;
+
+  if (set_str (&vm->id, sid) == -1 || set_str (&vm->source_kind, "openstack") == -1
+      || set_str (&vm->source_where, where) == -1
+      || set_str (&vm->power_state, power_state (os_jstr (server, "status"))) == -1)
+    goto out;
+  if (json_object_object_get_ex (server, "flavor", &flavor)) {
+    vm->cpus = (int) os_jint (flavor, "vcpus", -1);
+    vm->memory_mib = os_jint (flavor, "ram", -1);
+  }
+  if (add_nics (vm, server) == -1)
+    goto out;
+
+  /* Booted from an image: the root disk is the first disk. */
+  if (json_object_object_get_ex (server, "image", &image)
+      && json_object_is_type (image, json_type_object) && os_jstr (image, "id")) {
+    int64_t cap = os_jint (flavor, "disk", 0) * GIB;
+    img = get_image (c, os_jstr (image, "id"));
+    if (cap <= 0)
+      cap = os_jint (img, "virtual_size", -1);
+    if (add_disk (vm, cap, "i", sid, os_jstr (img, "name")) == NULL)
+      goto out;
+  }
+  if (json_object_object_get_ex (server, "os-extended-volumes:volumes_attached",
+                                 &atts)) {
+    size_t na = json_object_array_length (atts);
+    if ((list = calloc (na + 1, sizeof *list)) == NULL)
+      goto out;
+    for (size_t i = 0; i < na; i++) {
+      const char *vid = os_jstr (json_object_array_get_idx (atts, i), "id");
+      json_object *v = vid ? find_volume (volumes, vid) : NULL;
+      if (v == NULL)
+        continue;   /* not visible to this project */
+      list[n].volume = v;
+      list[n++].device = attachment_device (v, sid);
+    }
+    qsort (list, n, sizeof *list, by_device);
+    for (size_t i = 0; i < n; i++)
+      if (add_disk (vm, os_jint (list[i].volume, "size", -1) * GIB, "v",
+                    os_jstr (list[i].volume, "id"),
+                    os_jstr (list[i].volume, "name")) == NULL)
+        goto out;
+  }
+  if (img)
+    r = apply_image_properties (vm, img);
+  else if (n > 0) {
+    json_object *meta = NULL;
+    json_object_object_get_ex (list[0].volume, "volume_image_metadata", &meta);
+    r = apply_image_properties (vm, meta);
+  }
+  else
+    r = 0;
+ out:
+  if (r == -1 && errno != ENOENT && errno != EACCES && errno != EIO) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+  }
+  if (img)
+    json_object_put (img);
+  free (list);
+  return r;
+}
+
+int
+os_vms_from_json (struct vmi_provider *p, struct os_client *c,
+                  const char *project, json_object *servers,
+                  json_object *volumes)
+{
+  json_object *sl, *vl = NULL;
+  char *where = NULL;
+  int r = -1;
+
+  if (!json_object_object_get_ex (servers, "servers", &sl)
+      || !json_object_is_type (sl, json_type_array)) {
+    errno = EPROTO;
+    vmi_error ("nova: GET /servers/detail: no \"servers\" list in the answer");
+    return -1;
+  }
+  if (!json_object_object_get_ex (volumes, "volumes", &vl)
+      || !json_object_is_type (vl, json_type_array)) {
+    errno = EPROTO;
+    vmi_error ("cinder: GET /volumes/detail: no \"volumes\" list in the answer");
+    return -1;
+  }
+  if (asprintf (&where, "openstack project %s", project) == -1) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return -1;
+  }
+  for (size_t i = 0; i < json_object_array_length (sl); i++) {
+    json_object *s = json_object_array_get_idx (sl, i);
+    const char *name = os_jstr (s, "name") ? os_jstr (s, "name") : os_jstr (s, "id");
+    struct vmi_vm *vm;
+    if (name == NULL || os_jstr (s, "id") == NULL) {
+      errno = EPROTO;
+      vmi_error ("nova: GET /servers/detail: server %zu has no id", i);
+      goto out;
+    }
+    vm = vmi_vm_new (name);
+    if (vm == NULL || describe (c, where, s, vl, vm) == -1
+        || vmi_provider_add_vm (p, vm) == -1) {
+      vmi_vm_free (vm);
+      goto out;
+    }
+  }
+  r = 0;
+ out:
+  free (where);
+  return r;
+}
+
+int
+os_list_servers (struct vmi_provider *p, struct os_client *c)
+{
+  json_object *servers = NULL, *vols = NULL;
+  int r = -1;
+
+  if (os_call (c, "compute", "GET", "/servers/detail", NULL, &servers) == 0
+      && os_call (c, "volume", "GET", "/volumes/detail", NULL, &vols) == 0)
+    r = os_vms_from_json (p, c, c->cfg.project, servers, vols);
+  if (servers)
+    json_object_put (servers);
+  if (vols)
+    json_object_put (vols);
+  return r;
+}

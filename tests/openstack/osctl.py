@@ -1,0 +1,377 @@
+#!/usr/bin/env python3
+"""The test peer's own client of the OpenStack APIs (python3-requests),
+independent of vmimport's C code: it sets the cloud up and makes fixtures.
+
+    osctl.py bootstrap        projects, users, roles, catalog (once)
+    osctl.py wait-ready       compute host up, Cinder pool reported
+    osctl.py fixtures DIR     the test's servers and volumes (see below)
+    osctl.py leftovers        our temporary snapshots/volumes/images, if any
+    osctl.py delete-fixtures  remove what 'fixtures' made
+
+STATE comes from $VMI_OS_STATE (the folder peer.sh keeps its state in).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import requests
+
+ST = os.environ['VMI_OS_STATE']
+ENV = {}
+with open(os.path.join(ST, 'env')) as f:
+    for line in f:
+        k, _, v = line.strip().partition('=')
+        ENV[k] = v
+CA = os.path.join(ST, 'tls', 'ca.pem')
+KS = 'https://127.0.0.1:%s/v3' % ENV['KS_PORT']
+PROJECT = 'vmi'
+TMP_PREFIX = 'vmimport-tmp-'
+
+
+class Cloud:
+    def __init__(self, user, password, project):
+        body = {'auth': {
+            'identity': {'methods': ['password'], 'password': {'user': {
+                'name': user, 'domain': {'name': 'Default'},
+                'password': password}}},
+            'scope': {'project': {'name': project,
+                                  'domain': {'name': 'Default'}}}}}
+        r = requests.post(KS + '/auth/tokens', json=body, verify=CA)
+        r.raise_for_status()
+        self.token = r.headers['X-Subject-Token']
+        self.project_id = r.json()['token']['project']['id']
+        self.catalog = {}
+        for s in r.json()['token'].get('catalog', []):
+            for e in s['endpoints']:
+                if e['interface'] == 'public':
+                    self.catalog[s['type']] = e['url']
+
+    def url(self, service, path):
+        if service == 'identity':
+            return KS + path
+        base = self.catalog[service].rstrip('/')
+        if service == 'image':
+            base += '/v2'
+        return base + path
+
+    def call(self, method, service, path, body=None, ok=(200, 201, 202, 204),
+             headers=None, data=None):
+        h = {'X-Auth-Token': self.token}
+        if service == 'compute':
+            h['OpenStack-API-Version'] = 'compute 2.79'
+        if service == 'volumev3':
+            h['OpenStack-API-Version'] = 'volume 3.27'
+        if headers:
+            h.update(headers)
+        r = requests.request(method, self.url(service, path), json=body,
+                             data=data, headers=h, verify=CA)
+        if r.status_code not in ok:
+            raise RuntimeError('%s %s %s: %s %s' % (service, method, path,
+                                                    r.status_code, r.text))
+        if r.status_code == 204 or not r.content:
+            return None
+        try:
+            return r.json()
+        except ValueError:
+            return r.text
+
+    def wait(self, what, fn, want, timeout=180, bad=('error',)):
+        end = time.time() + timeout
+        while True:
+            st = fn()
+            if st == want:
+                return
+            if st in bad:
+                raise RuntimeError('%s: status %s' % (what, st))
+            if time.time() > end:
+                raise RuntimeError('%s: still %s after %d s' % (what, st,
+                                                               timeout))
+            time.sleep(0.5)
+
+
+def admin():
+    return Cloud('admin', ENV['ADMIN_PW'], 'admin')
+
+
+def demo():
+    return Cloud('demo', ENV['DEMO_PW'], PROJECT)
+
+
+def find(c, path, key, name):
+    for x in c.call('GET', 'identity', path + '?name=' + name)[key]:
+        return x['id']
+    return None
+
+
+def ensure(c, path, key, body):
+    i = find(c, path, key, body['name'])
+    if i:
+        return i
+    return c.call('POST', 'identity', path, {key[:-1]: body})[key[:-1]]['id']
+
+
+def bootstrap():
+    c = admin()
+    dom = find(c, '/domains', 'domains', 'Default')
+    service = ensure(c, '/projects', 'projects',
+                     {'name': 'service', 'domain_id': dom})
+    vmi = ensure(c, '/projects', 'projects', {'name': PROJECT, 'domain_id': dom})
+    ensure(c, '/projects', 'projects', {'name': 'other', 'domain_id': dom})
+    roles = {n: ensure(c, '/roles', 'roles', {'name': n})
+             for n in ('admin', 'member', 'reader', 'service')}
+    for u in ('glance', 'cinder', 'nova', 'placement'):
+        uid = ensure(c, '/users', 'users', {'name': u, 'domain_id': dom,
+                                            'password': ENV['SERVICE_PW']})
+        for role in ('admin', 'service'):
+            c.call('PUT', 'identity', '/projects/%s/users/%s/roles/%s'
+                   % (service, uid, roles[role]))
+    uid = ensure(c, '/users', 'users', {'name': 'demo', 'domain_id': dom,
+                                        'password': ENV['DEMO_PW']})
+    for role in ('member', 'reader'):
+        c.call('PUT', 'identity', '/projects/%s/users/%s/roles/%s'
+               % (vmi, uid, roles[role]))
+    endpoints = {
+        ('glance', 'image'): 'http://127.0.0.1:%s' % ENV['GL_PORT'],
+        ('cinderv3', 'volumev3'):
+            'http://127.0.0.1:%s/v3/%%(project_id)s' % ENV['CI_PORT'],
+        ('nova', 'compute'): 'http://127.0.0.1:%s/v2.1' % ENV['NO_PORT'],
+        ('placement', 'placement'): 'http://127.0.0.1:%s' % ENV['PL_PORT'],
+        # Not Neutron: neutron_stub.py (Nova lists ports for every server).
+        ('neutron', 'network'): 'http://127.0.0.1:%s' % ENV['NE_PORT'],
+    }
+    for (name, typ), url in endpoints.items():
+        sid = ensure(c, '/services', 'services', {'name': name, 'type': typ})
+        for iface in ('public', 'internal', 'admin'):
+            c.call('POST', 'identity', '/endpoints', {'endpoint': {
+                'service_id': sid, 'interface': iface, 'url': url,
+                'region_id': 'RegionOne'}})
+
+
+def wait_ready():
+    end = time.time() + 240
+    while True:
+        try:
+            c = admin()
+            svcs = c.call('GET', 'compute', '/os-services')['services']
+            up = any(s['binary'] == 'nova-compute' and s['state'] == 'up'
+                     for s in svcs)
+            pools = c.call('GET', 'volumev3',
+                           '/scheduler-stats/get_pools')['pools']
+            rps = c.call('GET', 'placement', '/resource_providers'
+                         )['resource_providers']
+            if up and pools and rps:
+                return
+        except (requests.RequestException, RuntimeError, KeyError) as e:
+            print('wait-ready:', e, file=sys.stderr)
+        if time.time() > end:
+            raise RuntimeError('services not ready after 240 s')
+        time.sleep(1)
+
+
+def volume_file(vid):
+    return os.path.join(ENV['OS_NFS_MNT'], 'volume-' + vid)
+
+
+def create_volume(c, name, gib, fill=None, image_meta=None, boot=True):
+    v = c.call('POST', 'volumev3', '/volumes',
+               {'volume': {'size': gib, 'name': name}})['volume']
+    vid = v['id']
+    c.wait('volume ' + name,
+           lambda: c.call('GET', 'volumev3', '/volumes/' + vid)['volume']['status'],
+           'available')
+    if fill:
+        # The NFS driver's volume is a sparse raw file on the share: write the
+        # test's image into it, as a guest writing its disk would.
+        subprocess.run(['qemu-img', 'convert', '-n', '-O', 'raw', fill,
+                        volume_file(vid)], check=True)
+    if boot:
+        c.call('POST', 'volumev3', '/volumes/%s/action' % vid,
+               {'os-set_bootable': {'bootable': True}})
+    if image_meta:
+        c.call('POST', 'volumev3', '/volumes/%s/action' % vid,
+               {'os-set_image_metadata': {'metadata': image_meta}})
+    return vid
+
+
+def upload_image(c, name, path, fmt, props):
+    body = {'name': name, 'disk_format': fmt, 'container_format': 'bare',
+            'visibility': 'private'}
+    body.update(props)
+    img = c.call('POST', 'image', '/images', body)
+    with open(path, 'rb') as f:
+        c.call('PUT', 'image', '/images/%s/file' % img['id'], data=f,
+               headers={'Content-Type': 'application/octet-stream'})
+    return img['id']
+
+
+def flavor(a, name, vcpus, ram, disk):
+    for f in a.call('GET', 'compute', '/flavors/detail?is_public=None')['flavors']:
+        if f['name'] == name:
+            return f['id']
+    return a.call('POST', 'compute', '/flavors', {'flavor': {
+        'name': name, 'vcpus': vcpus, 'ram': ram, 'disk': disk}})['flavor']['id']
+
+
+def create_server(c, name, flavor_id, image=None, bdm=None):
+    """One at a time, until ACTIVE.  The services share sqlite files, and
+    sqlite answers "database is locked" at once (no waiting) when two write
+    transactions cross: a server that went to ERROR that way is made again."""
+    s = {'name': name, 'flavorRef': flavor_id, 'networks': 'none'}
+    if image:
+        s['imageRef'] = image
+    if bdm:
+        s['block_device_mapping_v2'] = bdm
+    for attempt in range(3):
+        sid = c.call('POST', 'compute', '/servers', {'server': s})['server']['id']
+        try:
+            wait_server(c, sid)
+            return sid
+        except RuntimeError as e:
+            print('server %s: %s; again' % (name, e), file=sys.stderr)
+            c.call('DELETE', 'compute', '/servers/' + sid, ok=(204, 404))
+            end = time.time() + 60
+            while time.time() < end and c.call(
+                    'GET', 'compute', '/servers/' + sid, ok=(200, 404)
+                    ).get('server', {}).get('status') not in (None, 'DELETED'):
+                time.sleep(0.5)
+            for v in bdm or []:
+                c.wait('volume ' + v['uuid'], lambda: c.call(
+                    'GET', 'volumev3', '/volumes/' + v['uuid'])['volume']['status'],
+                    'available', timeout=60)
+    raise RuntimeError('server %s: not ACTIVE after 3 tries' % name)
+
+
+def wait_server(c, sid, want='ACTIVE'):
+    c.wait('server ' + sid,
+           lambda: c.call('GET', 'compute', '/servers/' + sid)['server']['status'],
+           want, bad=('ERROR',))
+
+
+def fixtures(d):
+    """DIR holds boot.qcow2 (ext4 content), data.qcow2, image.qcow2 and
+    big.qcow2 (made by the test).  Writes DIR/ids.env."""
+    a, c = admin(), demo()
+    ids = {}
+    # Room for the fixtures and the exports' temporary volumes.
+    a.call('PUT', 'volumev3', '/os-quota-sets/' + c.project_id,
+           {'quota_set': {'volumes': 100, 'snapshots': 100,
+                          'gigabytes': 1000}})
+    ids['FLAVOR_VOL'] = flavor(a, 'vmi.vol', 2, 1536, 0)
+    ids['FLAVOR_IMG'] = flavor(a, 'vmi.img', 3, 2048, 1)
+    ids['FLAVOR_BIG'] = flavor(a, 'vmi.big', 1, 512, 0)
+    # Flavors are public: the demo project sees them.
+    boot = create_volume(c, 'fx-boot', 1, os.path.join(d, 'boot.qcow2'),
+                         {'hw_firmware_type': 'uefi', 'os_secure_boot': 'required',
+                          'hw_tpm_model': 'tpm-crb', 'hw_disk_bus': 'scsi'})
+    data = create_volume(c, 'fx-data', 1, os.path.join(d, 'data.qcow2'),
+                         boot=False)
+    big = create_volume(c, 'fx-big', 4, os.path.join(d, 'big.qcow2'))
+    dup1 = create_volume(c, 'fx-dup1', 1)
+    dup2 = create_volume(c, 'fx-dup2', 1)
+    image = upload_image(c, 'fx-image', os.path.join(d, 'image.qcow2'), 'qcow2',
+                         {'hw_firmware_type': 'bios', 'hw_disk_bus': 'sata'})
+    c.wait('image fx-image',
+           lambda: c.call('GET', 'image', '/images/' + image)['status'], 'active')
+    ids['VOL_BOOT'], ids['VOL_DATA'], ids['VOL_BIG'] = boot, data, big
+    ids['IMAGE'] = image
+    bdm = lambda v, i: {'uuid': v, 'source_type': 'volume',
+                        'destination_type': 'volume', 'boot_index': i,
+                        'delete_on_termination': False}
+    ids['SRV_VOL'] = create_server(c, 'vm-vol', ids['FLAVOR_VOL'],
+                                   bdm=[bdm(boot, 0), bdm(data, 1)])
+    ids['SRV_IMG'] = create_server(c, 'vm-img', ids['FLAVOR_IMG'], image=image)
+    ids['SRV_BIG'] = create_server(c, 'vm-big', ids['FLAVOR_BIG'],
+                                   bdm=[bdm(big, 0)])
+    ids['SRV_DUP1'] = create_server(c, 'vm-dup', ids['FLAVOR_BIG'],
+                                    bdm=[bdm(dup1, 0)])
+    ids['SRV_DUP2'] = create_server(c, 'vm-dup', ids['FLAVOR_BIG'],
+                                    bdm=[bdm(dup2, 0)])
+    ids['PROJECT_ID'] = c.project_id
+    with open(os.path.join(d, 'ids.env'), 'w') as f:
+        for k, v in ids.items():
+            f.write('%s=%s\n' % (k, v))
+
+
+def delete_fixtures():
+    """Servers, then (once detached) snapshots and volumes, then images;
+    waits until they are gone."""
+    c = demo()
+    end = time.time() + 180
+    while time.time() < end:
+        servers = c.call('GET', 'compute', '/servers')['servers']
+        if not servers:
+            break
+        for srv in servers:
+            try:
+                c.call('DELETE', 'compute', '/servers/' + srv['id'],
+                       ok=(204, 404, 409))
+            except RuntimeError as e:   # a busy sqlite: try again
+                print(e, file=sys.stderr)
+        time.sleep(1)
+    while time.time() < end:
+        snaps = c.call('GET', 'volumev3', '/snapshots/detail')['snapshots']
+        vols = c.call('GET', 'volumev3', '/volumes/detail')['volumes']
+        if not snaps and not vols:
+            break
+        for x in snaps:
+            if x['status'] in ('available', 'error'):
+                c.call('DELETE', 'volumev3', '/snapshots/' + x['id'],
+                       ok=(202, 400, 404))
+        for v in vols:
+            if not snaps and v['status'] in ('available', 'error'):
+                c.call('DELETE', 'volumev3', '/volumes/' + v['id'],
+                       ok=(202, 400, 404))
+        time.sleep(0.5)
+    for i in c.call('GET', 'image', '/images?owner=' + c.project_id)['images']:
+        c.call('DELETE', 'image', '/images/' + i['id'], ok=(204, 404))
+
+
+def leftovers():
+    c = demo()
+    out = []
+    for s in c.call('GET', 'volumev3', '/snapshots/detail')['snapshots']:
+        if (s.get('name') or '').startswith(TMP_PREFIX):
+            out.append('snapshot %s %s %s' % (s['id'], s['name'], s['status']))
+    for v in c.call('GET', 'volumev3', '/volumes/detail')['volumes']:
+        if (v.get('name') or '').startswith(TMP_PREFIX):
+            out.append('volume %s %s %s' % (v['id'], v['name'], v['status']))
+    for i in c.call('GET', 'image', '/images?owner=' + c.project_id)['images']:
+        if (i.get('name') or '').startswith(TMP_PREFIX):
+            out.append('image %s %s %s' % (i['id'], i['name'], i['status']))
+    print('\n'.join(out))
+
+
+def count(kind):
+    """How many of our temporary objects of KIND exist (any status)."""
+    c = demo()
+    if kind == 'images':
+        xs = c.call('GET', 'image', '/images?owner=' + c.project_id)['images']
+    elif kind == 'volumes':
+        xs = c.call('GET', 'volumev3', '/volumes/detail')['volumes']
+    else:
+        xs = c.call('GET', 'volumev3', '/snapshots/detail')['snapshots']
+    print(sum(1 for x in xs if (x.get('name') or '').startswith(TMP_PREFIX)))
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == 'bootstrap':
+        bootstrap()
+    elif cmd == 'wait-ready':
+        wait_ready()
+    elif cmd == 'fixtures':
+        fixtures(sys.argv[2])
+    elif cmd == 'delete-fixtures':
+        delete_fixtures()
+    elif cmd == 'leftovers':
+        leftovers()
+    elif cmd == 'count':
+        count(sys.argv[2])
+    else:
+        sys.exit('unknown command ' + cmd)
+
+
+if __name__ == '__main__':
+    main()
