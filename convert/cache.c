@@ -8,12 +8,21 @@
  * a compressed grain is inflated once and then served from here.  Long runs
  * read straight into a large caller's buffer (a sequential reader) are not
  * kept: the cache is for the small reads that come back.
+ *
+ * The blocks live in one anonymous mapping of the cache's capacity, cut
+ * into slots; a block evicted gives its slot to the next one.  Pages are
+ * touched as slots are first used, so the cache never holds more than its
+ * capacity, whatever the threads that fill it: from malloc, blocks freed
+ * by one thread and allocated by another spread over every arena, and
+ * each arena kept its share (a 64 MiB cache cost 85 MiB under 16 random
+ * readers).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "vmimport/error.h"
 #include "vmimport/formats.h"
@@ -30,7 +39,7 @@ struct entry {
   struct link lru;              /* first: a link is its entry */
   uint64_t blk;
   struct entry *hnext;          /* hash chain */
-  char data[];
+  char *data;                   /* its slot in the cache's mapping */
 };
 
 struct shard {
@@ -38,12 +47,16 @@ struct shard {
   struct entry **buckets;
   size_t nbuckets;
   struct link lru;              /* sentinel */
+  struct entry *slots;          /* max of them; the first count in use */
+  char *mem;                    /* max blocks */
   size_t count, max;
 };
 
 struct cache {
   uint32_t bs;
   unsigned shift;
+  char *mem;                    /* NSHARDS x max blocks, mmap'd */
+  size_t mem_len;
   struct shard shards[NSHARDS];
 };
 
@@ -88,8 +101,9 @@ lookup (struct shard *s, uint64_t blk)
   return NULL;
 }
 
-static void
-evict_oldest (struct shard *s)
+/* Unhook the least recently used entry, to reuse its slot. */
+static struct entry *
+take_oldest (struct shard *s)
 {
   struct entry *e = (struct entry *) s->lru.prev, **pp;
 
@@ -97,11 +111,10 @@ evict_oldest (struct shard *s)
   for (pp = &s->buckets[bucket_of (s, e->blk)]; *pp != e; pp = &(*pp)->hnext)
     ;
   *pp = e->hnext;
-  s->count--;
-  free (e);
+  return e;
 }
 
-/* Copy a block into the cache (best effort: no memory means no caching). */
+/* Copy a block into the cache. */
 static void
 insert (struct cache *c, uint64_t blk, const char *data, size_t len)
 {
@@ -111,15 +124,18 @@ insert (struct cache *c, uint64_t blk, const char *data, size_t len)
   if (s->max == 0)
     return;
   pthread_mutex_lock (&s->lock);
-  if (lookup (s, blk) == NULL && (e = malloc (sizeof *e + c->bs)) != NULL) {
-    while (s->count >= s->max)
-      evict_oldest (s);
+  if (lookup (s, blk) == NULL) {
+    if (s->count < s->max) {
+      e = &s->slots[s->count];
+      e->data = s->mem + s->count++ * (size_t) c->bs;
+    }
+    else
+      e = take_oldest (s);
     e->blk = blk;
     memcpy (e->data, data, len);
     e->hnext = s->buckets[bucket_of (s, blk)];
     s->buckets[bucket_of (s, blk)] = e;
     lru_push (s, e);
-    s->count++;
   }
   pthread_mutex_unlock (&s->lock);
 }
@@ -244,11 +260,12 @@ cache_close (struct vmi_layer *l)
     return;
   for (int i = 0; i < NSHARDS; i++) {
     struct shard *s = &c->shards[i];
-    while (s->count)
-      evict_oldest (s);
+    free (s->slots);
     free (s->buckets);
     pthread_mutex_destroy (&s->lock);
   }
+  if (c->mem)
+    munmap (c->mem, c->mem_len);
   free (c);
 }
 
@@ -280,6 +297,16 @@ vmi_cache_open (struct vmi_layer *below, uint64_t capacity,
   while ((UINT32_C (1) << c->shift) < block_size)
     c->shift++;
   per_shard = capacity / block_size / NSHARDS;
+  if (per_shard > 0) {
+    c->mem_len = per_shard * NSHARDS * block_size;
+    c->mem = mmap (NULL, c->mem_len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (c->mem == MAP_FAILED) {
+      c->mem = NULL;
+      free (c);
+      goto nomem;
+    }
+  }
   for (int i = 0; i < NSHARDS; i++) {
     struct shard *s = &c->shards[i];
     size_t nb = 16;
@@ -290,7 +317,9 @@ vmi_cache_open (struct vmi_layer *below, uint64_t capacity,
     s->max = per_shard;
     s->nbuckets = nb;
     s->buckets = calloc (nb, sizeof *s->buckets);
-    if (s->buckets == NULL) {
+    s->slots = calloc (per_shard ? per_shard : 1, sizeof *s->slots);
+    s->mem = c->mem ? c->mem + i * per_shard * block_size : NULL;
+    if (s->buckets == NULL || s->slots == NULL) {
       cache_close (&(struct vmi_layer){ .priv = c });
       goto nomem;
     }

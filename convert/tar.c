@@ -1,7 +1,10 @@
 /* Tar members as layers.  An OVA is a tar archive: the OVF, the manifest,
  * then the disks.  A member is found by reading only the 512-byte headers
- * and hopping over member data, so over HTTP finding the last disk of a
- * large OVA costs one small range request per member.
+ * and hopping over member data.  Headers are read through a window that
+ * starts at 64 KiB and doubles (to 1 MiB) while the next header lies in or
+ * just past the last one: over HTTP an archive of many small members
+ * costs requests in proportion to its size, not to its member count, and
+ * one of a few large disks a small request per member.
  *
  * Formats: POSIX ustar (name + prefix), GNU long names ('L' entries),
  * pax extended headers ('x': path, size).  The member itself is a slice of
@@ -20,6 +23,50 @@
 #define BLOCK 512
 #define MAX_LONG_NAME (64u << 10)    /* GNU 'L' entry */
 #define MAX_PAX (1u << 20)           /* pax 'x' entry */
+#define WINDOW_MIN (64u << 10)
+#define WINDOW_MAX (1u << 20)
+
+/* The bytes [off, off+len) of the archive last read. */
+struct window {
+  char *buf;
+  uint64_t off;
+  size_t len, want;             /* bytes held, size of the next read */
+};
+
+/* Read LEN bytes at OFF through W: from the window when it holds them,
+ * else one read of the next window there (a read larger than a window
+ * goes straight through). */
+static int
+window_read (struct window *w, struct vmi_layer *a, void *dst, size_t len,
+             uint64_t off)
+{
+  if (off >= w->off && off + len <= w->off + w->len) {
+    memcpy (dst, w->buf + (off - w->off), len);
+    return 0;
+  }
+  if (len > WINDOW_MAX)
+    return vmi_layer_pread (a, dst, len, off);
+  /* Dense headers (in or just past the last window): a larger window. */
+  if (w->len && off >= w->off && off < w->off + 2 * w->len)
+    w->want = w->want * 2 > WINDOW_MAX ? WINDOW_MAX : w->want * 2;
+  else
+    w->want = WINDOW_MIN;
+  if (w->want < len)
+    w->want = len;
+  if (w->buf == NULL && (w->buf = malloc (WINDOW_MAX)) == NULL) {
+    errno = ENOMEM;
+    vmi_error ("%s: out of memory", a->name);
+    return -1;
+  }
+  w->off = off;
+  w->len = a->size - off < w->want ? a->size - off : w->want;
+  if (vmi_layer_pread (a, w->buf, w->len, off) == -1) {
+    w->len = 0;
+    return -1;
+  }
+  memcpy (dst, w->buf, len);
+  return 0;
+}
 
 static uint64_t
 round_up (uint64_t n)
@@ -102,8 +149,8 @@ normalize (const char *name)
 
 /* Read the data of a special entry (long name, pax) at OFFSET. */
 static char *
-read_entry (struct vmi_layer *a, uint64_t offset, uint64_t size, uint64_t max,
-            const char *kind)
+read_entry (struct vmi_layer *a, struct window *w, uint64_t offset,
+            uint64_t size, uint64_t max, const char *kind)
 {
   char *buf;
 
@@ -127,7 +174,7 @@ read_entry (struct vmi_layer *a, uint64_t offset, uint64_t size, uint64_t max,
     vmi_error ("%s: out of memory", a->name);
     return NULL;
   }
-  if (vmi_layer_pread (a, buf, size, offset) == -1) {
+  if (window_read (w, a, buf, size, offset) == -1) {
     free (buf);
     return NULL;
   }
@@ -187,6 +234,71 @@ parse_pax (struct vmi_layer *a, uint64_t hdr, const char *p, size_t n,
   return 0;
 }
 
+/* The regular members seen by a whole walk, to refuse duplicates: GNU tar
+ * extracts the last of two members with one name, a reader that stops at
+ * the first would read the other. */
+struct seen {
+  struct seen_member { char *name; uint64_t offset; } *v;
+  size_t n, cap;
+};
+
+static int
+seen_add (struct seen *s, struct vmi_layer *a, const char *name,
+          uint64_t offset)
+{
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 64;
+    struct seen_member *v = realloc (s->v, cap * sizeof *v);
+    if (v == NULL)
+      goto nomem;
+    s->v = v;
+    s->cap = cap;
+  }
+  if ((s->v[s->n].name = strdup (name)) == NULL)
+    goto nomem;
+  s->v[s->n++].offset = offset;
+  return 0;
+ nomem:
+  errno = ENOMEM;
+  vmi_error ("%s: out of memory", a->name);
+  return -1;
+}
+
+static int
+seen_cmp (const void *x, const void *y)
+{
+  const struct seen_member *a = x, *b = y;
+  int c = strcmp (a->name, b->name);
+
+  return c ? c : a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+static int
+seen_check (struct seen *s, struct vmi_layer *a)
+{
+  if (s->n < 2)   /* nothing to compare (and qsort takes no NULL array) */
+    return 0;
+  qsort (s->v, s->n, sizeof *s->v, seen_cmp);
+  for (size_t i = 1; i < s->n; i++)
+    if (strcmp (s->v[i - 1].name, s->v[i].name) == 0) {
+      errno = EINVAL;
+      vmi_error ("%s: the archive holds two members named %s (data at "
+                 "offsets %" PRIu64 " and %" PRIu64 "); refusing it: tar "
+                 "would extract the last, a reader could take the first",
+                 a->name, s->v[i].name, s->v[i - 1].offset, s->v[i].offset);
+      return -1;
+    }
+  return 0;
+}
+
+static void
+seen_free (struct seen *s)
+{
+  for (size_t i = 0; i < s->n; i++)
+    free (s->v[i].name);
+  free (s->v);
+}
+
 int
 vmi_tar_list (struct vmi_layer *a, vmi_tar_member_fn fn, void *opaque)
 {
@@ -195,6 +307,8 @@ vmi_tar_list (struct vmi_layer *a, vmi_tar_member_fn fn, void *opaque)
   char *long_name = NULL, *pax_path = NULL;
   uint64_t pax_size = 0;
   bool pax_has_size = false;
+  struct seen seen = { 0 };
+  struct window win = { 0 };
   int r = -1;
 
   for (;;) {
@@ -213,7 +327,7 @@ vmi_tar_list (struct vmi_layer *a, vmi_tar_member_fn fn, void *opaque)
                  a->size);
       break;
     }
-    if (vmi_layer_pread (a, h, BLOCK, off) == -1)
+    if (window_read (&win, a, h, BLOCK, off) == -1)
       break;
     if (all_zero (h)) {
       r = 0;
@@ -248,12 +362,12 @@ vmi_tar_list (struct vmi_layer *a, vmi_tar_member_fn fn, void *opaque)
 
     if (type == 'L') {
       free (long_name);
-      if ((long_name = read_entry (a, data, size, MAX_LONG_NAME,
+      if ((long_name = read_entry (a, &win, data, size, MAX_LONG_NAME,
                                    "GNU long name")) == NULL)
         break;
     }
     else if (type == 'x') {
-      char *pax = read_entry (a, data, size, MAX_PAX, "pax header");
+      char *pax = read_entry (a, &win, data, size, MAX_PAX, "pax header");
       if (pax == NULL)
         break;
       if (parse_pax (a, off, pax, size, &pax_path, &pax_size,
@@ -282,6 +396,8 @@ vmi_tar_list (struct vmi_layer *a, vmi_tar_member_fn fn, void *opaque)
         name[plen + nlen] = '\0';
         member = name;
       }
+      if (seen_add (&seen, a, normalize (member), data) == -1)
+        break;
       int v = fn (opaque, normalize (member), data, size);
       if (v != 0) {
         r = v;
@@ -304,6 +420,10 @@ vmi_tar_list (struct vmi_layer *a, vmi_tar_member_fn fn, void *opaque)
       break;
     }
   }
+  if (r == 0)   /* the whole archive was walked */
+    r = seen_check (&seen, a);
+  seen_free (&seen);
+  free (win.buf);
   free (long_name);
   free (pax_path);
   return r;

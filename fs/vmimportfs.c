@@ -13,6 +13,7 @@
  */
 #define FUSE_USE_VERSION 314
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
@@ -21,6 +22,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -493,6 +495,81 @@ static const struct fuse_operations vfs_ops = {
 
 /* ---- building the tree from a provider -------------------------------- */
 
+/* ---- the mount point -------------------------------------------------- */
+
+/* Remove option NAME from the comma-separated OPTS (in place); true when
+ * it was there. */
+static bool
+take_option (char *opts, const char *name)
+{
+  size_t n = strlen (name);
+  bool found = false;
+  char *p = opts;
+
+  while (p && *p) {
+    char *end = strchr (p, ',');
+    size_t len = end ? (size_t) (end - p) : strlen (p);
+    if (len == n && strncmp (p, name, n) == 0) {
+      found = true;
+      memmove (p, end ? end + 1 : p + len, strlen (end ? end + 1 : p + len) + 1);
+      continue;
+    }
+    p = end ? end + 1 : NULL;
+  }
+  n = strlen (opts);
+  if (n > 0 && opts[n - 1] == ',')
+    opts[n - 1] = '\0';
+  return found;
+}
+
+/* What FUSE lets through and the user regrets: a file (every access then
+ * fails with EIO), a point already mounted (the mounts stack; statx says
+ * whether it is a mount's root), a folder with files in it (hidden
+ * without a word).  -o nonempty covers a folder on purpose.  Puts the
+ * full path in *REAL.  0, or -1 with the message printed. */
+static int
+check_mountpoint (const char *given, bool nonempty, char **real)
+{
+  struct statx stx;
+  DIR *d;
+  struct dirent *e;
+  int err;
+
+  if ((*real = realpath (given, NULL)) == NULL) {
+    err = errno;
+    fprintf (stderr, "vmimportfs: mount point %s: %s%s\n", given,
+             strerror (err), err == ENOTCONN ? " (a stale mount: "
+             "fusermount3 -u it)" : err == ENOENT ? " (create the folder "
+             "first)" : "");
+    return -1;
+  }
+  if (statx (AT_FDCWD, *real, 0, STATX_TYPE, &stx) == -1
+      || !S_ISDIR (stx.stx_mode)) {
+    fprintf (stderr, "vmimportfs: mount point %s: not a folder\n", given);
+    return -1;
+  }
+  if (stx.stx_attributes_mask & stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) {
+    fprintf (stderr, "vmimportfs: mount point %s: something is already "
+             "mounted there; unmount it first (fusermount3 -u %s)\n", given,
+             given);
+    return -1;
+  }
+  if (!nonempty && (d = opendir (*real)) != NULL) {
+    while ((e = readdir (d)) != NULL)
+      if (strcmp (e->d_name, ".") && strcmp (e->d_name, ".."))
+        break;
+    if (e) {
+      fprintf (stderr, "vmimportfs: mount point %s: the folder is not empty "
+               "(it holds %s); the mount would hide its files (-o nonempty "
+               "to mount there anyway)\n", given, e->d_name);
+      closedir (d);
+      return -1;
+    }
+    closedir (d);
+  }
+  return 0;
+}
+
 /* ---- command line ------------------------------------------------------ */
 
 static void
@@ -582,11 +659,22 @@ size_arg (const char *opt, const char *arg, uint64_t *out)
   int64_t v = vmi_parse_size (arg);
 
   if (v < 0) {
-    fprintf (stderr, "vmimportfs: %s %s: not a size (e.g. 64M)\n", opt, arg);
+    fprintf (stderr, "vmimportfs: %s %s: not a size; give bytes, or a "
+             "number with K, M, G or T (binary units, e.g. 64M, 2G)\n", opt,
+             arg);
     return -1;
   }
   *out = (uint64_t) v;
   return 0;
+}
+
+/* libfuse's loop returns 0 when unmounted from outside, and the number of
+ * the signal (SIGTERM, SIGINT, SIGHUP) when its handlers ended it: both are
+ * a clean unmount. */
+static int
+loop_status (int r)
+{
+  return r == 0 || r == SIGTERM || r == SIGINT || r == SIGHUP ? 0 : 3;
 }
 
 int
@@ -598,6 +686,7 @@ main (int argc, char **argv)
   const char *source_file = NULL, *source, *mountpoint;
   char *mount_opts = NULL;
   int foreground = 0, debug = 0, verbose = 0, c, status = 1;
+  bool nonempty;
   struct fuse *f = NULL;
 
   vmi_log_set_program ("vmimportfs");
@@ -683,11 +772,19 @@ main (int argc, char **argv)
     }
   }
   if (argc - optind != (source_file ? 1 : 2)) {
-    usage (stderr);
+    int n = argc - optind;
+    fprintf (stderr, "vmimportfs: %s; see vmimportfs --help\n",
+             n > (source_file ? 1 : 2) ? "too many arguments"
+             : source_file ? "missing MOUNTPOINT"
+             : n == 1 ? "missing MOUNTPOINT after SOURCE"
+             : "missing SOURCE and MOUNTPOINT");
+    fprintf (stderr, "Usage: vmimportfs [OPTIONS] SOURCE MOUNTPOINT\n"
+             "       vmimportfs [OPTIONS] --source-file FILE.yaml MOUNTPOINT\n");
     return 2;
   }
   source = source_file ? NULL : argv[optind];
   mountpoint = argv[argc - 1];
+  nonempty = mount_opts && take_option (mount_opts, "nonempty");
   if (opts.password == NULL && getenv ("VMIMPORT_PASSWORD"))
     opts.password = strdup (getenv ("VMIMPORT_PASSWORD"));
   /* A daemon says what it retried (info); -v adds debug lines. */
@@ -705,12 +802,15 @@ main (int argc, char **argv)
     goto out;
   }
 
+  /* After the source (its errors come first, exit 1), before FUSE. */
   status = 3;
+  if (check_mountpoint (mountpoint, nonempty, &fs.mountpoint) == -1)
+    goto out;
   fuse_opt_add_arg (&args, argv[0]);
   fuse_opt_add_arg (&args, "-o");
   fuse_opt_add_arg (&args, "ro,default_permissions,fsname=vmimportfs,"
                            "subtype=vmimportfs");
-  if (mount_opts) {
+  if (mount_opts && *mount_opts) {
     fuse_opt_add_arg (&args, "-o");
     fuse_opt_add_arg (&args, mount_opts);
   }
@@ -722,8 +822,9 @@ main (int argc, char **argv)
     status = 2;
     goto out;
   }
-  fs.mountpoint = realpath (mountpoint, NULL);
-  if (fuse_mount (f, mountpoint) != 0) {
+  /* The daemon moves to /, and FUSE unmounts the path it was given: give
+   * it the full one. */
+  if (fuse_mount (f, fs.mountpoint) != 0) {
     fprintf (stderr, "vmimportfs: could not mount on %s\n", mountpoint);
     goto out;
   }
@@ -739,12 +840,12 @@ main (int argc, char **argv)
     goto out;
   }
   if (fs.single)
-    status = fuse_loop (f) == 0 ? 0 : 3;
+    status = loop_status (fuse_loop (f));
   else {
     loop_cfg = fuse_loop_cfg_create ();
     fuse_loop_cfg_set_max_threads (loop_cfg, 8);
     fuse_loop_cfg_set_idle_threads (loop_cfg, 4);
-    status = fuse_loop_mt (f, loop_cfg) == 0 ? 0 : 3;
+    status = loop_status (fuse_loop_mt (f, loop_cfg));
   }
   fuse_remove_signal_handlers (fuse_get_session (f));
   fuse_unmount (f);

@@ -60,6 +60,7 @@ vmi_parse_size (const char *s)
   case 'k': case 'K': shift = 10; end++; break;
   case 'm': case 'M': shift = 20; end++; break;
   case 'g': case 'G': shift = 30; end++; break;
+  case 't': case 'T': shift = 40; end++; break;
   case '\0': break;
   default: return -1;
   }

@@ -13,6 +13,8 @@ pkgs=(
   qemu-utils e2fsprogs dosfstools xfsprogs fdisk gdisk util-linux ntfs-3g
   nginx nbdkit python3 openssl tar
   libclang-rt-14-dev time curl strace
+  # tests: the man pages (man --warnings)
+  man-db groff-base
   # tests/openstack: Debian's OpenStack services (Zed) as the test peer
   keystone glance-api cinder-api cinder-scheduler cinder-volume
   python3-nova nova-api nova-conductor nova-scheduler placement-api

@@ -36,6 +36,18 @@ expect unknown_vm_exits_2 2 'no VM named .zz.' "$VMI" copy "$T/two" --vm zz "$T/
 expect password_on_argv_refused 2 'never taken on the command line' "$VMI" ls --password secret "$R"
 expect missing_password_file_is_usage 2 'password file' "$VMI" ls --password-file "$T/no-such-file" "$R"
 
+# An archive with two members of one name (tar -r appends; GNU tar would
+# extract the last): refused, naming the member.
+mkdir -p "$T/dup"
+echo '<Envelope/>' > "$T/dup/vm.ovf"
+tar -C "$T/dup" -cf "$T/dup.ova" vm.ovf
+echo '<Envelope><!-- other --></Envelope>' > "$T/dup/vm.ovf"
+tar -C "$T/dup" -rf "$T/dup.ova" vm.ovf
+expect duplicate_tar_member_refused 1 'two members named vm.ovf' "$VMI" ls "$T/dup.ova"
+
+# A file of /proc says it is regular: refused as what it is, not for space.
+expect proc_file_dst_refused 3 'neither a regular file nor a block device' "$VMI" copy "$R" /proc/version
+
 sum_r=$(sha256sum < "$R")
 expect same_file_refused_even_with_force 2 'are the same file' "$VMI" copy --force "$R" "$R"
 check same_file_untouched bash -c "[ \"\$(sha256sum < '$R')\" = '$sum_r' ]"
@@ -51,9 +63,10 @@ cp "$T/small.dev" "$T/small.ref"
 make_loop "$T/small.dev"
 expect dst_too_small_exits_3 3 'too small.*nothing was written' "$VMI" copy "$R" "$LOOP"
 check dst_too_small_untouched cmp "$T/small.ref" "$LOOP"
-# --resume without an earlier copy.
-expect resume_without_state_exits_2 2 'no copy to resume' "$VMI" copy --resume "$R" "$T/fresh.out"
-check resume_without_state_dst_not_created test ! -e "$T/fresh.out"
+# --resume without an earlier copy: a fresh copy, said so (as rsync
+# --partial).
+expect resume_without_state_starts_fresh 0 'no copy state at .*starting a fresh copy' "$VMI" copy --quiet --resume "$R" "$T/fresh.out"
+check resume_without_state_copies cmp "$R" "$T/fresh.out"
 # A mounted device is refused (needs mount(8) to work here).
 truncate -s $((SIZE + (1 << 20))) "$T/mnt.dev"
 mkfs.ext4 -q -F "$T/mnt.dev"

@@ -200,4 +200,26 @@ verify backing_format_probed "$T/chain/probed.qcow2"
 qemu-img create -q -f qcow2 "$T/chain/looks-qcow2.raw" 1M
 qemu-img create -q -f qcow2 -b looks-qcow2.raw -F raw "$T/chain/rawfmt.qcow2" 1M
 verify backing_format_raw_is_not_probed "$T/chain/rawfmt.qcow2"
+# --- A virtual size that is not a multiple of 512 (qemu-img rounds up when
+# it creates one; other tools write them).  We expose every byte; qemu reads
+# the size rounded down to a sector.  So the prefix qemu reads is compared
+# with qemu-img convert, and the tail with the same image read before its
+# size was cut (README, "QCOW2 sizes").
+qemu-img create -q -f qcow2 "$T/odd.qcow2" 1000448
+qemu-io -f qcow2 -c 'write -P 0x11 0 4096' -c 'write -P 0x5a 990000 10448' \
+  "$T/odd.qcow2" >/dev/null
+qemu-img convert -O raw "$T/odd.qcow2" "$T/odd-uncut.ref"
+python3 -c '
+import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(24); f.write(struct.pack(">Q", 1000001))' "$T/odd.qcow2"
+qemu-img convert -O raw "$T/odd.qcow2" "$T/odd-qemu.ref"
+"$LT" cat "$T/odd.qcow2" "$T/odd.out"
+check qcow2_odd_size_exposed_exactly test "$(stat -c %s "$T/odd.out")" -eq 1000001
+check qcow2_odd_size_qemu_rounds_down test "$(stat -c %s "$T/odd-qemu.ref")" -eq 999936
+check qcow2_odd_size_prefix_matches_qemu_img_convert cmp -n 999936 "$T/odd-qemu.ref" "$T/odd.out"
+check qcow2_odd_size_tail_matches_the_uncut_image \
+  cmp -i 999936:999936 -n $((1000001 - 999936)) "$T/odd-uncut.ref" "$T/odd.out"
+check qcow2_odd_size_tail_holds_data bash -c "
+  tail -c 65 '$T/odd.out' | od -An -tx1 | grep -q 5a"
 finish

@@ -230,6 +230,14 @@ member_is (struct vmi_layer *a, const char *name, const char *want, size_t len)
   return ok;
 }
 
+static int
+count_cb (void *opaque, const char *name, uint64_t offset, uint64_t size)
+{
+  (void) name, (void) offset, (void) size;
+  ++*(int *) opaque;
+  return 0;
+}
+
 static void
 test_tar (void)
 {
@@ -292,6 +300,35 @@ test_tar (void)
   }
   a = vmi_memory_open (t, sizeof t, "huge.tar");
   CHECK ("tar_huge_size_is_an_error", vmi_tar_open_member (a, "h") == NULL);
+  vmi_layer_close (a);
+
+  /* Two members of one name ("./d.vmdk" and "d.vmdk"): a whole walk
+   * refuses the archive, naming the member. */
+  memset (t, 0, sizeof t);
+  p = t;
+  tar_header (p, "./d.vmdk", '0', 3, 0, NULL); p += 512;
+  memcpy (p, "one", 3); p += 512;
+  tar_header (p, "e.txt", '0', 1, 0, NULL); p += 512;
+  memcpy (p, "e", 1); p += 512;
+  tar_header (p, "d.vmdk", '0', 3, 0, NULL); p += 512;
+  memcpy (p, "two", 3); p += 512;
+  p += 1024;
+  a = vmi_memory_open (t, (uint64_t) (p - t), "dup.tar");
+  /* No regular member at all (a folder, then the end): nothing to
+   * compare, no error (UBSan once caught qsort of a NULL list here). */
+  {
+    static unsigned char e[512 * 4];
+    struct vmi_layer *ea;
+    int n = 0;
+    tar_header (e, "dir/", '5', 0, 0, NULL);
+    ea = vmi_memory_open (e, sizeof e, "empty.tar");
+    CHECK ("tar_without_members_lists_nothing",
+           vmi_tar_list (ea, count_cb, &n) == 0 && n == 0);
+    vmi_layer_close (ea);
+  }
+  CHECK ("tar_duplicate_member_is_refused_by_name",
+         vmi_tar_list (a, count_cb, &(int){ 0 }) == -1
+         && strstr (vmi_error_get (), "two members named d.vmdk") != NULL);
   vmi_layer_close (a);
 }
 

@@ -27,6 +27,7 @@
 #include <openssl/evp.h>
 
 #include "vmimport/error.h"
+#include "vmimport/formats.h"
 #include "cli.h"
 #include "convert.h"
 #include "target.h"
@@ -100,12 +101,15 @@ usage (FILE *f)
            "                      do not zero its unallocated ranges\n"
            "  --verify            read DST back, compare a SHA-256 of every\n"
            "                      allocated range, print the image's SHA-256\n"
-           "  --force             overwrite a non-empty file or a mounted device\n"
+           "  --force             overwrite a non-empty file or a mounted device,\n"
+           "                      skip the free-space check (never a file the\n"
+           "                      source reads)\n"
            "  --buffered          write through the page cache (default: around\n"
            "                      it, O_DIRECT, where DST allows)\n"
            "  --fsync             flush a file DST to stable storage before\n"
            "                      reporting done, as a block device always is\n"
-           "  --resume            continue a copy that stopped (state beside DST)\n"
+           "  --resume            continue a copy that stopped (state beside DST;\n"
+           "                      without one, a fresh copy)\n"
            "  --state-file FILE   where the resume state is kept (default:\n"
            "                      DST.vmimport-state; for a device\n"
            "                      /var/tmp/vmimport-copy_dev_NAME.state)\n"
@@ -294,32 +298,43 @@ worker (void *arg)
   return NULL;
 }
 
-/* Bytes the copy handles in all (TOTAL) and in the units already done by
- * an earlier run (DONE). */
+/* Bytes the copy handles in all (TOTAL), in the units already done by an
+ * earlier run (DONE), and the space it still needs on a file DST (NEED):
+ * the data of the units not done, less what DST already holds there
+ * (written before a resumed copy stopped). */
 static int
-count_work (struct copy *c, uint64_t *total, uint64_t *done)
+count_work (struct copy *c, uint64_t *total, uint64_t *done, uint64_t *need)
 {
   struct vmi_extents e = { 0 };
   int64_t data = vmi_layer_allocated (c->src);
+  bool resumed = false;
 
-  *done = 0;
+  *done = *need = 0;
   if (data < 0)
     return -1;
   *total = c->zero_holes ? c->vsize : (uint64_t) data;
+  for (uint64_t k = 0; k < c->nunits && !resumed; k++)
+    resumed = resume_is_done (c->state, k);
+  if (!resumed && (c->dst->is_blk || c->dst->size == 0)) {
+    *need = c->zero_holes ? 0 : *total;
+    return 0;
+  }
   for (uint64_t k = 0; k < c->nunits; k++) {
-    if (!resume_is_done (c->state, k))
-      continue;
-    if (c->zero_holes) {
-      *done += unit_len (c, k);
-      continue;
-    }
+    uint64_t d = 0, have;
     if (vmi_layer_extents (c->src, k * UNIT, unit_len (c, k), &e) == -1) {
       vmi_extents_free (&e);
       return -1;
     }
     for (size_t i = 0; i < e.n; i++)
       if (e.v[i].type == VMI_EXTENT_DATA)
-        *done += e.v[i].length;
+        d += e.v[i].length;
+    if (resume_is_done (c->state, k)) {
+      *done += c->zero_holes ? unit_len (c, k) : d;
+      continue;
+    }
+    have = c->dst->is_blk ? d : target_allocated (c->dst, k * UNIT,
+                                                  unit_len (c, k));
+    *need += d > have ? d - have : 0;
   }
   vmi_extents_free (&e);
   return 0;
@@ -577,9 +592,9 @@ check_space (struct target *t, uint64_t need)
     return 0;
   cli_format_size (a, sizeof a, (double) need);
   cli_format_size (b, sizeof b, (double) sv.f_bavail * sv.f_frsize);
-  fprintf (stderr, "vmimport copy: %s: not enough free space: the disk holds "
-           "%s of data, the filesystem has %s free; nothing was written\n",
-           t->path, a, b);
+  fprintf (stderr, "vmimport copy: %s: not enough free space: the copy still "
+           "has %s to write, the filesystem has %s free; nothing was written "
+           "(--force to try anyway)\n", t->path, a, b);
   return -1;
 }
 
@@ -591,6 +606,31 @@ same_file (const char *a, const char *b)
   return stat (a, &sa) == 0 && stat (b, &sb) == 0
          && ((sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
              || (S_ISBLK (sa.st_mode) && sa.st_rdev == sb.st_rdev));
+}
+
+/* DST must not be a file the source reads: a backing file, an extent, the
+ * archive, or the file behind a loop device; nor one that another program
+ * reads or writes under a lock, as qemu does (a vmimportfs mount, qemu, a
+ * second copy).  --force does not change that: it would destroy the
+ * source. */
+static int
+check_not_source (struct target *t)
+{
+  char name[1024];
+
+  if (vmi_file_is_open (t->fd, name, sizeof name)) {
+    fprintf (stderr, "vmimport copy: %s: the source reads it (as %s); "
+             "refusing to overwrite a file of the source, even with "
+             "--force\n", t->path, name);
+    return EXIT_USAGE;
+  }
+  if (vmi_file_lock_writer (t->fd) == -1) {
+    fprintf (stderr, "vmimport copy: %s: another program holds it open under "
+             "a lock (a vmimportfs mount reading it, qemu, another vmimport "
+             "copy); refusing to write it, even with --force\n", t->path);
+    return EXIT_DEST;
+  }
+  return 0;
 }
 
 int
@@ -605,9 +645,9 @@ cli_copy (int argc, char **argv)
   const char *src_arg, *dst_arg;
   char *state_path = NULL, *identity = NULL, extra[256], sha[65];
   size_t vmi, di;
-  uint64_t total = 0, done = 0;
+  uint64_t total = 0, done = 0, need = 0;
   bool save_state = true, keep_dst = false;
-  int rc;
+  int rc, r = 0;
 
   cli_common_init (&cc);
   pthread_mutex_init (&c.lock, NULL);
@@ -645,7 +685,8 @@ cli_copy (int argc, char **argv)
   c.nunits = (c.vsize + UNIT - 1) / UNIT;
   c.verify = a.verify;
 
-  if ((rc = target_open (&dst, dst_arg, c.vsize, a.force, a.resume)) != 0)
+  if ((rc = target_open (&dst, dst_arg, c.vsize, a.force, a.resume)) != 0
+      || (rc = check_not_source (&dst)) != 0)
     goto out;
   c.dst = &dst;
   c.zero_holes = dst.is_blk && !a.target_is_zero;
@@ -658,17 +699,22 @@ cli_copy (int argc, char **argv)
     fprintf (stderr, "vmimport copy: out of memory\n");
     goto out;
   }
-  if (a.resume && resume_load (c.state) == -1) {
+  if (a.resume && (r = resume_load (c.state)) == -1) {
     cli_print_error ("copy --resume");
     goto out;
   }
+  if (a.resume && r == 1) {   /* as rsync --partial: nothing kept, start */
+    fprintf (stderr, "vmimport copy: no copy state at %s: starting a fresh "
+             "copy\n", state_path);
+    a.resume = false;
+  }
   rc = EXIT_SOURCE;
-  if (count_work (&c, &total, &done) == -1) {
+  if (count_work (&c, &total, &done, &need) == -1) {
     cli_print_error (NULL);
     goto out;
   }
   rc = EXIT_DEST;
-  if (check_space (&dst, c.zero_holes ? 0 : total - done) == -1
+  if ((!a.force && check_space (&dst, need) == -1)
       || target_prepare (&dst, c.vsize, a.resume) == -1)
     goto out;
   keep_dst = true;
@@ -696,8 +742,11 @@ cli_copy (int argc, char **argv)
   run (&c, a.jobs, save_state);
 
   if (c.failed || stop_signal) {
-    if (save_state && resume_save (c.state, &dst) == -1)
+    if (save_state && resume_save (c.state, &dst) == -1) {
+      fprintf (stderr, "vmimport copy: cannot save the copy state: %s\n",
+               vmi_error_get ());
       save_state = false;
+    }
     progress_finish (c.prog, c.failed ? "failed" : "interrupted", NULL);
     if (c.failed)
       fprintf (stderr, "vmimport copy: %s\n", c.fail_msg);

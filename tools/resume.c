@@ -118,6 +118,8 @@ resume_load (struct resume_state *s)
   int lineno = 0, have_bits = 0, r = -1;
 
   if (f == NULL) {
+    if (errno == ENOENT)
+      return 1;
     vmi_error ("no copy to resume: cannot read the state file %s: %s",
                s->path, strerror (errno));
     return -1;
@@ -186,12 +188,60 @@ resume_is_done (const struct resume_state *s, uint64_t k)
   return __atomic_load_n (&s->bits[k / 8], __ATOMIC_ACQUIRE) >> (k % 8) & 1;
 }
 
+/* The state file's text, for MARKS. */
+static char *
+state_text (const struct resume_state *s, const uint8_t *marks, size_t *len)
+{
+  size_t nbytes = s->nunits / 8 + 1;
+  char *text = NULL;
+  FILE *f = open_memstream (&text, len);
+
+  if (f == NULL)
+    return NULL;
+  fprintf (f, MAGIC "\nidentity %s\nsize %" PRIu64 "\nunit %" PRIu64 "\ndone ",
+           s->identity, s->vsize, s->unit);
+  for (size_t i = 0; i < nbytes; i++)
+    fprintf (f, "%02x", marks[i]);
+  fprintf (f, "\n");
+  if (fclose (f) != 0) {
+    free (text);
+    return NULL;
+  }
+  return text;
+}
+
+static int
+write_file (const char *path, int flags, const char *text, size_t len)
+{
+  int fd = open (path, O_WRONLY | O_CLOEXEC | flags, 0644), ok = 1;
+  ssize_t r;
+
+  if (fd == -1)
+    return -1;
+  while (len > 0 && ok) {
+    r = write (fd, text, len);
+    if (r > 0) {
+      text += r;
+      len -= r;
+    }
+    else if (r == 0 || errno != EINTR)
+      ok = 0;
+  }
+  ok = ok && fsync (fd) == 0;
+  if (close (fd) == -1 || !ok) {
+    if (errno == 0)
+      errno = EIO;
+    return -1;
+  }
+  return 0;
+}
+
 int
 resume_save (struct resume_state *s, struct target *t)
 {
-  size_t nbytes = s->nunits / 8 + 1;
-  FILE *f;
-  int ok;
+  size_t nbytes = s->nunits / 8 + 1, len;
+  char *text;
+  int r = 0;
 
   for (size_t i = 0; i < nbytes; i++)
     s->snap[i] = __atomic_load_n (&s->bits[i], __ATOMIC_ACQUIRE);
@@ -200,23 +250,27 @@ resume_save (struct resume_state *s, struct target *t)
     vmi_error ("%s: sync: %s", t->path, strerror (errno));
     return -1;
   }
-  if ((f = fopen (s->tmp, "w")) == NULL) {
-    vmi_error ("%s: %s", s->tmp, strerror (errno));
+  if ((text = state_text (s, s->snap, &len)) == NULL) {
+    vmi_error ("%s: out of memory", s->path);
     return -1;
   }
-  fprintf (f, MAGIC "\nidentity %s\nsize %" PRIu64 "\nunit %" PRIu64 "\ndone ",
-           s->identity, s->vsize, s->unit);
-  for (size_t i = 0; i < nbytes; i++)
-    fprintf (f, "%02x", s->snap[i]);
-  fprintf (f, "\n");
-  ok = fflush (f) == 0 && fsync (fileno (f)) == 0;
-  ok = fclose (f) == 0 && ok;
-  if (!ok || rename (s->tmp, s->path) == -1) {
+  errno = 0;
+  if (write_file (s->tmp, O_CREAT | O_TRUNC, text, len) == 0
+      && rename (s->tmp, s->path) == 0)
+    goto out;
+  unlink (s->tmp);
+  /* A full filesystem (often the reason the copy stopped) has no block for
+   * a new file: overwrite the old one in place.  Its length is the same,
+   * and marks are only ever added, so even a torn write leaves each byte
+   * old or new: marks that are all true. */
+  if ((errno != ENOSPC && errno != EDQUOT)
+      || write_file (s->path, 0, text, len) == -1) {
     vmi_error ("%s: %s", s->path, strerror (errno));
-    unlink (s->tmp);
-    return -1;
+    r = -1;
   }
-  return 0;
+ out:
+  free (text);
+  return r;
 }
 
 void

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -132,6 +133,7 @@ target_open (struct target *t, const char *path, uint64_t vsize, bool force,
              bool resume)
 {
   struct stat st;
+  struct statfs sf;
   char msg[512];
 
   memset (t, 0, sizeof *t);
@@ -160,7 +162,10 @@ target_open (struct target *t, const char *path, uint64_t vsize, bool force,
     t->is_blk = true;
     return open_device (t, path, &st, vsize, force);
   }
-  if (!S_ISREG (st.st_mode))
+  /* /proc and /sys files say they are regular, on a filesystem of no
+   * blocks. */
+  if (!S_ISREG (st.st_mode)
+      || (statfs (path, &sf) == 0 && sf.f_blocks == 0))
     return fail (path, "is neither a regular file nor a block device",
                  EXIT_DEST);
   if (st.st_size > 0 && !force && !resume) {
@@ -354,6 +359,28 @@ target_zero (struct target *t, uint64_t offset, uint64_t len)
   if (errno != EOPNOTSUPP && errno != ENOTTY && errno != EINVAL)
     return -1;
   return write_zeros (t, a, b - a);
+}
+
+uint64_t
+target_allocated (struct target *t, uint64_t offset, uint64_t len)
+{
+  uint64_t end = offset + len, n = 0;
+  off_t data, hole;
+
+  if (t->is_blk)
+    return len;
+  while (offset < end) {
+    if ((data = lseek (t->fd, offset, SEEK_DATA)) == -1
+        || (uint64_t) data >= end)
+      break;
+    if ((hole = lseek (t->fd, data, SEEK_HOLE)) == -1)
+      hole = end;
+    if ((uint64_t) hole > end)
+      hole = end;
+    n += hole - data;
+    offset = hole;
+  }
+  return n;
 }
 
 int

@@ -42,6 +42,9 @@ int target_read(struct target *t, void *buf, size_t len, uint64_t offset);
  * for the sector-aligned middle, written zeros at unaligned edges. */
 int target_zero(struct target *t, uint64_t offset, uint64_t len);
 int target_sync(struct target *t);
+/* Bytes of [OFFSET, OFFSET+LEN) that a file DST has allocated (SEEK_DATA /
+ * SEEK_HOLE); all of it for a device, none where SEEK_DATA is missing. */
+uint64_t target_allocated(struct target *t, uint64_t offset, uint64_t len);
 /* Close; a file we created is removed when REMOVE is set. */
 void target_close(struct target *t, bool remove);
 
@@ -52,8 +55,9 @@ struct resume_state;
 char *resume_default_path(const struct target *t);
 struct resume_state *resume_new(const char *path, const char *identity,
                                 uint64_t vsize, uint64_t unit);
-/* Load the marks from the file; -1 (message recorded) when it is missing
- * or was written for another source, size or unit. */
+/* Load the marks from the file: 0; 1 when there is no file; -1 (message
+ * recorded) when it cannot be read or was written for another source,
+ * size or unit. */
 int resume_load(struct resume_state *s);
 void resume_mark(struct resume_state *s, uint64_t unit_index);
 bool resume_is_done(const struct resume_state *s, uint64_t unit_index);

@@ -6,6 +6,7 @@
 #ifndef VMIMPORT_FORMATS_H
 #define VMIMPORT_FORMATS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vmimport/layer.h"
@@ -16,6 +17,14 @@ extern "C" {
 
 /* Local file (or block device): pread(2), SEEK_DATA/SEEK_HOLE extents. */
 struct vmi_layer *vmi_file_open(const char *path);
+/* Does an open file layer read the file or device open as FD (the same
+ * inode, the same device, a loop device over it or the file behind one)?
+ * 1 with the layer's name in NAME, else 0. */
+int vmi_file_is_open(int fd, char *name, size_t len);
+/* Before writing the file open as FD: fail with EBUSY when another open
+ * file (another program's, or ours) holds it for reading without sharing
+ * write, or for writing; else take the locks of a writer.  0 or -1. */
+int vmi_file_lock_writer(int fd);
 
 /* In-memory bytes (not copied; must outlive the layer).  For tests and fuzz
  * targets. */

@@ -52,7 +52,7 @@ void vmi_source_opts_clear(struct vmi_source_opts *o);
  * by vmimportfs and vmimport.  Returns 0, or -1 with an error recorded. */
 int vmi_source_opts_set(struct vmi_source_opts *o, const char *name,
                         const char *value);
-/* A size as the command line writes it: "64M", "1G", "512k", "4096",
+/* A size as the command line writes it: "64M", "1G", "1T", "512k", "4096",
  * optionally with "iB" or "B".  -1 if it is not one. */
 int64_t vmi_parse_size(const char *s);
 /* Read a password file (first line, trailing newline stripped) into

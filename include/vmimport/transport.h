@@ -54,7 +54,8 @@ struct vmi_layer *vmi_tar_open_member(struct vmi_layer *archive,
  * FN gets each member's path, the offset of its data in the archive and
  * its size; a non-zero return from FN stops the walk and is returned.
  * Returns 0 at the end of the archive, -1 on error (truncated or corrupt
- * headers). */
+ * headers, or two regular members of one name: refused once the whole
+ * archive was walked). */
 typedef int (*vmi_tar_member_fn)(void *opaque, const char *name,
                                  uint64_t offset, uint64_t size);
 int vmi_tar_list(struct vmi_layer *archive, vmi_tar_member_fn fn,

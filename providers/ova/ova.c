@@ -64,7 +64,13 @@ static int
 list_cb (void *opaque, const char *name, uint64_t offset, uint64_t size)
 {
   struct ova *o = opaque;
-  struct member *v = realloc (o->members, (o->nmembers + 1) * sizeof *v);
+  struct member *v = o->members;
+
+  /* Room for 16, then doubled at each power of two: an archive of 50,000
+   * members must not cost a copy of the list per member. */
+  if (o->nmembers == 0 || (o->nmembers >= 16
+                           && (o->nmembers & (o->nmembers - 1)) == 0))
+    v = realloc (o->members, (o->nmembers ? 2 * o->nmembers : 16) * sizeof *v);
 
   if (v == NULL || (name = strdup (name)) == NULL) {
     if (v)
