@@ -20,7 +20,7 @@ rc=$?
 logs=("$BUILD/meson-logs/testlog.json")
 broken=0
 # With no test named: also the concurrency tests under ThreadSanitizer
-# (build-tsan) and each fuzz target for FUZZ_SECONDS (default 60; 0 skips)
+# (build-tsan) and each fuzz target for FUZZ_SECONDS (default 30; 0 skips)
 # in a clang + libFuzzer build (build-fuzz).
 extra () {  # extra DIR SUITE PROCESSES MESON-SETUP-ARGS...
   local dir=$1 suite=$2 procs=$3; shift 3
@@ -34,7 +34,7 @@ extra () {  # extra DIR SUITE PROCESSES MESON-SETUP-ARGS...
 }
 if [ $# -eq 0 ]; then
   extra build-tsan tsan 1 -Dwerror=true -Db_sanitize=thread -Db_lundef=false || rc=1
-  export FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+  export FUZZ_SECONDS=${FUZZ_SECONDS:-30}
   if [ "$FUZZ_SECONDS" != 0 ]; then
     # One target per core: each gets a core of its own for FUZZ_SECONDS.
     CC=clang extra build-fuzz fuzz "$(nproc)" -Dfuzz=true -Dwerror=true -Db_sanitize=address,undefined \
