@@ -461,6 +461,9 @@ add_nic (struct inv *iv, struct vmi_vm *vm, xmlNodePtr d, const char *type)
 static int
 add_devices (struct inv *iv, struct vmi_vm *vm, xmlNodePtr devices)
 {
+  /* The device list says whether a vTPM is there; without it, unknown. */
+  if (devices)
+    vm->tpm = 0;
   for (xmlNodePtr d = devices ? devices->children : NULL; d; d = d->next) {
     char *type;
     int r = 0;
@@ -471,6 +474,8 @@ add_devices (struct inv *iv, struct vmi_vm *vm, xmlNodePtr devices)
       r = add_disk (vm, devices, d);
     else if (type && nic_model (type))
       r = add_nic (iv, vm, d, type);
+    else if (type && strcmp (type, "VirtualTPM") == 0)
+      vm->tpm = 1;
     free (type);
     if (r == -1)
       return -1;
