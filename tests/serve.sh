@@ -40,6 +40,7 @@ check vm_json_is_the_mounts bash -c "curl -sf '${URL}beta/vm.json' | python3 -c 
 import json,sys; j=json.load(sys.stdin); assert j[\"disks\"][0][\"capacity\"] == $(stat -c %s "$T/beta.ref"), j'"
 check whole_disk_get_matches_qemu bash -c "curl -sf '${URL}alpha/disk-0.img' -o '$T/a.get' && cmp '$T/a.get' '$T/alpha.ref'"
 check head_gives_virtual_size bash -c "curl -sfI '${URL}alpha/disk-0.img' | tr -d '\r' | grep -qx 'Content-Length: $(stat -c %s "$T/alpha.ref")'"
+check connections_are_kept_alive bash -c "curl -sf -r 0-9 '${URL}alpha/disk-0.img' -o /dev/null -r 10-19 '${URL}alpha/disk-0.img' -o /dev/null -w '%{num_connects}\n' | tr '\n' ' ' | grep -qx '1 0 '"
 check head_has_etag_and_last_modified bash -c "curl -sfI '${URL}alpha/disk-0.img' | grep -qi '^ETag: \"' && curl -sfI '${URL}alpha/disk-0.img' | grep -qi '^Last-Modified: '"
 range_ok () {  # range_ok FIRST LAST FILE REF
   local first=$1 last=$2 path=$3 ref=$4
@@ -61,8 +62,12 @@ check wrong_token_is_404 bash -c "
   [ \"\$(curl -s -o /dev/null -w '%{http_code}' \"\$base/alpha/disk-0.img\")\" = 404 ] &&
   [ \"\$(curl -s -o /dev/null -w '%{http_code}' \"\$base/\")\" = 404 ]"
 check missing_disk_is_404 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' '${URL}alpha/disk-7.img')\" = 404 ]"
+# qemu 7.2's curl driver can hang for good with requests in flight on
+# several connections (seen against nginx as well: 1 run in 2), so it
+# reads one request at a time (-m 1), under a timeout that fails the check
+# rather than the suite.
 check qemu_curl_driver_reads_identical_bytes bash -c "
-  qemu-img convert -f raw -O raw 'json:{\"file.driver\":\"http\",\"file.url\":\"${URL}beta/disk-0.img\"}' '$T/b.qemu' &&
+  timeout 300 qemu-img convert -m 1 -f raw -O raw 'json:{\"file.driver\":\"http\",\"file.url\":\"${URL}beta/disk-0.img\"}' '$T/b.qemu' &&
   cmp '$T/b.qemu' '$T/beta.ref'"
 check sixteen_readers_get_identical_bytes bash -c "
   for i in \$(seq 1 16); do

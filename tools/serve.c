@@ -434,6 +434,7 @@ handle (void *cls, struct MHD_Connection *c, const char *url,
         const char *method, const char *version, const char *upload_data,
         size_t *upload_size, void **con_cls)
 {
+  static int seen;
   struct server *s = cls;
   struct vmi_tree_node n;
   const char *path;
@@ -441,7 +442,15 @@ handle (void *cls, struct MHD_Connection *c, const char *url,
   (void) version;
   (void) upload_data;
   (void) upload_size;
-  (void) con_cls;
+  /* The first call comes with the headers only: answering then makes
+   * libmicrohttpd close the connection after the response (the request
+   * might still have a body), and every range read a client makes costs
+   * a new connection (qemu's curl driver sometimes hangs on that).  So
+   * answer at the second call, when the request is all in. */
+  if (*con_cls == NULL) {
+    *con_cls = &seen;
+    return MHD_YES;
+  }
   if (strcmp (method, "GET") != 0 && strcmp (method, "HEAD") != 0)
     return send_text (c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
                       "only GET and HEAD\n");
