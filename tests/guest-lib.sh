@@ -146,8 +146,15 @@ GUEST_KEY=$( (declare -f _guest_configure _guest_build; echo "$GUEST_SIZE_MIB") 
 GUEST_IMAGE="$VMI_GUEST_CACHE/vmimport-test-guest-$GUEST_KEY.raw"
 
 guest_image () {
+  local fd r=0
+  # One build at a time: tests/run.sh starts one early, in the background,
+  # and a test that needs the image waits for it here.
+  exec {fd}>"$GUEST_IMAGE.lock"
+  flock "$fd"
   if [ ! -s "$GUEST_IMAGE" ]; then
-    _guest_build "$GUEST_IMAGE" || return 1
+    _guest_build "$GUEST_IMAGE" || r=1
   fi
-  echo "$GUEST_IMAGE"
+  flock -u "$fd"
+  exec {fd}>&-
+  [ $r -eq 0 ] && echo "$GUEST_IMAGE"
 }
