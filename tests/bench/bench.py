@@ -313,13 +313,28 @@ def peak_rss_kib(pid):
 TIMEOUT = None
 
 
+def run_bounded(cmd, env=None):
+    """subprocess.run(CMD) in a session of its own, stdout discarded, stderr
+    returned; past TIMEOUT the whole session (nbdkit and the qemu-img it
+    started too) is killed and RuntimeError says so."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                         text=True, start_new_session=True)
+    try:
+        _, err = p.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        raise RuntimeError(f"timed out after {TIMEOUT:.0f} s")
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd[0]}: exit {p.returncode}: " + err.strip()[-200:])
+    return err
+
+
 def timed(cmd, env=None):
     """Wall time and peak RSS (KiB) of CMD via /usr/bin/time."""
     with tempfile.NamedTemporaryFile("r") as tf:
         t0 = time.monotonic()
-        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf.name] + cmd, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                       timeout=TIMEOUT)
+        run_bounded(["/usr/bin/time", "-f", "%M", "-o", tf.name] + cmd, env=env)
         dt = time.monotonic() - t0
         rss = int(tf.read().strip().splitlines()[-1])
     return dt, rss
@@ -330,17 +345,15 @@ def by_hand(cmd, cleanup=None):
     bash's `time -p` around the command, in a shell of its own.  Returns
     the "real" seconds bash printed."""
     drop_caches()
-    p = subprocess.run(["bash", "-c", f"time -p ( {cmd} ) >/dev/null"], capture_output=True,
-                       text=True, timeout=TIMEOUT)
-    if cleanup:
-        subprocess.run(["bash", "-c", cleanup], stderr=subprocess.DEVNULL)
-    if p.returncode != 0:
-        err = [x for x in p.stderr.splitlines() if not x.startswith(("real ", "user ", "sys "))]
-        raise RuntimeError(" ".join(err)[-200:] or f"exit {p.returncode}")
-    for line in p.stderr.splitlines():
+    try:
+        err = run_bounded(["bash", "-c", f"time -p ( {cmd} ) >/dev/null"])
+    finally:
+        if cleanup:
+            subprocess.run(["bash", "-c", cleanup], stderr=subprocess.DEVNULL)
+    for line in err.splitlines():
         if line.startswith("real "):
             return float(line.split()[1])
-    raise RuntimeError("no time from bash: " + p.stderr[-200:])
+    raise RuntimeError("no time from bash: " + err[-200:])
 
 
 def du_bytes(path):
@@ -475,7 +488,9 @@ class Bench:
     def hand_raw_cp(self, raw):
         return f"cp --sparse=always {raw} {self.out}"
 
-    def first_byte(self, url):
+    def first_byte(self, url, at=0):
+        """Mount URL, then read 4 KiB at AT (the first byte of data: the
+        start of the disk is a hole, which needs no request)."""
         t0 = time.monotonic()
         p = subprocess.Popen([self.fs, "-f", url, self.mnt], stderr=subprocess.PIPE)
         while not os.path.ismount(self.mnt):
@@ -486,7 +501,7 @@ class Bench:
         vm = sorted(os.listdir(self.mnt))[0]
         t1 = time.monotonic()
         with open(os.path.join(self.mnt, vm, "disk-0.img"), "rb") as f:
-            b = f.read(4096)
+            b = os.pread(f.fileno(), 4096, at)
         t_read = time.monotonic() - t1
         rss = peak_rss_kib(p.pid)
         sh(["fusermount3", "-u", self.mnt])
@@ -706,12 +721,17 @@ def link_cases(b, d, url, raw):
     ]
 
 
-def first_byte_case(b, url, runs, rtt=None):
+def first_byte_case(b, url, runs, raw, rtt=None):
+    fd = os.open(raw, os.O_RDONLY)
+    try:
+        at = data_ranges(fd)[0][0]
+    finally:
+        os.close(fd)
     mounts, reads, rss = [], [], []
     for _ in range(runs + 1):
         try:
             drop_caches()
-            m, r, k = b.first_byte(url)
+            m, r, k = b.first_byte(url, at)
             mounts.append(m); reads.append(r); rss.append(k or 0)
         except Exception as e:
             log(f"bench: first_byte: FAILED: {e}")
@@ -723,7 +743,7 @@ def first_byte_case(b, url, runs, rtt=None):
         except Exception as e:
             log(f"bench: inspect: FAILED: {e}")
             break
-    out = {"mount_s": median(mounts[1:]), "first_4k_read_s": median(reads[1:]),
+    out = {"mount_s": median(mounts[1:]), "first_4k_read_s": median(reads[1:]), "first_data_offset": at,
            "inspect_s": median(its), "peak_rss_mib": round(max(rss) / 1024, 1) if rss else None}
     if rtt:
         out["rtt_s"] = rtt
@@ -815,7 +835,7 @@ def main():
                     "runs": 0, "peak_rss_mib": None, "scratch_bytes": None, "error": None,
                     "data_bytes": nbytes}
         if not only or "first_byte" in only:
-            results["first_byte"] = first_byte_case(b, url, a.runs, link.rtt if link else None)
+            results["first_byte"] = first_byte_case(b, url, a.runs, raw, link.rtt if link else None)
     finally:
         b.cleanup()
         if link:
