@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """vmimport benchmark: us against what users run today, side by side.
 
+Every row also gets a by-hand time (by_hand(): sync, drop caches, bash
+`time -p` around one shell line), and the page cache is dropped before
+every run of the benchmark too (--cache cold), so both start alike.
+--link runs the remote cases over linkproxy.py (RTT + per-connection cap).
+
 Generates a fixture once (a 4 GiB virtual disk with ~1.25 GiB of data:
 512 MiB random + 768 MiB text in 64-96 MiB runs, the rest holes) as raw,
 streamOptimized VMDK, zlib-compressed QCOW2 and an OVA, serves it with nginx
