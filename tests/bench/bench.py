@@ -706,8 +706,10 @@ def link_cases(b, d, url, raw):
             # qemu's curl block driver (qemu-block-extra), plain http: TLS
             # would cost every contender the same.
             ("qemu-img curl", lambda: b.qemu_img(src, fmt), b.hand_qemu(src, fmt)),
-            ("download+convert", lambda: b.download_convert(dl, fmt, None),
-             b.download_cmd(dl, fmt, None)),
+            # What is downloaded is converted as what it is (a flat
+            # extent: raw).
+            ("download+convert", lambda: b.download_convert(dl, nbd_fmt, None),
+             b.download_cmd(dl, nbd_fmt, None)),
         ]
 
     return [
