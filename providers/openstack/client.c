@@ -44,6 +44,15 @@ os_jstr (json_object *o, const char *key)
   return NULL;
 }
 
+/* Answers are untrusted: a list that is not a JSON array has no items
+ * (json-c's own length aborts on anything else). */
+size_t
+os_jlen (json_object *a)
+{
+  return a && json_object_is_type (a, json_type_array)
+         ? json_object_array_length (a) : 0;
+}
+
 int64_t
 os_jint (json_object *o, const char *key, int64_t def)
 {
@@ -324,7 +333,7 @@ catalog_url (struct os_client *c, json_object *catalog, const char *type,
              bool required)
 {
   char regions[256] = "";
-  size_t n = catalog ? json_object_array_length (catalog) : 0;
+  size_t n = os_jlen (catalog);
 
   for (size_t i = 0; i < n; i++) {
     json_object *s = json_object_array_get_idx (catalog, i), *eps;
@@ -332,7 +341,7 @@ catalog_url (struct os_client *c, json_object *catalog, const char *type,
     if (t == NULL || strcmp (t, type) != 0
         || !json_object_object_get_ex (s, "endpoints", &eps))
       continue;
-    for (size_t k = 0; k < json_object_array_length (eps); k++) {
+    for (size_t k = 0; k < os_jlen (eps); k++) {
       json_object *e = json_object_array_get_idx (eps, k);
       const char *iface = os_jstr (e, "interface");
       const char *reg = os_jstr (e, "region_id");

@@ -426,7 +426,7 @@ delete_named (struct os_client *c, const char *service, const char *list_path,
     json_object_put (j);
     return 0;
   }
-  for (size_t i = 0; i < json_object_array_length (arr); i++) {
+  for (size_t i = 0; i < os_jlen (arr); i++) {
     json_object *o = json_object_array_get_idx (arr, i);
     const char *name = os_jstr (o, "name"), *id = os_jstr (o, "id");
     const char *st = os_jstr (o, "status");

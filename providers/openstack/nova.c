@@ -42,7 +42,7 @@ by_device (const void *a, const void *b)
 static json_object *
 find_volume (json_object *volumes, const char *id)
 {
-  for (size_t i = 0; i < json_object_array_length (volumes); i++) {
+  for (size_t i = 0; i < os_jlen (volumes); i++) {
     json_object *v = json_object_array_get_idx (volumes, i);
     const char *vid = os_jstr (v, "id");
     if (vid && strcmp (vid, id) == 0)
@@ -59,7 +59,7 @@ attachment_device (json_object *volume, const char *server)
 
   if (!json_object_object_get_ex (volume, "attachments", &atts))
     return NULL;
-  for (size_t i = 0; i < json_object_array_length (atts); i++) {
+  for (size_t i = 0; i < os_jlen (atts); i++) {
     json_object *a = json_object_array_get_idx (atts, i);
     const char *s = os_jstr (a, "server_id");
     if (s && strcmp (s, server) == 0)
@@ -135,7 +135,7 @@ add_nics (struct vmi_vm *vm, json_object *server)
       || !json_object_is_type (addrs, json_type_object))
     return 0;
   json_object_object_foreach (addrs, net, list) {
-    for (size_t i = 0; i < json_object_array_length (list); i++) {
+    for (size_t i = 0; i < os_jlen (list); i++) {
       json_object *a = json_object_array_get_idx (list, i);
       const char *mac = os_jstr (a, "OS-EXT-IPS-MAC:mac_addr");
       bool seen = false;
@@ -217,7 +217,7 @@ describe (struct os_client *c, const char *where, json_object *server,
   }
   if (json_object_object_get_ex (server, "os-extended-volumes:volumes_attached",
                                  &atts)) {
-    size_t na = json_object_array_length (atts);
+    size_t na = os_jlen (atts);
     if ((list = calloc (na + 1, sizeof *list)) == NULL)
       goto out;
     for (size_t i = 0; i < na; i++) {
@@ -281,7 +281,7 @@ os_vms_from_json (struct vmi_provider *p, struct os_client *c,
     vmi_error ("out of memory");
     return -1;
   }
-  for (size_t i = 0; i < json_object_array_length (sl); i++) {
+  for (size_t i = 0; i < os_jlen (sl); i++) {
     json_object *s = json_object_array_get_idx (sl, i);
     const char *name = os_jstr (s, "name") ? os_jstr (s, "name") : os_jstr (s, "id");
     struct vmi_vm *vm;

@@ -71,6 +71,8 @@ int os_token_renew(void *client, const char *refused);
 
 /* JSON helpers: a member's string / integer, or NULL / DEF. */
 const char *os_jstr(json_object *o, const char *key);
+/* Items of A if it is an array, else 0. */
+size_t os_jlen(json_object *a);
 int64_t os_jint(json_object *o, const char *key, int64_t def);
 
 /* Inventory: every server of the project as a VM (nova.c). */

@@ -54,6 +54,8 @@ fi
 dict=()
 [ -f "$here/$t.dict" ] && dict=(-dict="$here/$t.dict")
 echo "run.sh: fuzzing $t for $secs s"
-exec "$exe" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
+# -error_exitcode: libFuzzer says 77 by default, which meson reads as
+# "skipped": a finding must fail the test.
+exec "$exe" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -error_exitcode=1 \
   -max_len=1048576 -print_final_stats=1 "${dict[@]}" \
   -artifact_prefix="$work/artifacts/$t-" "$work/corpus/$t" "$work/seeds/$t"
