@@ -9,6 +9,7 @@
  * hw_disk_bus), read from Glance or from the boot volume's
  * volume_image_metadata.  NICs come from the server's addresses. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,18 @@ add_disk (struct vmi_vm *vm, int64_t capacity, const char *kind,
   return d;
 }
 
+/* A size OpenStack gives in GiB, in bytes; -1 (unknown) when it is
+   missing, negative or too large for an int64_t. */
+static int64_t
+gib_to_bytes (int64_t gib)
+{
+  int64_t bytes;
+
+  if (gib < 0 || __builtin_mul_overflow (gib, GIB, &bytes))
+    return -1;
+  return bytes;
+}
+
 static int
 add_nics (struct vmi_vm *vm, json_object *server)
 {
@@ -199,7 +212,8 @@ describe (struct os_client *c, const char *where, json_object *server,
       || set_str (&vm->power_state, power_state (os_jstr (server, "status"))) == -1)
     goto out;
   if (json_object_object_get_ex (server, "flavor", &flavor)) {
-    vm->cpus = (int) os_jint (flavor, "vcpus", -1);
+    int64_t vcpus = os_jint (flavor, "vcpus", -1);
+    vm->cpus = vcpus > 0 && vcpus <= INT_MAX ? (int) vcpus : -1;
     vm->memory_mib = os_jint (flavor, "ram", -1);
   }
   if (add_nics (vm, server) == -1)
@@ -208,7 +222,7 @@ describe (struct os_client *c, const char *where, json_object *server,
   /* Booted from an image: the root disk is the first disk. */
   if (json_object_object_get_ex (server, "image", &image)
       && json_object_is_type (image, json_type_object) && os_jstr (image, "id")) {
-    int64_t cap = os_jint (flavor, "disk", 0) * GIB;
+    int64_t cap = gib_to_bytes (os_jint (flavor, "disk", 0));
     img = get_image (c, os_jstr (image, "id"));
     if (cap <= 0)
       cap = os_jint (img, "virtual_size", -1);
@@ -230,7 +244,7 @@ describe (struct os_client *c, const char *where, json_object *server,
     }
     qsort (list, n, sizeof *list, by_device);
     for (size_t i = 0; i < n; i++)
-      if (add_disk (vm, os_jint (list[i].volume, "size", -1) * GIB, "v",
+      if (add_disk (vm, gib_to_bytes (os_jint (list[i].volume, "size", -1)), "v",
                     os_jstr (list[i].volume, "id"),
                     os_jstr (list[i].volume, "name")) == NULL)
         goto out;
