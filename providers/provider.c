@@ -41,8 +41,9 @@ vmi_source_opts_clear (struct vmi_source_opts *o)
   free (o->ca_cert_file);
   free (o->ca_cert_pem);
   free (o->allow_outside_paths);
+  free (o->only_vm);
   o->username = o->password = o->ca_cert_file = o->ca_cert_pem = NULL;
-  o->allow_outside_paths = NULL;
+  o->allow_outside_paths = o->only_vm = NULL;
 }
 
 int64_t
@@ -160,6 +161,7 @@ vmi_provider_new (const struct vmi_provider_ops *ops, void *priv,
     p->opts.ca_cert_pem = dup_or_null (opts->ca_cert_pem, &err);
     p->opts.allow_outside_paths = dup_or_null (opts->allow_outside_paths,
                                                &err);
+    p->opts.only_vm = dup_or_null (opts->only_vm, &err);
   }
   else
     vmi_source_opts_init (&p->opts);

@@ -192,6 +192,13 @@ cli_open_source (struct cli_common *c, const char *source, int *exit_code)
     *exit_code = EXIT_USAGE;
     return NULL;
   }
+  free (c->opts.only_vm);
+  c->opts.only_vm = NULL;
+  if (c->vm && (c->opts.only_vm = strdup (c->vm)) == NULL) {
+    fprintf (stderr, "vmimport: out of memory\n");
+    *exit_code = EXIT_SOURCE;
+    return NULL;
+  }
   if (source)
     p = vmi_provider_open (source, &c->opts);
   else

@@ -41,6 +41,12 @@ struct vmi_source_opts {
    * the image's folder tree.  NULL: nothing else; "": anywhere
    * (--allow-outside-paths); else ':'-separated folders also allowed. */
   char *allow_outside_paths;
+  /* The one VM the caller wants (a name or an ID, as --vm gives it); NULL:
+   * all.  A provider that can look one VM up (VMware's SearchIndex, Nova's
+   * server by ID or name) may describe only the VMs that match, so that a
+   * copy Job per VM does not list a vCenter of thousands each time; the
+   * others describe every VM and the caller picks. */
+  char *only_vm;
 };
 
 void vmi_source_opts_init(struct vmi_source_opts *o);

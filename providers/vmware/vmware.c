@@ -436,6 +436,7 @@ vmi_vmw_open (const char *endpoint, const char *base, const char *dc,
   pthread_mutex_init (&w->lock, NULL);
   w->http_opts = *o;
   w->http_opts.username = w->http_opts.password = NULL;
+  w->http_opts.allow_outside_paths = w->http_opts.only_vm = NULL;
   w->http_opts.ca_cert_file = o->ca_cert_file ? strdup (o->ca_cert_file) : NULL;
   w->http_opts.ca_cert_pem = o->ca_cert_pem ? strdup (o->ca_cert_pem) : NULL;
   if ((p = vmi_provider_new (&vmi_vmw_ops, w, o)) == NULL) {
