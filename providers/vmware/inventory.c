@@ -1,7 +1,16 @@
-/* VMware: the datacenter check and every VM's description in one
+/* VMware: the datacenter a path names and every VM's description in one
  * RetrievePropertiesEx round trip (a ContainerView over the datacenter:
  * VMs, their folders and the distributed port groups their NICs name),
  * continued with ContinueRetrievePropertiesEx when the server pages.
+ *
+ * One VM named (--vm, or DC/FOLDER/VM in the URL): only that VM's
+ * properties are read.  An ID (vm-N) is read directly, a path with
+ * SearchIndex.FindByInventoryPath; a bare name costs one pass over the
+ * VMs' names only (the property collector cannot filter by value, and
+ * SearchIndex has no search by VM name: FindAllByDnsName is the guest's
+ * DNS name, known only with Tools), then the matches' full properties.
+ * The folders, port groups and datastores come from the same view as in
+ * the full inventory, so vm.json is the same either way.
  *
  * Bus of a disk: the type of the controller its controllerKey names (some
  * servers leave controllers' device[] empty, so it is never read).
@@ -36,20 +45,26 @@ static const char *vm_paths[] = {
   "config.hardware.numCoresPerSocket", "config.hardware.memoryMB",
   "config.hardware.device", "config.firmware",
   "config.bootOptions.efiSecureBootEnabled", "config.guestId",
-  "config.template", "runtime.powerState", NULL,
+  "config.template", "runtime.powerState", "guest.toolsRunningStatus", NULL,
 };
+static const char *name_only[] = { "name", NULL };
+
+static void
+obj_free (struct obj *o)
+{
+  free (o->type);
+  free (o->moref);
+  free (o->name);
+  free (o->parent);
+  free (o->key);
+  free (o->url);
+}
 
 static void
 inv_free (struct inv *iv)
 {
-  for (size_t i = 0; i < iv->n; i++) {
-    free (iv->v[i].type);
-    free (iv->v[i].moref);
-    free (iv->v[i].name);
-    free (iv->v[i].parent);
-    free (iv->v[i].key);
-    free (iv->v[i].url);
-  }
+  for (size_t i = 0; i < iv->n; i++)
+    obj_free (&iv->v[i]);
   free (iv->v);
   for (size_t i = 0; i < iv->ndocs; i++)
     xmlFreeDoc (iv->docs[i]);
@@ -104,10 +119,14 @@ static int
 add_objects (struct inv *iv, xmlNodePtr rv)
 {
   for (xmlNodePtr o = vmi_vmw_child (rv, "objects"); o; o = vmi_vmw_next (o, "objects")) {
-    struct obj *v = realloc (iv->v, (iv->n + 1) * sizeof *v), *x;
+    struct obj *v, *x;
     xmlNodePtr ref = vmi_vmw_child (o, "obj");
 
-    if (v == NULL)
+    /* reportMissingObjectsInResults: an ID that names nothing comes back
+     * with a missingSet and no properties. */
+    if (vmi_vmw_child (o, "missingSet") && !vmi_vmw_child (o, "propSet"))
+      continue;
+    if ((v = realloc (iv->v, (iv->n + 1) * sizeof *v)) == NULL)
       return nomem ();
     iv->v = v;
     x = &v[iv->n++];
@@ -165,8 +184,10 @@ find_path (struct vmi_vmw_soap *s, const char *path, char **type)
   return v;
 }
 
+/* A ContainerView over the datacenter DC: its folders, distributed port
+ * groups and datastores, and its VMs when VMS. */
 static char *
-create_view (struct vmi_vmw_soap *s, const char *dc)
+create_view (struct vmi_vmw_soap *s, const char *dc, bool vms)
 {
   const char *t, *vm = vmi_vmw_soap_service (s, "viewManager", &t);
   xmlNodePtr m = vmi_vmw_req_new ("CreateContainerView", t, vm), ret;
@@ -175,7 +196,8 @@ create_view (struct vmi_vmw_soap *s, const char *dc)
 
   if (m) {
     vmi_vmw_req_moref (m, "container", "Datacenter", dc);
-    vmi_vmw_req_add (m, "type", "VirtualMachine");
+    if (vms)
+      vmi_vmw_req_add (m, "type", "VirtualMachine");
     vmi_vmw_req_add (m, "type", "Folder");
     vmi_vmw_req_add (m, "type", "DistributedVirtualPortgroup");
     vmi_vmw_req_add (m, "type", "Datastore");
@@ -196,44 +218,41 @@ destroy_view (struct vmi_vmw_soap *s, const char *view)
   xmlFreeDoc (r);
 }
 
-static int
-retrieve (struct vmi_vmw_soap *s, const char *view, struct inv *iv)
+/* A RetrievePropertiesEx request; *SPEC gets its specSet. */
+static xmlNodePtr
+retrieve_req (struct vmi_vmw_soap *s, xmlNodePtr *spec)
 {
   const char *t, *pc = vmi_vmw_soap_service (s, "propertyCollector", &t);
-  xmlNodePtr m = vmi_vmw_req_new ("RetrievePropertiesEx", t, pc), spec, ps, os,
-             sel, ret, rv;
+  xmlNodePtr m = vmi_vmw_req_new ("RetrievePropertiesEx", t, pc);
+
+  if (m)
+    *spec = vmi_vmw_req_add (m, "specSet", NULL);
+  return m;
+}
+
+static void
+prop_spec (xmlNodePtr spec, const char *type, const char *const *paths)
+{
+  xmlNodePtr ps = vmi_vmw_req_add (spec, "propSet", NULL);
+
+  vmi_vmw_req_add (ps, "type", type);
+  for (int i = 0; paths[i]; i++)
+    vmi_vmw_req_add (ps, "pathSet", paths[i]);
+}
+
+/* Send M (a RetrievePropertiesEx) and every ContinueRetrievePropertiesEx
+ * its token asks for; the objects go to IV. */
+static int
+retrieve_all (struct vmi_vmw_soap *s, xmlNodePtr m, struct inv *iv)
+{
+  const char *t, *pc = vmi_vmw_soap_service (s, "propertyCollector", &t);
+  xmlNodePtr ret, rv;
   xmlDocPtr r;
   char *token;
 
   if (m == NULL)
     return nomem ();
-  spec = vmi_vmw_req_add (m, "specSet", NULL);
-  ps = vmi_vmw_req_add (spec, "propSet", NULL);
-  vmi_vmw_req_add (ps, "type", "VirtualMachine");
-  for (int i = 0; vm_paths[i]; i++)
-    vmi_vmw_req_add (ps, "pathSet", vm_paths[i]);
-  ps = vmi_vmw_req_add (spec, "propSet", NULL);
-  vmi_vmw_req_add (ps, "type", "Folder");
-  vmi_vmw_req_add (ps, "pathSet", "name");
-  vmi_vmw_req_add (ps, "pathSet", "parent");
-  ps = vmi_vmw_req_add (spec, "propSet", NULL);
-  vmi_vmw_req_add (ps, "type", "DistributedVirtualPortgroup");
-  vmi_vmw_req_add (ps, "pathSet", "name");
-  vmi_vmw_req_add (ps, "pathSet", "key");
-  ps = vmi_vmw_req_add (spec, "propSet", NULL);
-  vmi_vmw_req_add (ps, "type", "Datastore");
-  vmi_vmw_req_add (ps, "pathSet", "name");
-  vmi_vmw_req_add (ps, "pathSet", "summary.url");
-  os = vmi_vmw_req_add (spec, "objectSet", NULL);
-  vmi_vmw_req_moref (os, "obj", "ContainerView", view);
-  vmi_vmw_req_add (os, "skip", "true");
-  sel = vmi_vmw_req_add (os, "selectSet", NULL);
-  vmi_vmw_req_xsi_type (sel, "TraversalSpec");
-  vmi_vmw_req_add (sel, "type", "ContainerView");
-  vmi_vmw_req_add (sel, "path", "view");
-  vmi_vmw_req_add (sel, "skip", "false");
   vmi_vmw_req_add (vmi_vmw_req_add (m, "options", NULL), "maxObjects", "500");
-
   if ((r = vmi_vmw_soap_call (s, m, &ret)) == NULL)
     return -1;
   for (;;) {
@@ -252,6 +271,56 @@ retrieve (struct vmi_vmw_soap *s, const char *view, struct inv *iv)
   }
 }
 
+/* The view's objects: folders, port groups, datastores, and its VMs with
+ * VM_PROPS (NULL: the view holds none). */
+static int
+retrieve_view (struct vmi_vmw_soap *s, const char *view,
+               const char *const *vm_props, struct inv *iv)
+{
+  static const char *const named[] = { "name", "parent", NULL };
+  static const char *const dvpg[] = { "name", "key", NULL };
+  static const char *const ds[] = { "name", "summary.url", NULL };
+  xmlNodePtr spec, os, sel, m = retrieve_req (s, &spec);
+
+  if (m == NULL)
+    return nomem ();
+  if (vm_props)
+    prop_spec (spec, "VirtualMachine", vm_props);
+  prop_spec (spec, "Folder", named);
+  prop_spec (spec, "DistributedVirtualPortgroup", dvpg);
+  prop_spec (spec, "Datastore", ds);
+  os = vmi_vmw_req_add (spec, "objectSet", NULL);
+  vmi_vmw_req_moref (os, "obj", "ContainerView", view);
+  vmi_vmw_req_add (os, "skip", "true");
+  sel = vmi_vmw_req_add (os, "selectSet", NULL);
+  vmi_vmw_req_xsi_type (sel, "TraversalSpec");
+  vmi_vmw_req_add (sel, "type", "ContainerView");
+  vmi_vmw_req_add (sel, "path", "view");
+  vmi_vmw_req_add (sel, "skip", "false");
+  return retrieve_all (s, m, iv);
+}
+
+/* The full properties of the VMs IDS (N of them), without a view: an ID
+ * that names nothing is left out, not a fault. */
+static int
+retrieve_vms (struct vmi_vmw_soap *s, char **ids, size_t n, struct inv *iv)
+{
+  xmlNodePtr spec, m;
+
+  if (n == 0)
+    return 0;
+  if ((m = retrieve_req (s, &spec)) == NULL)
+    return nomem ();
+  prop_spec (spec, "VirtualMachine", vm_paths);
+  for (size_t i = 0; i < n; i++) {
+    xmlNodePtr os = vmi_vmw_req_add (spec, "objectSet", NULL);
+    vmi_vmw_req_moref (os, "obj", "VirtualMachine", ids[i]);
+    vmi_vmw_req_add (os, "skip", "false");
+  }
+  vmi_vmw_req_add (spec, "reportMissingObjectsInResults", "true");
+  return retrieve_all (s, m, iv);
+}
+
 static struct obj *
 find_obj (struct inv *iv, const char *moref)
 {
@@ -261,11 +330,12 @@ find_obj (struct inv *iv, const char *moref)
   return NULL;
 }
 
-/* The folder path of a VM relative to VMFOLDER ("a/b", "" at the top), or
- * NULL when the VM is not under UNDER (a folder moref). */
+/* The folder path of a VM relative to VMFOLDER ("a/b", "" at the top);
+ * *INSIDE: the VM is under UNDER (a folder moref; NULL: anywhere);
+ * *IN_DC: its folders lead up to VMFOLDER (or it has no folder: a vApp's). */
 static char *
 folder_path (struct inv *iv, const struct obj *vm, const char *vmfolder,
-             const char *under, bool *inside)
+             const char *under, bool *inside, bool *in_dc)
 {
   char *path = strdup ("");
   const char *p = vm->parent;
@@ -285,6 +355,7 @@ folder_path (struct inv *iv, const struct obj *vm, const char *vmfolder,
     path = np;
     p = f->parent;
   }
+  *in_dc = p == NULL || strcmp (p, vmfolder) == 0;
   return path;
 }
 
@@ -523,6 +594,10 @@ describe (struct inv *iv, const struct obj *o, const char *folder,
   vm->cores_per_socket = (int) prop_long (x, "config.hardware.numCoresPerSocket");
   vm->memory_mib = prop_long (x, "config.hardware.memoryMB");
   vm->guest_os = prop_text (x, "config.guestId");
+  t = prop_text (x, "guest.toolsRunningStatus");
+  if (vmi_vmw_guest_tools (t))
+    vm->guest_tools = strdup (vmi_vmw_guest_tools (t));
+  free (t);
   t = prop_text (x, "runtime.powerState");
   if (power_of (t))
     vm->power_state = strdup (power_of (t));
@@ -564,18 +639,19 @@ vmi_vmw_vm_data_free (struct vmi_vm *vm)
   }
 }
 
-/* Every VM of the view under UNDER (NULL: all) becomes a vmi_vm of P. */
+/* Every VM of IV under UNDER (NULL: all) becomes a vmi_vm of P; with
+ * IN_DC_ONLY, not those whose folders do not lead to VMFOLDER (an ID of
+ * another datacenter's VM). */
 static int
 add_vms (struct inv *iv, struct vmi_provider *p, const char *vmfolder,
-         const char *under, const char *only_vm, const char *where)
+         const char *under, bool in_dc_only, const char *where)
 {
   for (size_t i = 0; i < iv->n; i++) {
     struct obj *o = &iv->v[i];
     struct vmi_vm *vm;
     char *fp, *tmpl;
-    bool inside;
-    if (strcmp (o->type, "VirtualMachine") != 0
-        || (only_vm && strcmp (o->moref, only_vm) != 0))
+    bool inside, in_dc;
+    if (strcmp (o->type, "VirtualMachine") != 0)
       continue;
     tmpl = prop_text (o->props, "config.template");
     if (tmpl && strcmp (tmpl, "true") == 0) {
@@ -583,9 +659,9 @@ add_vms (struct inv *iv, struct vmi_provider *p, const char *vmfolder,
       continue;   /* a template is not a VM to import */
     }
     free (tmpl);
-    if ((fp = folder_path (iv, o, vmfolder, under, &inside)) == NULL)
+    if ((fp = folder_path (iv, o, vmfolder, under, &inside, &in_dc)) == NULL)
       return nomem ();
-    if (!inside) {
+    if (!inside || (in_dc_only && !in_dc)) {
       free (fp);
       continue;
     }
@@ -622,7 +698,7 @@ vmi_vmw_inventory_parse (const char *xml, size_t len, struct vmi_provider *p,
         ret = c;
   if (keep_doc (&iv, d) == 0
       && add_objects (&iv, vmi_vmw_child (ret, "returnval")) == 0)
-    r = add_vms (&iv, p, vmfolder, NULL, NULL, "vmware://fuzz/DC");
+    r = add_vms (&iv, p, vmfolder, NULL, false, "vmware://fuzz/DC");
   inv_free (&iv);
   return r;
 }
@@ -655,6 +731,282 @@ collect_datastores (struct inv *iv, struct vmi_vmw_datastore **ds,
       return nomem ();
   }
   return 0;
+}
+
+/* ---- one VM ---- */
+
+/* A VM's managed object id: vCenter's vm-N, a standalone host's N. */
+static bool
+moref_like (const char *v)
+{
+  if (strncmp (v, "vm-", 3) == 0)
+    v += 3;
+  return *v && strspn (v, "0123456789") == strlen (v);
+}
+
+struct ids {
+  char **v;
+  size_t n;
+};
+
+static int
+ids_add (struct ids *ids, const char *id)
+{
+  char **v = realloc (ids->v, (ids->n + 1) * sizeof *v);
+
+  if (v == NULL)
+    return nomem ();
+  ids->v = v;
+  if ((v[ids->n] = strdup (id)) == NULL)
+    return nomem ();
+  ids->n++;
+  return 0;
+}
+
+static void
+ids_free (struct ids *ids)
+{
+  for (size_t i = 0; i < ids->n; i++)
+    free (ids->v[i]);
+  free (ids->v);
+}
+
+static bool
+has_vm (const struct inv *iv)
+{
+  for (size_t i = 0; i < iv->n; i++)
+    if (strcmp (iv->v[i].type, "VirtualMachine") == 0)
+      return true;
+  return false;
+}
+
+/* The VMs of the names pass named NAME go to IDS; all VMs leave IV (their
+ * full properties come next). */
+static int
+take_names (struct inv *iv, const char *name, struct ids *ids)
+{
+  size_t j = 0;
+  int r = 0;
+
+  for (size_t i = 0; i < iv->n; i++) {
+    if (strcmp (iv->v[i].type, "VirtualMachine") != 0) {
+      iv->v[j++] = iv->v[i];
+      continue;
+    }
+    if (r == 0 && iv->v[i].name && strcmp (iv->v[i].name, name) == 0)
+      r = ids_add (ids, iv->v[i].moref);
+    obj_free (&iv->v[i]);
+  }
+  iv->n = j;
+  return r;
+}
+
+/* Only the VM ONE (a moref: the URL named it) or WANT (--vm: an ID, a
+ * path under the VM folder, or a name) is described. */
+static int
+inventory_one (struct vmi_vmw_soap *s, struct vmi_provider *p, struct inv *iv,
+               const char *dc, const char *dcref, const char *vmfolder,
+               const char *under, const char *one, const char *want,
+               const char *where)
+{
+  struct ids ids = { 0 };
+  bool by_name = false;
+  char *view = NULL, *path = NULL, *ref = NULL, *type = NULL;
+  int r = -1;
+
+  if (one)
+    r = ids_add (&ids, one);
+  else if (strchr (want, '/')) {
+    if (asprintf (&path, "%s/vm/%s", dc, want) == -1) {
+      path = NULL;
+      nomem ();
+      goto out;
+    }
+    ref = find_path (s, path, &type);
+    if (ref == NULL && errno != ENOENT)
+      goto out;
+    r = ref && type && strcmp (type, "VirtualMachine") == 0
+        ? ids_add (&ids, ref) : 0;
+  }
+  else if (moref_like (want))
+    r = ids_add (&ids, want);
+  else {
+    by_name = true;
+    r = 0;
+  }
+  if (r == -1 || (r = retrieve_vms (s, ids.v, ids.n, iv)) == -1)
+    goto out;
+  /* An ID that names no VM may still be a VM's name. */
+  if (!one && !by_name && !has_vm (iv) && moref_like (want))
+    by_name = true;
+  r = -1;
+  if ((view = create_view (s, dcref, by_name)) == NULL)
+    goto out;
+  r = retrieve_view (s, view, by_name ? name_only : NULL, iv);
+  destroy_view (s, view);
+  if (r == 0 && by_name) {
+    ids_free (&ids);
+    memset (&ids, 0, sizeof ids);
+    r = take_names (iv, want, &ids);
+    if (r == 0)
+      r = retrieve_vms (s, ids.v, ids.n, iv);
+  }
+  if (r == 0)
+    r = add_vms (iv, p, vmfolder, under, true, where);
+ out:
+  ids_free (&ids);
+  free (view);
+  free (path);
+  free (ref);
+  free (type);
+  return r;
+}
+
+/* ---- the datacenter of a path ---- */
+
+/* "DC0, F0/DC1": every datacenter's inventory path, for an error.  The
+ * folders under rootFolder are walked (childEntity), not the datacenters'
+ * own trees.  NULL when they cannot be listed. */
+static char *
+list_datacenters (struct vmi_vmw_soap *s)
+{
+  static const char *const named[] = { "name", "parent", NULL };
+  const char *rt, *root = vmi_vmw_soap_service (s, "rootFolder", &rt);
+  xmlNodePtr spec, os, sel, m = retrieve_req (s, &spec);
+  struct inv iv = { 0 };
+  char *list = NULL;
+  size_t len = 0;
+  FILE *f;
+
+  if (m == NULL || root == NULL) {
+    xmlFreeDoc (m ? m->doc : NULL);
+    return NULL;
+  }
+  prop_spec (spec, "Folder", named);
+  prop_spec (spec, "Datacenter", named);
+  os = vmi_vmw_req_add (spec, "objectSet", NULL);
+  vmi_vmw_req_moref (os, "obj", rt, root);
+  vmi_vmw_req_add (os, "skip", "false");
+  sel = vmi_vmw_req_add (os, "selectSet", NULL);
+  vmi_vmw_req_xsi_type (sel, "TraversalSpec");
+  vmi_vmw_req_add (sel, "name", "folders");
+  vmi_vmw_req_add (sel, "type", "Folder");
+  vmi_vmw_req_add (sel, "path", "childEntity");
+  vmi_vmw_req_add (sel, "skip", "false");
+  vmi_vmw_req_add (vmi_vmw_req_add (sel, "selectSet", NULL), "name", "folders");
+  if (retrieve_all (s, m, &iv) == -1 || (f = open_memstream (&list, &len)) == NULL) {
+    inv_free (&iv);
+    return NULL;
+  }
+  for (size_t i = 0; i < iv.n; i++) {
+    const struct obj *o = &iv.v[i];
+    char *path;
+    int depth = 0;
+    if (strcmp (o->type, "Datacenter") != 0 || o->name == NULL)
+      continue;
+    path = strdup (o->name);
+    for (const char *pa = o->parent; path && pa && strcmp (pa, root) != 0
+         && depth++ < 256;) {
+      const struct obj *up = find_obj (&iv, pa);
+      char *np;
+      if (up == NULL || up->name == NULL)
+        break;
+      if (asprintf (&np, "%s/%s", up->name, path) == -1)
+        np = NULL;
+      free (path);
+      path = np;
+      pa = up->parent;
+    }
+    if (path)
+      fprintf (f, "%s%s", ftell (f) ? ", " : "", path);
+    free (path);
+  }
+  fclose (f);
+  inv_free (&iv);
+  return list;
+}
+
+int
+vmi_vmw_datacenter (struct vmi_vmw_soap *s, const char *path, char **dc,
+                    char **rest)
+{
+  char *norm = malloc (strlen (path) + 1), *o = norm, *end, *list,
+       *found = NULL;
+  int r = -1;
+
+  *dc = *rest = NULL;
+  if (norm == NULL)
+    return nomem ();
+  /* "a//b/" is "a/b" */
+  for (const char *q = path + strspn (path, "/"); *q; q++)
+    if (*q != '/' || (q[1] != '/' && q[1] != '\0'))
+      *o++ = *q;
+  *o = '\0';
+  /* Datacenters do not nest: the first prefix that is one is the only one;
+   * the prefixes before it must be folders. */
+  for (end = norm; *norm;) {
+    char *ref, save;
+    end += strcspn (end, "/");
+    save = *end;
+    *end = '\0';
+    free (found);
+    found = NULL;
+    ref = find_path (s, norm, &found);
+    if (ref == NULL && errno != ENOENT)
+      goto out;
+    if (ref == NULL) {
+      free (found);
+      found = NULL;
+    }
+    free (ref);
+    if (found && strcmp (found, "Datacenter") == 0) {
+      *dc = strdup (norm);
+      *end = save;
+      *rest = strdup (end + (save == '/'));
+      if (*dc == NULL || *rest == NULL) {
+        nomem ();
+        goto out;
+      }
+      r = 0;
+      goto out;
+    }
+    if (found == NULL || strcmp (found, "Folder") != 0 || save == '\0')
+      break;
+    *end++ = '/';
+  }
+  list = list_datacenters (s);
+  errno = ENOENT;
+  if (found == NULL)
+    vmi_error ("%s: datacenter %s not found (no datacenter on the path %s; "
+               "the datacenters are: %s)", vmi_vmw_soap_endpoint (s), norm,
+               path, list && *list ? list : "none found");
+  else
+    vmi_error ("%s: no datacenter on the path %s (%s is a %s; the "
+               "datacenters are: %s)", vmi_vmw_soap_endpoint (s), path, norm,
+               found, list && *list ? list : "none found");
+  free (list);
+ out:
+  if (r == -1) {
+    free (*dc);
+    free (*rest);
+    *dc = *rest = NULL;
+  }
+  free (found);
+  free (norm);
+  return r;
+}
+
+const char *
+vmi_vmw_guest_tools (const char *status)
+{
+  if (status == NULL)
+    return NULL;
+  if (strcmp (status, "guestToolsRunning") == 0
+      || strcmp (status, "guestToolsExecutingScripts") == 0)
+    return "running";
+  if (strcmp (status, "guestToolsNotRunning") == 0)
+    return "not-running";
+  return NULL;
 }
 
 int
@@ -698,13 +1050,18 @@ vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
     if (utype && strcmp (utype, "VirtualMachine") == 0)
       only_vm = under;
   }
-  if ((view = create_view (s, dcref)) == NULL)
-    goto out;
-  r = retrieve (s, view, &iv);
-  destroy_view (s, view);
-  if (r == -1)
-    goto out;
-  r = add_vms (&iv, p, vmfolder, only_vm ? NULL : under, only_vm, where);
+  if (only_vm || p->opts.only_vm) {
+    r = inventory_one (s, p, &iv, dc, dcref, vmfolder, only_vm ? NULL : under,
+                       only_vm, p->opts.only_vm, where);
+  }
+  else {
+    if ((view = create_view (s, dcref, true)) == NULL)
+      goto out;
+    r = retrieve_view (s, view, vm_paths, &iv);
+    destroy_view (s, view);
+    if (r == 0)
+      r = add_vms (&iv, p, vmfolder, under, false, where);
+  }
   if (r == 0)
     r = collect_datastores (&iv, ds, nds);
  out:

@@ -91,8 +91,20 @@ struct vmi_vmw_datastore {
   char *name, *url;
 };
 
-/* Find the datacenter DC (and FOLDER under its VM folder, may be NULL) and
- * add every VM under it to P (vmi_vm with provider's data); *DS gets the
+/* The datacenter PATH starts with: "DC[/FOLDER...]", or "F/.../DC[/...]"
+ * for a datacenter inside folders (vCenter allows it).  *DC gets its
+ * inventory path, *REST what follows (the VM folder path, "" if none);
+ * both malloc'd.  0, or -1 with an error naming the path and listing the
+ * datacenters there are. */
+int vmi_vmw_datacenter (struct vmi_vmw_soap *s, const char *path, char **dc,
+                        char **rest);
+/* guest.toolsRunningStatus as vm.json's guest_tools: "running" (also
+ * while Tools run power-state scripts), "not-running", NULL unknown. */
+const char *vmi_vmw_guest_tools (const char *status);
+
+/* Find the datacenter DC (an inventory path; and FOLDER under its VM folder, may be NULL) and
+ * add every VM under it to P (vmi_vm with provider's data; only the VM
+ * p->opts.only_vm names, by ID, path or name, when set); *DS gets the
  * datacenter's datastores (caller frees with vmi_vmw_datastores_free).
  * WHERE is the "vmware://host/DC" prefix for vm.json.  0 or -1. */
 int vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
