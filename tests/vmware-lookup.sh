@@ -126,3 +126,44 @@ check_fails "no datacenter on the path: the path and the datacenters named" \
 check_fails "a path of folders only: said so, the datacenters named" \
   "no datacenter on the path F0 \\(F0 is a Folder; the datacenters are: DC0, F0/DC1\\)" \
   "$VMI" ls "${VC_OPTS[@]}" "vmware://admin%40vsphere.local@$VC_HOST/F0"
+
+# A server that faults ManagedObjectNotFound for an unknown ID (no
+# reportMissingObjectsInResults): the ID is then looked up as a name.
+no_missing_flag () {
+  curl -s -X POST --cacert "$VC_CA" "${VC_URL%/sdk}/vcsim/no-missing-flag?on=1" >/dev/null
+  "$VMI" copy --quiet "${VC_OPTS[@]}" "$VC_SRC" --vm vm-99999 --disk 0 "$T/nm.raw" > "$T/nm.out" 2>&1
+  local rc=$?
+  "$VMI" ls --json "${VC_OPTS[@]}" "$VC_SRC" --vm "$DB" > "$T/nm.json"
+  local rc2=$?
+  curl -s -X POST --cacert "$VC_CA" "${VC_URL%/sdk}/vcsim/no-missing-flag?on=0" >/dev/null
+  cat "$T/nm.out"
+  [ $rc -ne 0 ] && grep -q "no VM named 'vm-99999'" "$T/nm.out" && [ $rc2 = 0 ] \
+    && same_json "$T/nm.json" "$DB"
+}
+check "an unknown ID on a server that faults ManagedObjectNotFound: named as unknown" no_missing_flag
+
+# VmwareSource with a datacenter in a folder: spec.dc is its path.
+yaml_dc_in_folder () {
+  cat > "$T/dc1.yaml" <<EOF2
+apiVersion: migration.harvesterhci.io/v1beta1
+kind: VmwareSource
+metadata: { name: lab, namespace: default }
+spec:
+  endpoint: "$VC_URL"
+  dc: F0/DC1
+  credentials: { name: lab-credentials, namespace: default }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: lab-credentials, namespace: default }
+stringData:
+  username: "$VC_USER"
+  password: "$(cat "$VC_PW")"
+  caCert: |
+$(sed 's/^/    /' "$VC_CA")
+EOF2
+  rm -f "$T/dc1y.raw"
+  "$VMI" copy --quiet --source-file "$T/dc1.yaml" --vm "$LAB" --disk 0 "$T/dc1y.raw" \
+    && cmp "$T/dc1y.raw" "$D/flat.ref"
+}
+check "VmwareSource spec.dc F0/DC1 (a datacenter in a folder): copy = qemu-img" yaml_dc_in_folder

@@ -834,11 +834,18 @@ inventory_one (struct vmi_vmw_soap *s, struct vmi_provider *p, struct inv *iv,
     by_name = true;
     r = 0;
   }
-  if (r == -1 || (r = retrieve_vms (s, ids.v, ids.n, iv)) == -1)
+  if (r == -1)
     goto out;
-  /* An ID that names no VM may still be a VM's name. */
-  if (!one && !by_name && !has_vm (iv) && moref_like (want))
+  r = retrieve_vms (s, ids.v, ids.n, iv);
+  /* An ID that names no VM may still be a VM's name.  (A server that
+   * ignores reportMissingObjectsInResults faults ManagedObjectNotFound.) */
+  if (!one && !by_name && moref_like (want)
+      && ((r == -1 && errno == ENOENT) || (r == 0 && !has_vm (iv)))) {
     by_name = true;
+    r = 0;
+  }
+  if (r == -1)
+    goto out;
   r = -1;
   if ((view = create_view (s, dcref, by_name)) == NULL)
     goto out;

@@ -28,6 +28,8 @@
 //	POST /vcsim/expire-after?bytes=N  drop them once N more /folder bytes went out
 //	POST /vcsim/expire-after?calls=N  ... after N more SOAP calls
 //	POST /vcsim/fail-next?n=N  answer the next N SOAP calls 503
+//	POST /vcsim/no-missing-flag?on=1|0  act as a server without
+//	                     reportMissingObjectsInResults (an unknown ID faults)
 //
 // Built with GO111MODULE=off GOPATH=/usr/share/gocode go build.
 package main
@@ -125,29 +127,30 @@ type state struct {
 
 // The strict front.
 type front struct {
-	mu          sync.Mutex
-	sessions    map[string]time.Time // cookie value -> last use
-	idle        time.Duration
-	ignore      map[string]bool // VM morefs whose ShutdownGuest is ignored
-	logins      int64
-	folderBytes int64
-	folderReqs  int64
-	snapCreated int64
-	snapRemoved int64
-	shutdowns   int64
-	powerOffs   int64
-	expireAt    int64 // expire every session once folderBytes reaches it (0: off)
-	expireCalls int64 // ... or after this many more SOAP calls (0: off)
-	page        int   // objects per RetrievePropertiesEx page (0: all at once)
-	failNext    int64 // answer the next N SOAP calls 503, as a busy vCenter does
-	injected    int64
-	pages       map[string][][]byte
-	nextToken   int
-	continues   int64
-	soapCalls   int64
-	vmObjects   int64 // VirtualMachine objects sent by the property collector
-	vmConfigs   int64 // ... with their config.hardware.device
-	proxy       *httputil.ReverseProxy
+	mu            sync.Mutex
+	sessions      map[string]time.Time // cookie value -> last use
+	idle          time.Duration
+	ignore        map[string]bool // VM morefs whose ShutdownGuest is ignored
+	logins        int64
+	folderBytes   int64
+	folderReqs    int64
+	snapCreated   int64
+	snapRemoved   int64
+	shutdowns     int64
+	powerOffs     int64
+	expireAt      int64 // expire every session once folderBytes reaches it (0: off)
+	expireCalls   int64 // ... or after this many more SOAP calls (0: off)
+	page          int   // objects per RetrievePropertiesEx page (0: all at once)
+	failNext      int64 // answer the next N SOAP calls 503, as a busy vCenter does
+	injected      int64
+	pages         map[string][][]byte
+	nextToken     int
+	continues     int64
+	soapCalls     int64
+	vmObjects     int64 // VirtualMachine objects sent by the property collector
+	vmConfigs     int64 // ... with their config.hardware.device
+	noMissingFlag bool  // drop reportMissingObjectsInResults from requests
+	proxy         *httputil.ReverseProxy
 }
 
 const cookieName = "vmware_soap_session"
@@ -232,8 +235,17 @@ func (f *front) serveSDK(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	method, this := soapMethod(body)
+	f.mu.Lock()
+	dropFlag := f.noMissingFlag
+	f.mu.Unlock()
+	if dropFlag && method == "RetrievePropertiesEx" {
+		// An older server: no reportMissingObjectsInResults, so an ID
+		// that names nothing is a ManagedObjectNotFound fault.
+		body = bytes.ReplaceAll(body, []byte("<reportMissingObjectsInResults>true</reportMissingObjectsInResults>"), nil)
+		r.ContentLength = int64(len(body))
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	f.mu.Lock()
 	busy := f.failNext > 0
 	if busy {
@@ -458,6 +470,11 @@ func (f *front) serveStats(w http.ResponseWriter, r *http.Request) {
 		}
 		fmt.Sscan(r.URL.Query().Get("calls"), &f.expireCalls)
 		fmt.Fprintln(w, "armed")
+		return
+	}
+	if r.Method == http.MethodPost && r.URL.Path == "/vcsim/no-missing-flag" {
+		f.noMissingFlag = r.URL.Query().Get("on") == "1"
+		fmt.Fprintln(w, "set")
 		return
 	}
 	if r.Method == http.MethodPost && r.URL.Path == "/vcsim/fail-next" {
