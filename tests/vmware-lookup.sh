@@ -88,6 +88,17 @@ folder_and_name () {
 }
 check "vmware://.../DC/FOLDER --vm NAME: only the VM of that name under FOLDER" folder_and_name
 
+# --vm FOLDER/NAME is looked up with FindByInventoryPath: one VM read.  (The
+# CLI matches --vm against names and IDs only, so it then says no VM is
+# named so; what is checked here is what the source reads.)
+vm_path () {
+  vc_reset
+  "$VMI" ls --json "${VC_OPTS[@]}" "$VC_SRC" --vm prod/web/app > /dev/null 2>&1
+  counts
+  [ "$(vc_stat vm_objects)" = 1 ] && [ "$(vc_stat vm_configs)" = 1 ]
+}
+check "--vm FOLDER/NAME (FindByInventoryPath): only that VM read" vm_path
+
 url_vm () {
   vc_reset
   "$VMI" ls --json "${VC_OPTS[@]}" "$VC_SRC/prod/web/app" > "$T/urlvm.json" || return 1
