@@ -24,21 +24,13 @@
 #include "vmimport/error.h"
 #include "vmware-internal.h"
 
-/* An object of the view: its moref and properties. */
-struct obj {
-  char *type, *moref;
-  char *name, *parent;   /* Folder, VM, DVPG */
-  char *key;             /* DVPG */
-  char *url;             /* Datastore */
-  xmlNodePtr props;      /* the objects element (VMs), in a kept document */
-};
-
-struct inv {
-  struct obj *v;
-  size_t n;
-  xmlDocPtr *docs;
-  size_t ndocs;
-};
+static int
+nomem (void)
+{
+  errno = ENOMEM;
+  vmi_error ("out of memory");
+  return -1;
+}
 
 static const char *vm_paths[] = {
   "name", "parent", "config.hardware.numCPU",
@@ -49,61 +41,10 @@ static const char *vm_paths[] = {
 };
 static const char *name_only[] = { "name", NULL };
 
-static void
-obj_free (struct obj *o)
-{
-  free (o->type);
-  free (o->moref);
-  free (o->name);
-  free (o->parent);
-  free (o->key);
-  free (o->url);
-}
-
-static void
-inv_free (struct inv *iv)
-{
-  for (size_t i = 0; i < iv->n; i++)
-    obj_free (&iv->v[i]);
-  free (iv->v);
-  for (size_t i = 0; i < iv->ndocs; i++)
-    xmlFreeDoc (iv->docs[i]);
-  free (iv->docs);
-}
-
-static int
-nomem (void)
-{
-  errno = ENOMEM;
-  vmi_error ("out of memory");
-  return -1;
-}
-
-/* The propSet whose name is PATH in an objects element; its val. */
-static xmlNodePtr
-prop (xmlNodePtr objects, const char *path)
-{
-  for (xmlNodePtr ps = vmi_vmw_child (objects, "propSet"); ps;
-       ps = vmi_vmw_next (ps, "propSet")) {
-    char *name = vmi_vmw_child_text (ps, "name");
-    bool match = name && strcmp (name, path) == 0;
-    free (name);
-    if (match)
-      return vmi_vmw_child (ps, "val");
-  }
-  return NULL;
-}
-
-static char *
-prop_text (xmlNodePtr objects, const char *path)
-{
-  return vmi_vmw_text (prop (objects, path));
-}
-
 static long
 prop_long (xmlNodePtr objects, const char *path)
 {
-  char *t = prop_text (objects, path), *end;
+  char *t = vmi_vmw_prop_text (objects, path), *end;
   long v = -1;
 
   if (t) {
@@ -112,75 +53,6 @@ prop_long (xmlNodePtr objects, const char *path)
       v = -1;
   }
   free (t);
-  return v;
-}
-
-static int
-add_objects (struct inv *iv, xmlNodePtr rv)
-{
-  for (xmlNodePtr o = vmi_vmw_child (rv, "objects"); o; o = vmi_vmw_next (o, "objects")) {
-    struct obj *v, *x;
-    xmlNodePtr ref = vmi_vmw_child (o, "obj");
-
-    /* reportMissingObjectsInResults: an ID that names nothing comes back
-     * with a missingSet and no properties. */
-    if (vmi_vmw_child (o, "missingSet") && !vmi_vmw_child (o, "propSet"))
-      continue;
-    if ((v = realloc (iv->v, (iv->n + 1) * sizeof *v)) == NULL)
-      return nomem ();
-    iv->v = v;
-    x = &v[iv->n++];
-    memset (x, 0, sizeof *x);
-    x->type = vmi_vmw_attr (ref, "type");
-    x->moref = vmi_vmw_text (ref);
-    x->name = prop_text (o, "name");
-    x->parent = prop_text (o, "parent");
-    x->key = prop_text (o, "key");
-    x->url = prop_text (o, "summary.url");
-    x->props = o;
-    if (x->type == NULL || x->moref == NULL) {
-      errno = EIO;
-      vmi_error ("RetrievePropertiesEx: an object without a type or an id");
-      return -1;
-    }
-  }
-  return 0;
-}
-
-static int
-keep_doc (struct inv *iv, xmlDocPtr d)
-{
-  xmlDocPtr *v = realloc (iv->docs, (iv->ndocs + 1) * sizeof *v);
-
-  if (v == NULL) {
-    xmlFreeDoc (d);
-    return nomem ();
-  }
-  iv->docs = v;
-  v[iv->ndocs++] = d;
-  return 0;
-}
-
-/* SearchIndex.FindByInventoryPath: the moref (and type) or NULL. */
-static char *
-find_path (struct vmi_vmw_soap *s, const char *path, char **type)
-{
-  const char *t, *si = vmi_vmw_soap_service (s, "searchIndex", &t);
-  xmlNodePtr m = vmi_vmw_req_new ("FindByInventoryPath", t, si), ret, rv;
-  xmlDocPtr r;
-  char *v;
-
-  if (m)
-    vmi_vmw_req_add (m, "inventoryPath", path);
-  if ((r = vmi_vmw_soap_call (s, m, &ret)) == NULL)
-    return NULL;
-  rv = vmi_vmw_child (ret, "returnval");
-  v = vmi_vmw_text (rv);
-  if (type)
-    *type = vmi_vmw_attr (rv, "type");
-  xmlFreeDoc (r);
-  if (v == NULL)
-    errno = ENOENT;
   return v;
 }
 
@@ -218,77 +90,24 @@ destroy_view (struct vmi_vmw_soap *s, const char *view)
   xmlFreeDoc (r);
 }
 
-/* A RetrievePropertiesEx request; *SPEC gets its specSet. */
-static xmlNodePtr
-retrieve_req (struct vmi_vmw_soap *s, xmlNodePtr *spec)
-{
-  const char *t, *pc = vmi_vmw_soap_service (s, "propertyCollector", &t);
-  xmlNodePtr m = vmi_vmw_req_new ("RetrievePropertiesEx", t, pc);
-
-  if (m)
-    *spec = vmi_vmw_req_add (m, "specSet", NULL);
-  return m;
-}
-
-static void
-prop_spec (xmlNodePtr spec, const char *type, const char *const *paths)
-{
-  xmlNodePtr ps = vmi_vmw_req_add (spec, "propSet", NULL);
-
-  vmi_vmw_req_add (ps, "type", type);
-  for (int i = 0; paths[i]; i++)
-    vmi_vmw_req_add (ps, "pathSet", paths[i]);
-}
-
-/* Send M (a RetrievePropertiesEx) and every ContinueRetrievePropertiesEx
- * its token asks for; the objects go to IV. */
-static int
-retrieve_all (struct vmi_vmw_soap *s, xmlNodePtr m, struct inv *iv)
-{
-  const char *t, *pc = vmi_vmw_soap_service (s, "propertyCollector", &t);
-  xmlNodePtr ret, rv;
-  xmlDocPtr r;
-  char *token;
-
-  if (m == NULL)
-    return nomem ();
-  vmi_vmw_req_add (vmi_vmw_req_add (m, "options", NULL), "maxObjects", "500");
-  if ((r = vmi_vmw_soap_call (s, m, &ret)) == NULL)
-    return -1;
-  for (;;) {
-    rv = vmi_vmw_child (ret, "returnval");
-    if (keep_doc (iv, r) == -1 || add_objects (iv, rv) == -1)
-      return -1;
-    token = vmi_vmw_child_text (rv, "token");
-    if (token == NULL)
-      return 0;
-    m = vmi_vmw_req_new ("ContinueRetrievePropertiesEx", t, pc);
-    if (m)
-      vmi_vmw_req_add (m, "token", token);
-    free (token);
-    if ((r = vmi_vmw_soap_call (s, m, &ret)) == NULL)
-      return -1;
-  }
-}
-
 /* The view's objects: folders, port groups, datastores, and its VMs with
  * VM_PROPS (NULL: the view holds none). */
 static int
 retrieve_view (struct vmi_vmw_soap *s, const char *view,
-               const char *const *vm_props, struct inv *iv)
+               const char *const *vm_props, struct vmi_vmw_objs *iv)
 {
   static const char *const named[] = { "name", "parent", NULL };
   static const char *const dvpg[] = { "name", "key", NULL };
   static const char *const ds[] = { "name", "summary.url", NULL };
-  xmlNodePtr spec, os, sel, m = retrieve_req (s, &spec);
+  xmlNodePtr spec, os, sel, m = vmi_vmw_retrieve_req (s, &spec);
 
   if (m == NULL)
     return nomem ();
   if (vm_props)
-    prop_spec (spec, "VirtualMachine", vm_props);
-  prop_spec (spec, "Folder", named);
-  prop_spec (spec, "DistributedVirtualPortgroup", dvpg);
-  prop_spec (spec, "Datastore", ds);
+    vmi_vmw_prop_spec (spec, "VirtualMachine", vm_props);
+  vmi_vmw_prop_spec (spec, "Folder", named);
+  vmi_vmw_prop_spec (spec, "DistributedVirtualPortgroup", dvpg);
+  vmi_vmw_prop_spec (spec, "Datastore", ds);
   os = vmi_vmw_req_add (spec, "objectSet", NULL);
   vmi_vmw_req_moref (os, "obj", "ContainerView", view);
   vmi_vmw_req_add (os, "skip", "true");
@@ -297,44 +116,35 @@ retrieve_view (struct vmi_vmw_soap *s, const char *view,
   vmi_vmw_req_add (sel, "type", "ContainerView");
   vmi_vmw_req_add (sel, "path", "view");
   vmi_vmw_req_add (sel, "skip", "false");
-  return retrieve_all (s, m, iv);
+  return vmi_vmw_retrieve_all (s, m, iv);
 }
 
 /* The full properties of the VMs IDS (N of them), without a view: an ID
  * that names nothing is left out, not a fault. */
 static int
-retrieve_vms (struct vmi_vmw_soap *s, char **ids, size_t n, struct inv *iv)
+retrieve_vms (struct vmi_vmw_soap *s, char **ids, size_t n, struct vmi_vmw_objs *iv)
 {
   xmlNodePtr spec, m;
 
   if (n == 0)
     return 0;
-  if ((m = retrieve_req (s, &spec)) == NULL)
+  if ((m = vmi_vmw_retrieve_req (s, &spec)) == NULL)
     return nomem ();
-  prop_spec (spec, "VirtualMachine", vm_paths);
+  vmi_vmw_prop_spec (spec, "VirtualMachine", vm_paths);
   for (size_t i = 0; i < n; i++) {
     xmlNodePtr os = vmi_vmw_req_add (spec, "objectSet", NULL);
     vmi_vmw_req_moref (os, "obj", "VirtualMachine", ids[i]);
     vmi_vmw_req_add (os, "skip", "false");
   }
   vmi_vmw_req_add (spec, "reportMissingObjectsInResults", "true");
-  return retrieve_all (s, m, iv);
-}
-
-static struct obj *
-find_obj (struct inv *iv, const char *moref)
-{
-  for (size_t i = 0; moref && i < iv->n; i++)
-    if (strcmp (iv->v[i].moref, moref) == 0)
-      return &iv->v[i];
-  return NULL;
+  return vmi_vmw_retrieve_all (s, m, iv);
 }
 
 /* The folder path of a VM relative to VMFOLDER ("a/b", "" at the top);
  * *INSIDE: the VM is under UNDER (a folder moref; NULL: anywhere);
  * *IN_DC: its folders lead up to VMFOLDER (or it has no folder: a vApp's). */
 static char *
-folder_path (struct inv *iv, const struct obj *vm, const char *vmfolder,
+folder_path (struct vmi_vmw_objs *iv, const struct vmi_vmw_obj *vm, const char *vmfolder,
              const char *under, bool *inside, bool *in_dc)
 {
   char *path = strdup ("");
@@ -343,7 +153,7 @@ folder_path (struct inv *iv, const struct obj *vm, const char *vmfolder,
 
   *inside = under == NULL || strcmp (under, vmfolder) == 0;
   while (path && p && strcmp (p, vmfolder) != 0 && depth++ < 256) {
-    struct obj *f = find_obj (iv, p);
+    struct vmi_vmw_obj *f = vmi_vmw_objs_find (iv, p);
     char *np;
     if (f == NULL || f->name == NULL)
       break;   /* a vApp or a folder outside the view */
@@ -493,7 +303,7 @@ add_disk (struct vmi_vm *vm, xmlNodePtr devices, xmlNodePtr d)
 }
 
 static int
-add_nic (struct inv *iv, struct vmi_vm *vm, xmlNodePtr d, const char *type)
+add_nic (struct vmi_vmw_objs *iv, struct vmi_vm *vm, xmlNodePtr d, const char *type)
 {
   xmlNodePtr backing = vmi_vmw_child (d, "backing");
   char *btype = vmi_vmw_xsi_type (backing);
@@ -530,7 +340,7 @@ add_nic (struct inv *iv, struct vmi_vm *vm, xmlNodePtr d, const char *type)
 }
 
 static int
-add_devices (struct inv *iv, struct vmi_vm *vm, xmlNodePtr devices)
+add_devices (struct vmi_vmw_objs *iv, struct vmi_vm *vm, xmlNodePtr devices)
 {
   /* The device list says whether a vTPM is there; without it, unknown. */
   if (devices)
@@ -573,7 +383,7 @@ power_of (const char *s)
 }
 
 static struct vmi_vm *
-describe (struct inv *iv, const struct obj *o, const char *folder,
+describe (struct vmi_vmw_objs *iv, const struct vmi_vmw_obj *o, const char *folder,
           const char *where)
 {
   struct vmi_vm *vm = vmi_vm_new (o->name ? o->name : o->moref);
@@ -593,20 +403,20 @@ describe (struct inv *iv, const struct obj *o, const char *folder,
   vm->cpus = (int) prop_long (x, "config.hardware.numCPU");
   vm->cores_per_socket = (int) prop_long (x, "config.hardware.numCoresPerSocket");
   vm->memory_mib = prop_long (x, "config.hardware.memoryMB");
-  vm->guest_os = prop_text (x, "config.guestId");
-  t = prop_text (x, "guest.toolsRunningStatus");
+  vm->guest_os = vmi_vmw_prop_text (x, "config.guestId");
+  t = vmi_vmw_prop_text (x, "guest.toolsRunningStatus");
   if (vmi_vmw_guest_tools (t))
     vm->guest_tools = strdup (vmi_vmw_guest_tools (t));
   free (t);
-  t = prop_text (x, "runtime.powerState");
+  t = vmi_vmw_prop_text (x, "runtime.powerState");
   if (power_of (t))
     vm->power_state = strdup (power_of (t));
   free (t);
-  t = prop_text (x, "config.firmware");
+  t = vmi_vmw_prop_text (x, "config.firmware");
   if (t && (!strcmp (t, "bios") || !strcmp (t, "efi")))
     vm->firmware = strdup (t);
   free (t);
-  t = prop_text (x, "config.bootOptions.efiSecureBootEnabled");
+  t = vmi_vmw_prop_text (x, "config.bootOptions.efiSecureBootEnabled");
   vm->secure_boot = t ? strcmp (t, "true") == 0
                     : vm->firmware && !strcmp (vm->firmware, "bios") ? 0 : -1;
   free (t);
@@ -617,7 +427,7 @@ describe (struct inv *iv, const struct obj *o, const char *folder,
     nomem ();
     return NULL;
   }
-  if (add_devices (iv, vm, prop (x, "config.hardware.device")) == -1) {
+  if (add_devices (iv, vm, vmi_vmw_prop (x, "config.hardware.device")) == -1) {
     vmi_vmw_vm_data_free (vm);
     vmi_vm_free (vm);
     return NULL;
@@ -643,17 +453,17 @@ vmi_vmw_vm_data_free (struct vmi_vm *vm)
  * IN_DC_ONLY, not those whose folders do not lead to VMFOLDER (an ID of
  * another datacenter's VM). */
 static int
-add_vms (struct inv *iv, struct vmi_provider *p, const char *vmfolder,
+add_vms (struct vmi_vmw_objs *iv, struct vmi_provider *p, const char *vmfolder,
          const char *under, bool in_dc_only, const char *where)
 {
   for (size_t i = 0; i < iv->n; i++) {
-    struct obj *o = &iv->v[i];
+    struct vmi_vmw_obj *o = &iv->v[i];
     struct vmi_vm *vm;
     char *fp, *tmpl;
     bool inside, in_dc;
     if (strcmp (o->type, "VirtualMachine") != 0)
       continue;
-    tmpl = prop_text (o->props, "config.template");
+    tmpl = vmi_vmw_prop_text (o->props, "config.template");
     if (tmpl && strcmp (tmpl, "true") == 0) {
       free (tmpl);
       continue;   /* a template is not a VM to import */
@@ -682,7 +492,7 @@ int
 vmi_vmw_inventory_parse (const char *xml, size_t len, struct vmi_provider *p,
                          const char *vmfolder)
 {
-  struct inv iv = { 0 };
+  struct vmi_vmw_objs iv = { 0 };
   char *fault = NULL;
   xmlDocPtr d = vmi_vmw_soap_parse ("fuzz", "RetrievePropertiesEx", xml, len,
                                     200, &fault);
@@ -696,10 +506,10 @@ vmi_vmw_inventory_parse (const char *xml, size_t len, struct vmi_provider *p,
     for (xmlNodePtr c = n->children; c && !ret; c = c->next)
       if (c->type == XML_ELEMENT_NODE)
         ret = c;
-  if (keep_doc (&iv, d) == 0
-      && add_objects (&iv, vmi_vmw_child (ret, "returnval")) == 0)
+  if (vmi_vmw_objs_keep (&iv, d) == 0
+      && vmi_vmw_objs_add (&iv, vmi_vmw_child (ret, "returnval")) == 0)
     r = add_vms (&iv, p, vmfolder, NULL, false, "vmware://fuzz/DC");
-  inv_free (&iv);
+  vmi_vmw_objs_free (&iv);
   return r;
 }
 
@@ -714,7 +524,7 @@ vmi_vmw_datastores_free (struct vmi_vmw_datastore *ds, size_t nds)
 }
 
 static int
-collect_datastores (struct inv *iv, struct vmi_vmw_datastore **ds,
+collect_datastores (struct vmi_vmw_objs *iv, struct vmi_vmw_datastore **ds,
                     size_t *nds)
 {
   for (size_t i = 0; i < iv->n; i++) {
@@ -772,7 +582,7 @@ ids_free (struct ids *ids)
 }
 
 static bool
-has_vm (const struct inv *iv)
+has_vm (const struct vmi_vmw_objs *iv)
 {
   for (size_t i = 0; i < iv->n; i++)
     if (strcmp (iv->v[i].type, "VirtualMachine") == 0)
@@ -783,7 +593,7 @@ has_vm (const struct inv *iv)
 /* The VMs of the names pass named NAME go to IDS; all VMs leave IV (their
  * full properties come next). */
 static int
-take_names (struct inv *iv, const char *name, struct ids *ids)
+take_names (struct vmi_vmw_objs *iv, const char *name, struct ids *ids)
 {
   size_t j = 0;
   int r = 0;
@@ -795,7 +605,7 @@ take_names (struct inv *iv, const char *name, struct ids *ids)
     }
     if (r == 0 && iv->v[i].name && strcmp (iv->v[i].name, name) == 0)
       r = ids_add (ids, iv->v[i].moref);
-    obj_free (&iv->v[i]);
+    vmi_vmw_obj_clear (&iv->v[i]);
   }
   iv->n = j;
   return r;
@@ -804,7 +614,7 @@ take_names (struct inv *iv, const char *name, struct ids *ids)
 /* Only the VM ONE (a moref: the URL named it) or WANT (--vm: an ID, a
  * path under the VM folder, or a name) is described. */
 static int
-inventory_one (struct vmi_vmw_soap *s, struct vmi_provider *p, struct inv *iv,
+inventory_one (struct vmi_vmw_soap *s, struct vmi_provider *p, struct vmi_vmw_objs *iv,
                const char *dc, const char *dcref, const char *vmfolder,
                const char *under, const char *one, const char *want,
                const char *where)
@@ -822,7 +632,7 @@ inventory_one (struct vmi_vmw_soap *s, struct vmi_provider *p, struct inv *iv,
       nomem ();
       goto out;
     }
-    ref = find_path (s, path, &type);
+    ref = vmi_vmw_find_path (s, path, &type);
     if (ref == NULL && errno != ENOENT)
       goto out;
     r = ref && type && strcmp (type, "VirtualMachine") == 0
@@ -869,140 +679,6 @@ inventory_one (struct vmi_vmw_soap *s, struct vmi_provider *p, struct inv *iv,
   return r;
 }
 
-/* ---- the datacenter of a path ---- */
-
-/* "DC0, F0/DC1": every datacenter's inventory path, for an error.  The
- * folders under rootFolder are walked (childEntity), not the datacenters'
- * own trees.  NULL when they cannot be listed. */
-static char *
-list_datacenters (struct vmi_vmw_soap *s)
-{
-  static const char *const named[] = { "name", "parent", NULL };
-  const char *rt, *root = vmi_vmw_soap_service (s, "rootFolder", &rt);
-  xmlNodePtr spec, os, sel, m = retrieve_req (s, &spec);
-  struct inv iv = { 0 };
-  char *list = NULL;
-  size_t len = 0;
-  FILE *f;
-
-  if (m == NULL || root == NULL) {
-    xmlFreeDoc (m ? m->doc : NULL);
-    return NULL;
-  }
-  prop_spec (spec, "Folder", named);
-  prop_spec (spec, "Datacenter", named);
-  os = vmi_vmw_req_add (spec, "objectSet", NULL);
-  vmi_vmw_req_moref (os, "obj", rt, root);
-  vmi_vmw_req_add (os, "skip", "false");
-  sel = vmi_vmw_req_add (os, "selectSet", NULL);
-  vmi_vmw_req_xsi_type (sel, "TraversalSpec");
-  vmi_vmw_req_add (sel, "name", "folders");
-  vmi_vmw_req_add (sel, "type", "Folder");
-  vmi_vmw_req_add (sel, "path", "childEntity");
-  vmi_vmw_req_add (sel, "skip", "false");
-  vmi_vmw_req_add (vmi_vmw_req_add (sel, "selectSet", NULL), "name", "folders");
-  if (retrieve_all (s, m, &iv) == -1 || (f = open_memstream (&list, &len)) == NULL) {
-    inv_free (&iv);
-    return NULL;
-  }
-  for (size_t i = 0; i < iv.n; i++) {
-    const struct obj *o = &iv.v[i];
-    char *path;
-    int depth = 0;
-    if (strcmp (o->type, "Datacenter") != 0 || o->name == NULL)
-      continue;
-    path = strdup (o->name);
-    for (const char *pa = o->parent; path && pa && strcmp (pa, root) != 0
-         && depth++ < 256;) {
-      const struct obj *up = find_obj (&iv, pa);
-      char *np;
-      if (up == NULL || up->name == NULL)
-        break;
-      if (asprintf (&np, "%s/%s", up->name, path) == -1)
-        np = NULL;
-      free (path);
-      path = np;
-      pa = up->parent;
-    }
-    if (path)
-      fprintf (f, "%s%s", ftell (f) ? ", " : "", path);
-    free (path);
-  }
-  fclose (f);
-  inv_free (&iv);
-  return list;
-}
-
-int
-vmi_vmw_datacenter (struct vmi_vmw_soap *s, const char *path, char **dc,
-                    char **rest)
-{
-  char *norm = malloc (strlen (path) + 1), *o = norm, *end, *list,
-       *found = NULL;
-  int r = -1;
-
-  *dc = *rest = NULL;
-  if (norm == NULL)
-    return nomem ();
-  /* "a//b/" is "a/b" */
-  for (const char *q = path + strspn (path, "/"); *q; q++)
-    if (*q != '/' || (q[1] != '/' && q[1] != '\0'))
-      *o++ = *q;
-  *o = '\0';
-  /* Datacenters do not nest: the first prefix that is one is the only one;
-   * the prefixes before it must be folders. */
-  for (end = norm; *norm;) {
-    char *ref, save;
-    end += strcspn (end, "/");
-    save = *end;
-    *end = '\0';
-    free (found);
-    found = NULL;
-    ref = find_path (s, norm, &found);
-    if (ref == NULL && errno != ENOENT)
-      goto out;
-    if (ref == NULL) {
-      free (found);
-      found = NULL;
-    }
-    free (ref);
-    if (found && strcmp (found, "Datacenter") == 0) {
-      *dc = strdup (norm);
-      *end = save;
-      *rest = strdup (end + (save == '/'));
-      if (*dc == NULL || *rest == NULL) {
-        nomem ();
-        goto out;
-      }
-      r = 0;
-      goto out;
-    }
-    if (found == NULL || strcmp (found, "Folder") != 0 || save == '\0')
-      break;
-    *end++ = '/';
-  }
-  list = list_datacenters (s);
-  errno = ENOENT;
-  if (found == NULL)
-    vmi_error ("%s: datacenter %s not found (no datacenter on the path %s; "
-               "the datacenters are: %s)", vmi_vmw_soap_endpoint (s), norm,
-               path, list && *list ? list : "none found");
-  else
-    vmi_error ("%s: no datacenter on the path %s (%s is a %s; the "
-               "datacenters are: %s)", vmi_vmw_soap_endpoint (s), path, norm,
-               found, list && *list ? list : "none found");
-  free (list);
- out:
-  if (r == -1) {
-    free (*dc);
-    free (*rest);
-    *dc = *rest = NULL;
-  }
-  free (found);
-  free (norm);
-  return r;
-}
-
 const char *
 vmi_vmw_guest_tools (const char *status)
 {
@@ -1021,13 +697,13 @@ vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
                    const char *dc, const char *folder, const char *where,
                    struct vmi_vmw_datastore **ds, size_t *nds)
 {
-  struct inv iv = { 0 };
+  struct vmi_vmw_objs iv = { 0 };
   char *dcref = NULL, *dctype = NULL, *vmfolder = NULL, *under = NULL,
        *view = NULL, *path = NULL, *utype = NULL;
   const char *only_vm = NULL;
   int r = -1;
 
-  dcref = find_path (s, dc, &dctype);
+  dcref = vmi_vmw_find_path (s, dc, &dctype);
   if (dcref == NULL || dctype == NULL || strcmp (dctype, "Datacenter") != 0) {
     if (dcref == NULL && errno != ENOENT)
       goto out;
@@ -1035,7 +711,7 @@ vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
     vmi_error ("%s: datacenter %s not found", vmi_vmw_soap_endpoint (s), dc);
     goto out;
   }
-  if (asprintf (&path, "%s/vm", dc) == -1 || (vmfolder = find_path (s, path, NULL)) == NULL) {
+  if (asprintf (&path, "%s/vm", dc) == -1 || (vmfolder = vmi_vmw_find_path (s, path, NULL)) == NULL) {
     vmi_error ("%s: datacenter %s has no VM folder", vmi_vmw_soap_endpoint (s), dc);
     goto out;
   }
@@ -1046,7 +722,7 @@ vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
       nomem ();
       goto out;
     }
-    if ((under = find_path (s, path, &utype)) == NULL) {
+    if ((under = vmi_vmw_find_path (s, path, &utype)) == NULL) {
       if (errno != ENOENT)
         goto out;
       vmi_error ("%s: folder %s not found in datacenter %s",
@@ -1072,7 +748,7 @@ vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
   if (r == 0)
     r = collect_datastores (&iv, ds, nds);
  out:
-  inv_free (&iv);
+  vmi_vmw_objs_free (&iv);
   free (dcref);
   free (dctype);
   free (vmfolder);

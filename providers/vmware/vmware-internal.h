@@ -2,7 +2,9 @@
  * interfaces shared by the files of providers/vmware/.
  *
  *   soap.c       the SOAP client: envelope, session cookie, faults, re-login
- *   inventory.c  datacenter check and the VMs' description (vm.json)
+ *   collector.c  the property collector's answers, FindByInventoryPath
+ *   datacenter.c the datacenter a path names (inside folders or not)
+ *   inventory.c  the VMs' description (vm.json), all or only one
  *   power.c      ShutdownGuest / PowerOffVM_Task / snapshots
  *   vmware.c     the provider: URL, disks read in place from /folder
  */
@@ -77,6 +79,50 @@ char *vmi_vmw_text (xmlNodePtr n);                               /* strdup'd */
 char *vmi_vmw_child_text (xmlNodePtr n, const char *name);       /* strdup'd */
 char *vmi_vmw_xsi_type (xmlNodePtr n);                           /* strdup'd */
 char *vmi_vmw_attr (xmlNodePtr n, const char *name);             /* strdup'd */
+
+/* The property collector (collector.c).  An object of an answer: its
+ * moref, type and the properties the inventory looks up by name. */
+struct vmi_vmw_obj {
+  char *type, *moref;
+  char *name, *parent;   /* Folder, VM, DVPG, Datacenter */
+  char *key;             /* DVPG */
+  char *url;             /* Datastore */
+  xmlNodePtr props;      /* the objects element, in a kept document */
+};
+
+/* The objects of one or more answers, and the documents they point into. */
+struct vmi_vmw_objs {
+  struct vmi_vmw_obj *v;
+  size_t n;
+  xmlDocPtr *docs;
+  size_t ndocs;
+};
+
+void vmi_vmw_obj_clear (struct vmi_vmw_obj *o);
+void vmi_vmw_objs_free (struct vmi_vmw_objs *iv);
+/* The objects of a RetrieveResult (returnval) RV; 0 or -1. */
+int vmi_vmw_objs_add (struct vmi_vmw_objs *iv, xmlNodePtr rv);
+/* Keep D (freed with IV; freed at once on failure).  0 or -1. */
+int vmi_vmw_objs_keep (struct vmi_vmw_objs *iv, xmlDocPtr d);
+struct vmi_vmw_obj *vmi_vmw_objs_find (struct vmi_vmw_objs *iv,
+                                       const char *moref);
+/* The val of the property PATH of an objects element (NULL: not said). */
+xmlNodePtr vmi_vmw_prop (xmlNodePtr objects, const char *path);
+char *vmi_vmw_prop_text (xmlNodePtr objects, const char *path);
+/* SearchIndex.FindByInventoryPath: the moref (*TYPE its type, may be NULL),
+ * or NULL with errno ENOENT when nothing is there (no error recorded), or
+ * another errno with the error. */
+char *vmi_vmw_find_path (struct vmi_vmw_soap *s, const char *path,
+                         char **type);
+/* A RetrievePropertiesEx request; *SPEC gets its specSet, to which
+ * vmi_vmw_prop_spec adds a propSet (TYPE, PATHS NULL-terminated). */
+xmlNodePtr vmi_vmw_retrieve_req (struct vmi_vmw_soap *s, xmlNodePtr *spec);
+void vmi_vmw_prop_spec (xmlNodePtr spec, const char *type,
+                        const char *const *paths);
+/* Send M and every ContinueRetrievePropertiesEx its token asks for; the
+ * objects go to IV.  0 or -1. */
+int vmi_vmw_retrieve_all (struct vmi_vmw_soap *s, xmlNodePtr m,
+                          struct vmi_vmw_objs *iv);
 
 /* Inventory. */
 struct vmi_vmw_disk {
