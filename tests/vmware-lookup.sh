@@ -88,14 +88,19 @@ folder_and_name () {
 }
 check "vmware://.../DC/FOLDER --vm NAME: only the VM of that name under FOLDER" folder_and_name
 
-# --vm FOLDER/NAME is looked up with FindByInventoryPath: one VM read.  (The
-# CLI matches --vm against names and IDs only, so it then says no VM is
-# named so; what is checked here is what the source reads.)
+# --vm FOLDER/NAME is looked up with FindByInventoryPath: one VM read, and
+# the CLI takes that VM (it matches FOLDER/NAME as the mount shows it).
 vm_path () {
   vc_reset
-  "$VMI" ls --json "${VC_OPTS[@]}" "$VC_SRC" --vm prod/web/app > /dev/null 2>&1
+  "$VMI" ls --json "${VC_OPTS[@]}" "$VC_SRC" --vm prod/web/app > "$T/vmpath.json" || return 1
   counts
-  [ "$(vc_stat vm_objects)" = 1 ] && [ "$(vc_stat vm_configs)" = 1 ]
+  [ "$(vc_stat vm_objects)" = 1 ] && [ "$(vc_stat vm_configs)" = 1 ] || return 1
+  python3 -c '
+import json, sys
+v = json.load(open(sys.argv[1]))
+v = v if isinstance(v, list) else [v]
+assert [(x["name"], x["source"]["folder"]) for x in v] == [("app", "prod/web")], v
+' "$T/vmpath.json"
 }
 check "--vm FOLDER/NAME (FindByInventoryPath): only that VM read" vm_path
 
