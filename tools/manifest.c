@@ -860,8 +860,7 @@ mf_write_vm (struct vmi_provider *p, const struct vmi_import_spec *s,
              struct mf_flags *f, const char *source, const char *source_file,
              FILE *out)
 {
-  struct vmi_tree *tree = NULL;
-  const char *vm_path = NULL;
+  char *vm_path = NULL;
   struct vmi_source_spec job_text = { 0 };
   int rc = EXIT_SOURCE;
   long v;
@@ -871,15 +870,12 @@ mf_write_vm (struct vmi_provider *p, const struct vmi_import_spec *s,
   if (f->job && (rc = job_source (f, source_file, source, &job_text)) != -1)
     goto out;
   rc = EXIT_SOURCE;
-  /* Image mode: the URLs follow the tree vmimport serve publishes. */
-  if (f->mode && !strcmp (f->mode, "image")) {
-    if ((tree = vmi_tree_new (p, 0, 65536)) == NULL) {
-      cli_print_error (NULL);
-      goto out;
-    }
-    for (size_t i = 0; i < tree->nvms; i++)
-      if (tree->vms[i].ndisks && tree->vms[i].disks[0].vm_index == (size_t) v)
-        vm_path = tree->vms[i].path;
+  /* Image mode: the URLs follow the tree vmimport serve publishes (its
+   * path worked out, no disk opened). */
+  if (f->mode && !strcmp (f->mode, "image")
+      && (vm_path = vmi_tree_vm_path (p, (size_t) v)) == NULL) {
+    cli_print_error (NULL);
+    goto out;
   }
   if (f->converted && convert_record_apply (p->vms[v], f->converted) == -1) {
     cli_print_error ("manifest --converted");
@@ -887,7 +883,7 @@ mf_write_vm (struct vmi_provider *p, const struct vmi_import_spec *s,
   }
   rc = write_manifest (p->vms[v], s, f, vm_path, out);
  out:
-  vmi_tree_free (tree);
+  free (vm_path);
   vmi_source_spec_clear (&job_text);
   return rc;
 }
