@@ -214,7 +214,8 @@ describe (struct os_client *c, const char *where, json_object *server,
   if (json_object_object_get_ex (server, "flavor", &flavor)) {
     int64_t vcpus = os_jint (flavor, "vcpus", -1);
     vm->cpus = vcpus > 0 && vcpus <= INT_MAX ? (int) vcpus : -1;
-    vm->memory_mib = os_jint (flavor, "ram", -1);
+    int64_t ram = os_jint (flavor, "ram", -1);
+    vm->memory_mib = ram >= 0 ? ram : -1;   /* negative: unknown */
   }
   if (add_nics (vm, server) == -1)
     goto out;
@@ -226,6 +227,8 @@ describe (struct os_client *c, const char *where, json_object *server,
     img = get_image (c, os_jstr (image, "id"));
     if (cap <= 0)
       cap = os_jint (img, "virtual_size", -1);
+    if (cap < 0)
+      cap = -1;   /* negative: unknown */
     if (add_disk (vm, cap, "i", sid, os_jstr (img, "name")) == NULL)
       goto out;
   }

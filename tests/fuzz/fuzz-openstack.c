@@ -33,7 +33,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (os_vms_from_json (p, NULL, "fuzz", json_object_array_get_idx (j, 0),
                           json_object_array_get_idx (j, 1)) == 0)
       for (size_t i = 0; i < p->nvms; i++)
-        free (vmi_vm_to_json (p->vms[i]));
+        fuzz_check_vm (p->vms[i]);
     vmi_provider_close (p);
   }
   if (j)
