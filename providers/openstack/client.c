@@ -371,8 +371,8 @@ catalog_url (struct os_client *c, json_object *catalog, const char *type,
   return NULL;
 }
 
-static int
-read_catalog (struct os_client *c, json_object *token)
+int
+os_read_catalog (struct os_client *c, json_object *token)
 {
   json_object *cat = NULL;
   char *img;
@@ -460,7 +460,7 @@ authenticate (struct os_client *c)
                c->cfg.auth_url);
     goto out;
   }
-  if (read_catalog (c, token) == -1)
+  if (os_read_catalog (c, token) == -1)
     goto out;
   json_object_object_get_ex (token, "project", &proj);
   free (c->project_id);

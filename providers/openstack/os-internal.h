@@ -69,6 +69,12 @@ int os_call_status(struct os_client *c, const char *service,
 char *os_token_dup(void *client);
 int os_token_renew(void *client, const char *refused);
 
+/* The public compute, volume and image endpoints of Keystone's TOKEN (the
+ * "token" member of its answer) in C's region into C->compute, volume and
+ * image.  0, or -1 with an error naming the regions there are.  Called
+ * on its own by fuzz-openstack. */
+int os_read_catalog(struct os_client *c, json_object *token);
+
 /* JSON helpers: a member's string / integer, or NULL / DEF. */
 const char *os_jstr(json_object *o, const char *key);
 /* Items of A if it is an array, else 0. */
