@@ -420,8 +420,7 @@ vmi_yaml_provider_open (const char *path, const struct vmi_source_opts *o)
                &spec.opts.ca_cert_file);
   err |= take (&merged.ca_cert_pem, o ? o->ca_cert_pem : NULL,
                &spec.opts.ca_cert_pem);
-  /* Every string of MERGED is its own (it is cleared below), not the
-   * caller's: --allow-outside-paths and --vm were freed twice. */
+  /* merged is cleared below: the caller's strings are copied, not shared */
   err |= take (&merged.allow_outside_paths, o ? o->allow_outside_paths : NULL,
                &spec.opts.allow_outside_paths);
   err |= take (&merged.only_vm, o ? o->only_vm : NULL, &spec.opts.only_vm);
