@@ -34,6 +34,7 @@
 #include "yaml-util.h"
 
 #define MAX_IMPORT_YAML (1u << 20)
+#define MAX_SECONDS 86400   /* gracefulShutdownTimeoutSeconds: a day */
 
 struct reader {
   yaml_document_t *doc;
@@ -181,8 +182,9 @@ get_seconds (struct reader *r, yaml_node_t *map, const char *key,
     return bad (r, n, field, "expected a number of seconds");
   errno = 0;
   v = strtol ((const char *) n->data.scalar.value, &end, 10);
-  if (errno || *end || v < 0)
-    return bad (r, n, field, "expected a number of seconds (0 or more)");
+  /* The bound of poweroff --graceful-timeout (a day). */
+  if (errno || *end || v < 0 || v > MAX_SECONDS)
+    return bad (r, n, field, "expected a number of seconds (0 to 86400)");
   *out = v;
   return 0;
 }

@@ -55,6 +55,12 @@ check manifest_keeps_sata grep -q 'bus: sata$' "$T/vm.yaml"
 check manifest_keeps_e1000 grep -q 'model: e1000$' "$T/vm.yaml"
 check_fails manifest_other_vm_record "is for VM" \
   "$VMI" manifest "$T/noos.ova" --converted <(sed 's/"No OS"/"Other"/' "$rec")
+# A record edited by hand: members of the wrong type are errors, not a
+# crash (strcmp of a null "vm"; json-c aborts on a non-array's length).
+check_fails manifest_record_vm_null "is for VM '\\?'" \
+  "$VMI" manifest "$T/noos.ova" --converted <(echo '{"vm": null, "status": "converted", "disks": []}')
+check_fails manifest_record_disks_not_a_list "the record has 0 disks" \
+  "$VMI" manifest "$T/noos.ova" --converted <(echo '{"vm": "No OS", "status": "converted", "disks": {"bus": 1}}')
 
 # copy --convert, progress as JSON lines: the same failure, exit 4, and
 # the bytes of the new copy are the source's.

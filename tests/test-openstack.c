@@ -99,5 +99,33 @@ main (void)
     vmi_provider_close (p);
     json_object_put (bad);
   }
+  {
+    /* Ids go into request paths: one that would name another object (a
+     * "..", a '/', a '?', or one so long the path is cut) is an error. */
+    static const char *const bad_ids[][2] = {
+      { "{\"servers\": [{\"id\": \"../s2\", \"name\": \"a\"}]}", "server 0 (a)" },
+      { "{\"servers\": [{\"id\": \"s1\", \"name\": \"a\", \"image\": {\"id\": \"i?x=1\"}}]}",
+        "image whose id" },
+      { "{\"servers\": [{\"id\": \"s1\", \"name\": \"a\", "
+        "\"os-extended-volumes:volumes_attached\": [{\"id\": \"v/1\"}]}]}",
+        "volume attached to server s1" },
+    };
+    json_object *vols = json_tokener_parse ("{\"volumes\": [{\"id\": \"v/1\", \"size\": 1}]}");
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+      json_object *sv = json_tokener_parse (bad_ids[i][0]);
+      p = vmi_provider_new (&ops, NULL, NULL);
+      CHECK ("an id that is not an OpenStack id: an error, named",
+             sv && os_vms_from_json (p, NULL, "proj", sv, vols) == -1
+             && strstr (vmi_error_get (), bad_ids[i][1])
+             && strstr (vmi_error_get (), "not an OpenStack id"));
+      vmi_provider_close (p);
+      json_object_put (sv);
+    }
+    json_object_put (vols);
+    CHECK ("ids: a UUID is one, a long one is not",
+           os_id_ok ("9a6b1c2d-3e4f-4a5b-8c7d-0e1f2a3b4c5d")
+           && !os_id_ok ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+           && !os_id_ok ("") && !os_id_ok (NULL) && !os_id_ok (".."));
+  }
   return check_summary ();
 }

@@ -99,6 +99,39 @@ disks_and_nics_from_the_device_list (void)
   close_all (p);
 }
 
+/* numCPU, numCoresPerSocket and memoryMB as the server says them: past an
+ * int (or a long), zero or negative, they are unknown, never wrapped. */
+static void
+counts_out_of_range_are_unknown (void)
+{
+  static const struct { const char *cpus, *mem; int want_cpus; long want_mem; } c[] = {
+    { "4294967298", "-5", -1, -1 },   /* 2^32 + 2 wrapped to 2 */
+    { "0", "99999999999999999999", -1, -1 },
+    { "2147483647", "1024", 2147483647, 1024 },
+    { "-3", "0", -1, 0 },
+  };
+
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    struct vmi_provider *p = vmi_provider_new (&ops, NULL, NULL);
+    char xml[2048];
+    snprintf (xml, sizeof xml, ENVELOPE_HEAD
+      "<objects><obj type=\"VirtualMachine\">vm-1</obj>"
+      "<propSet><name>name</name><val>a</val></propSet>"
+      "<propSet><name>config.hardware.numCPU</name><val>%s</val></propSet>"
+      "<propSet><name>config.hardware.numCoresPerSocket</name><val>%s</val></propSet>"
+      "<propSet><name>config.hardware.memoryMB</name><val>%s</val></propSet>"
+      "</objects>" ENVELOPE_TAIL, c[i].cpus, c[i].cpus, c[i].mem);
+    CHECK (vmi_vmw_inventory_parse (xml, strlen (xml), p, "group-v3") == 0);
+    CHECK (p->nvms == 1);
+    if (p->nvms == 1) {
+      CHECK (p->vms[0]->cpus == c[i].want_cpus);
+      CHECK (p->vms[0]->cores_per_socket == c[i].want_cpus);
+      CHECK (p->vms[0]->memory_mib == c[i].want_mem);
+    }
+    close_all (p);
+  }
+}
+
 /* guest.toolsRunningStatus as vm.json's guest_tools; absent: unknown. */
 static struct vmi_provider *
 parse_tools (const char *status)
@@ -149,6 +182,7 @@ guest_tools_from_tools_running_status (void)
 int
 main (void)
 {
+  counts_out_of_range_are_unknown ();
   vtpm_device_sets_tpm ();
   disks_and_nics_from_the_device_list ();
   guest_tools_from_tools_running_status ();

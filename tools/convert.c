@@ -533,8 +533,12 @@ convert_record_apply (struct vmi_vm *vm, const char *record)
                json_util_get_last_err ());
     return -1;
   }
+  /* The record is a file the user names: every member may be missing or
+   * of another type (json-c aborts on a length of a non-array). */
   if (!json_object_object_get_ex (o, "vm", &v)
+      || !json_object_is_type (v, json_type_string)
       || strcmp (json_object_get_string (v), vm->name) != 0) {
+    errno = EINVAL;
     vmi_error ("%s: the record is for VM '%s', not '%s'", record,
                v ? json_object_get_string (v) : "?", vm->name);
     goto out;
@@ -549,9 +553,12 @@ convert_record_apply (struct vmi_vm *vm, const char *record)
     goto out;
   }
   if (!json_object_object_get_ex (o, "disks", &ds)
+      || !json_object_is_type (ds, json_type_array)
       || json_object_array_length (ds) != vm->ndisks) {
+    errno = EINVAL;
     vmi_error ("%s: the record has %zu disks, VM %s has %zu", record,
-               ds ? json_object_array_length (ds) : 0, vm->name, vm->ndisks);
+               json_object_is_type (ds, json_type_array)
+               ? json_object_array_length (ds) : 0, vm->name, vm->ndisks);
     goto out;
   }
   for (size_t i = 0; i < vm->ndisks; i++)

@@ -558,7 +558,10 @@ plan_disks (struct mf_plan *p, const char *url_base, const char *vm_path)
       rc = -2;
       goto out;
     }
-    d->size_mib = (d->src->capacity + (1 << 20) - 1) >> 20;
+    /* Rounded up without adding first: a capacity near INT64_MAX (a
+     * source's say-so) must not overflow. */
+    d->size_mib = (d->src->capacity >> 20)
+                  + ((d->src->capacity & ((1 << 20) - 1)) != 0);
     d->bus = disk_bus (p, d->src, &why);
     if (why) {
       if (note (p, "disk-%zu: bus %s: %s", i, d->bus, why) == -1)

@@ -122,13 +122,15 @@ disks_from_folder (struct os_disks *d, const char *dir)
     vmi_error ("%s: not a vm.json with a disks array", path);
     goto out;
   }
-  if (json_object_object_get_ex (o, "name", &name))
+  if (json_object_object_get_ex (o, "name", &name)
+      && json_object_is_type (name, json_type_string))
     d->vm = strdup (json_object_get_string (name));
   for (size_t i = 0; i < json_object_array_length (disks); i++) {
     struct json_object *file;
     char *p;
     if (!json_object_object_get_ex (json_object_array_get_idx (disks, i),
-                                    "file", &file)) {
+                                    "file", &file)
+        || !json_object_is_type (file, json_type_string)) {
       vmi_error ("%s: disk %zu has no \"file\"", path, i);
       goto out;
     }

@@ -44,6 +44,20 @@ os_jstr (json_object *o, const char *key)
   return NULL;
 }
 
+bool
+os_id_ok (const char *id)
+{
+  size_t n = id ? strlen (id) : 0;
+
+  if (n == 0 || n > OS_ID_MAX)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z')
+          || (id[i] >= '0' && id[i] <= '9') || id[i] == '-' || id[i] == '_'))
+      return false;
+  return true;
+}
+
 /* Answers are untrusted: a list that is not a JSON array has no items
  * (json-c's own length aborts on anything else). */
 size_t
@@ -371,8 +385,8 @@ catalog_url (struct os_client *c, json_object *catalog, const char *type,
   return NULL;
 }
 
-static int
-read_catalog (struct os_client *c, json_object *token)
+int
+os_read_catalog (struct os_client *c, json_object *token)
 {
   json_object *cat = NULL;
   char *img;
@@ -460,11 +474,13 @@ authenticate (struct os_client *c)
                c->cfg.auth_url);
     goto out;
   }
-  if (read_catalog (c, token) == -1)
+  if (os_read_catalog (c, token) == -1)
     goto out;
   json_object_object_get_ex (token, "project", &proj);
   free (c->project_id);
-  c->project_id = os_jstr (proj, "id") ? strdup (os_jstr (proj, "id")) : NULL;
+  /* It goes into a query ("?owner=ID"): only as a plain id. */
+  c->project_id = os_id_ok (os_jstr (proj, "id"))
+                  ? strdup (os_jstr (proj, "id")) : NULL;
   if (c->token) {
     explicit_bzero (c->token, strlen (c->token));
     free (c->token);

@@ -210,7 +210,12 @@ create (struct os_client *c, const char *service, const char *path,
   if (m1)
     json_object_object_get_ex (o, m1, &o);
   id = os_jstr (o, m2);
-  if (id == NULL || (r = strdup (id)) == NULL) {
+  if (id && !os_id_ok (id)) {
+    errno = EPROTO;
+    vmi_error ("%s: POST %s: the answer's %s is not an OpenStack id: "
+               "\"%.80s\"", service, path, m2, id);
+  }
+  else if (id == NULL || (r = strdup (id)) == NULL) {
     errno = EPROTO;
     vmi_error ("%s: POST %s: no %s in the answer", service, path, m2);
   }
@@ -432,9 +437,9 @@ delete_named (struct os_client *c, const char *service, const char *list_path,
     const char *st = os_jstr (o, "status");
     char path[200];
     long code;
-    if (name == NULL || id == NULL
+    if (name == NULL || id == NULL || !os_id_ok (id)
         || strncmp (name, OS_TMP_PREFIX, strlen (OS_TMP_PREFIX)) != 0)
-      continue;
+      continue;   /* not ours (an id not to put in a path: not ours either) */
     left++;
     if (st && (strcmp (st, "deleting") == 0 || strcmp (st, "deleted") == 0))
       continue;

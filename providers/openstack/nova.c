@@ -214,7 +214,8 @@ describe (struct os_client *c, const char *where, json_object *server,
   if (json_object_object_get_ex (server, "flavor", &flavor)) {
     int64_t vcpus = os_jint (flavor, "vcpus", -1);
     vm->cpus = vcpus > 0 && vcpus <= INT_MAX ? (int) vcpus : -1;
-    vm->memory_mib = os_jint (flavor, "ram", -1);
+    int64_t ram = os_jint (flavor, "ram", -1);
+    vm->memory_mib = ram >= 0 ? ram : -1;   /* negative: unknown */
   }
   if (add_nics (vm, server) == -1)
     goto out;
@@ -223,9 +224,18 @@ describe (struct os_client *c, const char *where, json_object *server,
   if (json_object_object_get_ex (server, "image", &image)
       && json_object_is_type (image, json_type_object) && os_jstr (image, "id")) {
     int64_t cap = gib_to_bytes (os_jint (flavor, "disk", 0));
+    if (!os_id_ok (os_jstr (image, "id"))) {
+      errno = EPROTO;
+      vmi_error ("nova: GET /servers/detail: server %s boots from an image "
+                 "whose id is not an OpenStack id: \"%.80s\"", sid,
+                 os_jstr (image, "id"));
+      goto out;
+    }
     img = get_image (c, os_jstr (image, "id"));
     if (cap <= 0)
       cap = os_jint (img, "virtual_size", -1);
+    if (cap < 0)
+      cap = -1;   /* negative: unknown */
     if (add_disk (vm, cap, "i", sid, os_jstr (img, "name")) == NULL)
       goto out;
   }
@@ -239,6 +249,13 @@ describe (struct os_client *c, const char *where, json_object *server,
       json_object *v = vid ? find_volume (volumes, vid) : NULL;
       if (v == NULL)
         continue;   /* not visible to this project */
+      if (!os_id_ok (vid)) {
+        errno = EPROTO;
+        vmi_error ("cinder: GET /volumes/detail: the volume attached to "
+                   "server %s has an id that is not an OpenStack id: "
+                   "\"%.80s\"", sid, vid);
+        goto out;
+      }
       list[n].volume = v;
       list[n++].device = attachment_device (v, sid);
     }
@@ -259,7 +276,8 @@ describe (struct os_client *c, const char *where, json_object *server,
   else
     r = 0;
  out:
-  if (r == -1 && errno != ENOENT && errno != EACCES && errno != EIO) {
+  if (r == -1 && errno != ENOENT && errno != EACCES && errno != EIO
+      && errno != EPROTO) {
     errno = ENOMEM;
     vmi_error ("out of memory");
   }
@@ -302,6 +320,13 @@ os_vms_from_json (struct vmi_provider *p, struct os_client *c,
     if (name == NULL || os_jstr (s, "id") == NULL) {
       errno = EPROTO;
       vmi_error ("nova: GET /servers/detail: server %zu has no id", i);
+      goto out;
+    }
+    if (!os_id_ok (os_jstr (s, "id"))) {
+      errno = EPROTO;
+      vmi_error ("nova: GET /servers/detail: server %zu (%s) has an id that "
+                 "is not an OpenStack id (letters, digits, '-' and '_', at "
+                 "most %d): \"%.80s\"", i, name, OS_ID_MAX, os_jstr (s, "id"));
       goto out;
     }
     vm = vmi_vm_new (name);

@@ -69,6 +69,19 @@ int os_call_status(struct os_client *c, const char *service,
 char *os_token_dup(void *client);
 int os_token_renew(void *client, const char *refused);
 
+/* The public compute, volume and image endpoints of Keystone's TOKEN (the
+ * "token" member of its answer) in C's region into C->compute, volume and
+ * image.  0, or -1 with an error naming the regions there are.  Called
+ * on its own by fuzz-openstack. */
+int os_read_catalog(struct os_client *c, json_object *token);
+
+/* An id from an answer that goes into a request path ("/servers/ID"):
+ * letters, digits, '-' and '_', at most OS_ID_MAX of them (UUIDs are 36).
+ * Anything else ("..", '/', '?', or so long that the path is cut) would
+ * name another object than the one the answer meant. */
+#define OS_ID_MAX 64
+bool os_id_ok(const char *id);
+
 /* JSON helpers: a member's string / integer, or NULL / DEF. */
 const char *os_jstr(json_object *o, const char *key);
 /* Items of A if it is an array, else 0. */

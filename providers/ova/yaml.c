@@ -28,6 +28,7 @@
 #include "../../core/yaml-util.h"
 
 #define MAX_YAML (1u << 20)
+#define MAX_TIMEOUT 10000000   /* seconds, as --timeout */
 
 static char *
 get_str (yaml_document_t *d, yaml_node_t *map, const char *path1,
@@ -233,11 +234,15 @@ vmi_source_yaml_parse (const char *text, size_t len, const char *where,
     }
     if ((t = get_str (d, spec, "httpTimeoutSeconds", NULL)) != NULL) {
       char *e;
-      long v = strtol (t, &e, 10);
-      if (*t == '\0' || *e || v < 0) {
+      long v;
+      errno = 0;
+      v = strtol (t, &e, 10);
+      /* The bound of --timeout: the transports count in milliseconds. */
+      if (*t == '\0' || *e || errno || v < 0 || v > MAX_TIMEOUT) {
         errno = EINVAL;
         vmi_error ("%s: spec.httpTimeoutSeconds \"%s\" is not a number of "
-                   "seconds (0 = no timeout)", where, t);
+                   "seconds (0 = no timeout, at most %d)", where, t,
+                   MAX_TIMEOUT);
         free (t);
         goto out;
       }

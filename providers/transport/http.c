@@ -147,12 +147,14 @@ header_cb (char *line, size_t size, size_t n, void *opaque)
     const char *v = tmp + 14;
     while (*v == ' ' || *v == '\t')
       v++;
+    /* A start past INT64_MAX (or "-1", which %llu takes) is still a
+     * start that is not ours: INT64_MAX, not -1 (unknown, accepted). */
     if (sscanf (v, "bytes %llu-%llu/%llu", &a, &b, &t) == 3) {
-      x->cr_start = (int64_t) a;
-      x->cr_total = (int64_t) t;
+      x->cr_start = a <= INT64_MAX ? (int64_t) a : INT64_MAX;
+      x->cr_total = t <= INT64_MAX ? (int64_t) t : -1;
     }
     else if (sscanf (v, "bytes */%llu", &t) == 1)
-      x->cr_total = (int64_t) t;
+      x->cr_total = t <= INT64_MAX ? (int64_t) t : -1;
   }
   else if (strncasecmp (tmp, "Accept-Ranges:", 14) == 0) {
     const char *v = tmp + 14;

@@ -16,6 +16,7 @@
  * servers leave controllers' device[] empty, so it is never read).
  * Capacity: capacityInKB (some servers leave capacityInBytes 0). */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,12 +49,23 @@ prop_long (xmlNodePtr objects, const char *path)
   long v = -1;
 
   if (t) {
+    errno = 0;
     v = strtol (t, &end, 10);
-    if (*t == '\0' || *end)
-      v = -1;
+    if (*t == '\0' || *end || errno)
+      v = -1;   /* not a number, or past a long: unknown */
   }
   free (t);
   return v;
+}
+
+/* A count (CPUs, cores per socket) as an int: -1 (unknown) when missing,
+ * not positive or past what an int holds (never a wrapped value). */
+static int
+prop_count (xmlNodePtr objects, const char *path)
+{
+  long v = prop_long (objects, path);
+
+  return v > 0 && v <= INT_MAX ? (int) v : -1;
 }
 
 /* A ContainerView over the datacenter DC: its folders, distributed port
@@ -400,9 +412,11 @@ describe (struct vmi_vmw_objs *iv, const struct vmi_vmw_obj *o, const char *fold
                 folder) == -1)
     vm->source_where = NULL;
   vm->folder = *folder ? strdup (folder) : NULL;
-  vm->cpus = (int) prop_long (x, "config.hardware.numCPU");
-  vm->cores_per_socket = (int) prop_long (x, "config.hardware.numCoresPerSocket");
+  vm->cpus = prop_count (x, "config.hardware.numCPU");
+  vm->cores_per_socket = prop_count (x, "config.hardware.numCoresPerSocket");
   vm->memory_mib = prop_long (x, "config.hardware.memoryMB");
+  if (vm->memory_mib < 0)
+    vm->memory_mib = -1;   /* negative: unknown */
   vm->guest_os = vmi_vmw_prop_text (x, "config.guestId");
   t = vmi_vmw_prop_text (x, "guest.toolsRunningStatus");
   if (vmi_vmw_guest_tools (t))

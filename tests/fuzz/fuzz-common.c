@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "vmimport/error.h"
 #include "vmimport/formats.h"
 #include "fuzz-common.h"
@@ -120,4 +122,47 @@ fuzz_opener_init (struct vmi_opener *o, const uint8_t *data, size_t size)
   input = (struct input){ data, size, 0 };
   o->open = open_sibling;
   o->opaque = &input;
+}
+
+static void
+broken (const struct vmi_vm *vm, const char *what, long long v)
+{
+  fprintf (stderr, "fuzz: VM %s: %s is %lld (unknown must be -1)\n",
+           vm->name ? vm->name : "?", what, v);
+  abort ();
+}
+
+void
+fuzz_check_vm (const struct vmi_vm *vm)
+{
+  char *text;
+  json_object *j;
+
+  if (vm->cpus == 0 || vm->cpus < -1)
+    broken (vm, "cpus", vm->cpus);
+  if (vm->cores_per_socket == 0 || vm->cores_per_socket < -1)
+    broken (vm, "cores_per_socket", vm->cores_per_socket);
+  if (vm->memory_mib < -1)
+    broken (vm, "memory_mib", vm->memory_mib);
+  if (vm->secure_boot < -1 || vm->secure_boot > 1)
+    broken (vm, "secure_boot", vm->secure_boot);
+  if (vm->tpm < -1 || vm->tpm > 1)
+    broken (vm, "tpm", vm->tpm);
+  for (size_t i = 0; i < vm->ndisks; i++) {
+    if (vm->disks[i].capacity < -1)
+      broken (vm, "a disk's capacity", vm->disks[i].capacity);
+    if (vm->disks[i].allocated < -1)
+      broken (vm, "a disk's allocated bytes", vm->disks[i].allocated);
+  }
+  text = vmi_vm_to_json (vm);
+  if (text == NULL)
+    return;   /* out of memory */
+  j = json_tokener_parse (text);
+  if (j == NULL || !json_object_is_type (j, json_type_object)) {
+    fprintf (stderr, "fuzz: VM %s: vm.json does not parse back:\n%s\n",
+             vm->name ? vm->name : "?", text);
+    abort ();
+  }
+  json_object_put (j);
+  free (text);
 }

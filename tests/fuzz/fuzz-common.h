@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "vmimport/layer.h"
+#include "vmimport/vm.h"
 
 /* The libFuzzer entry points: every target defines the first;
  * fuzz-common.c the second for all (quiet logging). */
@@ -24,5 +25,10 @@ void fuzz_read_layer (struct vmi_layer *l);
  * so that a parser without a depth limit shows up as a finding, not a
  * hang. */
 void fuzz_opener_init (struct vmi_opener *o, const uint8_t *data, size_t size);
+
+/* The VM description's contract (vmimport/vm.h: unknown is -1, never a
+ * wrapped or negative count), then VM as vm.json, which must parse back
+ * as a JSON object.  Aborts when it is broken. */
+void fuzz_check_vm (const struct vmi_vm *vm);
 
 #endif

@@ -1,5 +1,7 @@
 /* Fuzz target: Harvester's VirtualMachineImport YAML, then the RFC 1123
  * name of what it names. */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +15,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   if (vmi_import_yaml_parse ((const char *) data, size, "fuzz.yaml", &s) == 0) {
     char *name = vmi_k8s_name (s.vm_name, VMI_K8S_NAME_MAX);
+    /* The timeout goes to power_off () as an int, which OpenStack's
+     * doubles (polls every half second). */
+    if (s.graceful_timeout < 0 || s.graceful_timeout > INT_MAX / 2) {
+      fprintf (stderr, "fuzz: gracefulShutdownTimeoutSeconds %ld taken\n",
+               s.graceful_timeout);
+      abort ();
+    }
     if (name && !vmi_k8s_is_label (name))
       abort ();
     free (name);

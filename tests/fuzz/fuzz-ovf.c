@@ -14,7 +14,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* Every VirtualSystem (collections, VirtualBox sections included). */
   if (vmi_ovf_parse_all ((const char *) data, size, "fuzz.ovf", &vms, &n) == 0) {
     for (size_t i = 0; i < n; i++) {
-      free (vmi_vm_to_json (vms[i]));
+      fuzz_check_vm (vms[i]);
       vmi_vm_free (vms[i]);
     }
     free (vms);

@@ -18,7 +18,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     return 0;
   vmi_vmw_inventory_parse ((const char *) data, size, p, "group-v3");
   for (size_t i = 0; i < p->nvms; i++) {
-    free (vmi_vm_to_json (p->vms[i]));
+    fuzz_check_vm (p->vms[i]);
     vmi_vmw_vm_data_free (p->vms[i]);
   }
   vmi_provider_close (p);

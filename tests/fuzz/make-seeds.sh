@@ -333,6 +333,28 @@ cat > "$out/openstack/servers.json" <<'EOF'
   {"id": "v2", "name": "data", "size": 4,
    "attachments": [{"server_id": "s1", "device": "/dev/vdb"}]}]}]
 EOF
+# The same with Keystone's token answer (its catalog: Nova, Cinder v3 and
+# Glance in two regions) as the third element.
+{ head -c -2 "$out/openstack/servers.json"
+  cat <<'EOF2'
+,
+ {"token": {"expires_at": "2026-12-02T18:43:45.000000Z",
+  "project": {"id": "p1", "name": "admin"},
+  "catalog": [
+   {"type": "compute", "name": "nova", "endpoints": [
+     {"interface": "public", "region_id": "RegionOne", "region": "RegionOne",
+      "url": "https://cloud/compute/v2.1/"},
+     {"interface": "internal", "region_id": "RegionOne", "url": "http://10.0.0.1:8774/v2.1"},
+     {"interface": "public", "region_id": "RegionTwo", "url": "https://two/compute/v2.1"}]},
+   {"type": "volumev3", "name": "cinderv3", "endpoints": [
+     {"interface": "public", "region_id": "RegionOne", "url": "https://cloud/volume/v3/p1"}]},
+   {"type": "block-storage", "name": "cinder", "endpoints": [
+     {"interface": "public", "region": "RegionTwo", "url": "https://two/volume/v3/p1"}]},
+   {"type": "image", "name": "glance", "endpoints": [
+     {"interface": "public", "region_id": "RegionOne", "url": "https://cloud/image//"},
+     {"interface": "public", "region_id": "RegionTwo", "url": "https://two/image/v2"}]}]}}]
+EOF2
+} > "$out/openstack/with-catalog.json"
 # vSphere: a RetrievePropertiesEx answer (a VM in a folder, its disks on
 # two controllers, NICs on a standard and a distributed port group, the
 # port group, a folder) as vCenter and govmomi's simulator write it, and
