@@ -890,6 +890,7 @@ cli_manifest (int argc, char **argv)
   rc = EXIT_SOURCE;
   if ((v = find_vm (p, &spec)) == -1)
     goto out;
+  cli_warn_notes (p->vms[v]);
   if (f.job && (rc = job_source (&f, &c, optind < argc ? argv[optind] : NULL,
                                  &job_text)) != -1)
     goto out;

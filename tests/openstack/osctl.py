@@ -91,6 +91,26 @@ class Cloud:
             time.sleep(0.5)
 
 
+def listall(c, service, path, key):
+    """Every item of a list call, page after page: the peer gives pages of
+    2 (Nova's max_limit, Cinder's osapi_max_limit, Glance's api_limit_max).
+    Nova and Cinder say there is more with KEY_links "next", Glance with
+    "next"; the next page starts after the last item (marker)."""
+    out, marker = [], None
+    while True:
+        p = path
+        if marker:
+            p += ('&' if '?' in p else '?') + 'marker=' + marker
+        page = c.call('GET', service, p)
+        items = page[key]
+        out += items
+        more = page.get('next') or any(
+            link.get('rel') == 'next' for link in page.get(key + '_links', []))
+        if not items or not more:
+            return out
+        marker = items[-1]['id']
+
+
 def admin():
     return Cloud('admin', ENV['ADMIN_PW'], 'admin')
 
@@ -207,7 +227,7 @@ def upload_image(c, name, path, fmt, props):
 
 
 def flavor(a, name, vcpus, ram, disk):
-    for f in a.call('GET', 'compute', '/flavors/detail?is_public=None')['flavors']:
+    for f in listall(a, 'compute', '/flavors/detail?is_public=None', 'flavors'):
         if f['name'] == name:
             return f['id']
     return a.call('POST', 'compute', '/flavors', {'flavor': {
@@ -300,7 +320,7 @@ def delete_fixtures():
     c = demo()
     end = time.time() + 180
     while time.time() < end:
-        servers = c.call('GET', 'compute', '/servers')['servers']
+        servers = listall(c, 'compute', '/servers', 'servers')
         if not servers:
             break
         for srv in servers:
@@ -311,8 +331,8 @@ def delete_fixtures():
                 print(e, file=sys.stderr)
         time.sleep(1)
     while time.time() < end:
-        snaps = c.call('GET', 'volumev3', '/snapshots/detail')['snapshots']
-        vols = c.call('GET', 'volumev3', '/volumes/detail')['volumes']
+        snaps = listall(c, 'volumev3', '/snapshots/detail', 'snapshots')
+        vols = listall(c, 'volumev3', '/volumes/detail', 'volumes')
         if not snaps and not vols:
             break
         for x in snaps:
@@ -324,20 +344,20 @@ def delete_fixtures():
                 c.call('DELETE', 'volumev3', '/volumes/' + v['id'],
                        ok=(202, 400, 404))
         time.sleep(0.5)
-    for i in c.call('GET', 'image', '/images?owner=' + c.project_id)['images']:
+    for i in listall(c, 'image', '/images?owner=' + c.project_id, 'images'):
         c.call('DELETE', 'image', '/images/' + i['id'], ok=(204, 404))
 
 
 def leftovers():
     c = demo()
     out = []
-    for s in c.call('GET', 'volumev3', '/snapshots/detail')['snapshots']:
+    for s in listall(c, 'volumev3', '/snapshots/detail', 'snapshots'):
         if (s.get('name') or '').startswith(TMP_PREFIX):
             out.append('snapshot %s %s %s' % (s['id'], s['name'], s['status']))
-    for v in c.call('GET', 'volumev3', '/volumes/detail')['volumes']:
+    for v in listall(c, 'volumev3', '/volumes/detail', 'volumes'):
         if (v.get('name') or '').startswith(TMP_PREFIX):
             out.append('volume %s %s %s' % (v['id'], v['name'], v['status']))
-    for i in c.call('GET', 'image', '/images?owner=' + c.project_id)['images']:
+    for i in listall(c, 'image', '/images?owner=' + c.project_id, 'images'):
         if (i.get('name') or '').startswith(TMP_PREFIX):
             out.append('image %s %s %s' % (i['id'], i['name'], i['status']))
     print('\n'.join(out))
@@ -347,11 +367,11 @@ def count(kind):
     """How many of our temporary objects of KIND exist (any status)."""
     c = demo()
     if kind == 'images':
-        xs = c.call('GET', 'image', '/images?owner=' + c.project_id)['images']
+        xs = listall(c, 'image', '/images?owner=' + c.project_id, 'images')
     elif kind == 'volumes':
-        xs = c.call('GET', 'volumev3', '/volumes/detail')['volumes']
+        xs = listall(c, 'volumev3', '/volumes/detail', 'volumes')
     else:
-        xs = c.call('GET', 'volumev3', '/snapshots/detail')['snapshots']
+        xs = listall(c, 'volumev3', '/snapshots/detail', 'snapshots')
     print(sum(1 for x in xs if (x.get('name') or '').startswith(TMP_PREFIX)))
 
 

@@ -203,6 +203,9 @@ bind_port = $GL_PORT
 workers = 1
 log_file = $ST/log/glance-api.log
 enabled_backends = fs:file
+# Pages of 2 images ("next"): vmimport cleanup must page.
+api_limit_max = 2
+limit_param_default = 2
 [database]
 connection = $(db glance)
 [glance_store]
@@ -240,6 +243,8 @@ my_ip = 127.0.0.1
 host = vmi-cinder
 log_dir = $ST/log
 enable_force_upload = false
+# Pages of 2 volumes / snapshots (volumes_links), as Nova's servers.
+osapi_max_limit = 2
 allowed_direct_url_schemes =
 [database]
 connection = $(db cinder)
@@ -292,6 +297,9 @@ osapi_compute_workers = 1
 log_dir = $ST/log
 [api]
 auth_strategy = keystone
+# Pages of 2 servers: the fixtures (5 servers) need several, so the test
+# shows that the inventory follows servers_links.
+max_limit = 2
 [api_database]
 connection = $(db nova_api)
 [database]
