@@ -7,6 +7,9 @@ independent of vmimport's C code: it sets the cloud up and makes fixtures.
     osctl.py fixtures DIR     the test's servers and volumes (see below)
     osctl.py leftovers        our temporary snapshots/volumes/images, if any
     osctl.py delete-fixtures  remove what 'fixtures' made
+    osctl.py servers          the project's servers (all pages), JSON
+    osctl.py paged            exit 0 if lists come in pages of 2
+    osctl.py revoke-demo      revoke the demo user's tokens (Keystone)
 
 STATE comes from $VMI_OS_STATE (the folder peer.sh keeps its state in).
 """
@@ -226,12 +229,13 @@ def upload_image(c, name, path, fmt, props):
     return img['id']
 
 
-def flavor(a, name, vcpus, ram, disk):
+def flavor(a, name, vcpus, ram, disk, ephemeral=0, swap=0):
     for f in listall(a, 'compute', '/flavors/detail?is_public=None', 'flavors'):
         if f['name'] == name:
             return f['id']
     return a.call('POST', 'compute', '/flavors', {'flavor': {
-        'name': name, 'vcpus': vcpus, 'ram': ram, 'disk': disk}})['flavor']['id']
+        'name': name, 'vcpus': vcpus, 'ram': ram, 'disk': disk,
+        'OS-FLV-EXT-DATA:ephemeral': ephemeral, 'swap': swap}})['flavor']['id']
 
 
 def create_server(c, name, flavor_id, image=None, bdm=None):
@@ -279,7 +283,8 @@ def fixtures(d):
            {'quota_set': {'volumes': 100, 'snapshots': 100,
                           'gigabytes': 1000}})
     ids['FLAVOR_VOL'] = flavor(a, 'vmi.vol', 2, 1536, 0)
-    ids['FLAVOR_IMG'] = flavor(a, 'vmi.img', 3, 2048, 1)
+    # With a 1 GiB ephemeral disk and 512 MiB of swap, which no API exports.
+    ids['FLAVOR_IMG'] = flavor(a, 'vmi.img-eph', 3, 2048, 1, 1, 512)
     ids['FLAVOR_BIG'] = flavor(a, 'vmi.big', 1, 512, 0)
     # Flavors are public: the demo project sees them.
     boot = create_volume(c, 'fx-boot', 1, os.path.join(d, 'boot.qcow2'),
@@ -375,6 +380,42 @@ def count(kind):
     print(sum(1 for x in xs if (x.get('name') or '').startswith(TMP_PREFIX)))
 
 
+def servers():
+    """Every server of the project (all pages), as JSON: id, name and how
+    many disks it has (attached volumes, plus the root disk of a server
+    booted from an image)."""
+    c = demo()
+    out = [{'id': x['id'], 'name': x['name'],
+            'disks': len(x['os-extended-volumes:volumes_attached'])
+            + (1 if x.get('image') else 0)}
+           for x in listall(c, 'compute', '/servers/detail', 'servers')]
+    print(json.dumps(out))
+
+
+def paged():
+    """Exit 0 if the first page of servers and of volumes holds 2 items and
+    says there is more (the peer's max_limit is in effect)."""
+    c = demo()
+    ok = True
+    for service, path, key in (('compute', '/servers/detail', 'servers'),
+                               ('volumev3', '/volumes/detail', 'volumes')):
+        page = c.call('GET', service, path)
+        more = any(link.get('rel') == 'next'
+                   for link in page.get(key + '_links', []))
+        print('%s: first page %d, next link: %s' % (key, len(page[key]), more))
+        ok = ok and len(page[key]) == 2 and more
+    sys.exit(0 if ok else 1)
+
+
+def revoke_demo():
+    """Revoke every token of the demo user: set its password (to the same
+    value) as admin, which makes Keystone record a revocation event."""
+    a = admin()
+    uid = find(a, '/users', 'users', 'demo')
+    a.call('PATCH', 'identity', '/users/' + uid,
+           {'user': {'password': ENV['DEMO_PW']}})
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == 'bootstrap':
@@ -387,6 +428,12 @@ def main():
         delete_fixtures()
     elif cmd == 'leftovers':
         leftovers()
+    elif cmd == 'servers':
+        servers()
+    elif cmd == 'paged':
+        paged()
+    elif cmd == 'revoke-demo':
+        revoke_demo()
     elif cmd == 'count':
         count(sys.argv[2])
     else:

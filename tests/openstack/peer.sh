@@ -158,6 +158,9 @@ project_name = service
 username = $1
 password = $SERVICE_PW
 service_token_roles_required = true
+# Validations are cached 5 s (default 300): a token Keystone revoked is
+# refused soon after (the token-revocation check).
+token_cache_time = 5
 EOF
 }
 svc_auth () {  # svc_auth SECTION USER
