@@ -415,6 +415,11 @@ vmi_yaml_provider_open (const char *path, const struct vmi_source_opts *o)
                &spec.opts.ca_cert_file);
   err |= take (&merged.ca_cert_pem, o ? o->ca_cert_pem : NULL,
                &spec.opts.ca_cert_pem);
+  /* merged is cleared below: its other strings must be copies too. */
+  merged.only_vm = merged.allow_outside_paths = NULL;
+  err |= o && o->only_vm && !(merged.only_vm = strdup (o->only_vm));
+  err |= o && o->allow_outside_paths
+         && !(merged.allow_outside_paths = strdup (o->allow_outside_paths));
   if (o == NULL || o->timeout_seconds == 600)
     merged.timeout_seconds = spec.opts.timeout_seconds;
   if (err) {

@@ -289,6 +289,8 @@ check "the server is SHUTOFF in vm.json" sh -c \
 } >"$T/source.yaml"
 check "OpenstackSource YAML (Secret with ca_cert) lists the servers" sh -c \
   "env -u VMIMPORT_PASSWORD '$VMI' ls --source-file '$T/source.yaml' | grep -q '^vm-img '"
+check "OpenstackSource YAML with --vm: that server only" sh -c \
+  "env -u VMIMPORT_PASSWORD '$VMI' ls --source-file '$T/source.yaml' --vm vm-img >'$T/yaml-vm.out' && grep -q '^vm-img ' '$T/yaml-vm.out' && test \$(grep -c . '$T/yaml-vm.out') = 1"
 
 echo "openstack checks took $(( $(date +%s) - t0 )) s in all"
 finish
