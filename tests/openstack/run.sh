@@ -61,6 +61,7 @@ at_exit "'${OSCTL[0]}' '${OSCTL[1]}' delete-fixtures"
 # shellcheck disable=SC1091
 . "$T/ids.env"
 
+echo "     [$(( $(date +%s) - t0 ))s] inventory (vm.json)"
 # ---- inventory (vm.json) ----------------------------------------------------------
 "$VMI" ls --json "${CA[@]}" "$SRC" >"$T/ls.json" 2>"$T/ls.err" || cat "$T/ls.err"
 vmjson () {  # vmjson NAME PYTHON-EXPRESSION-ON-v
@@ -88,6 +89,7 @@ check "vm.json: no NICs without Neutron (limit of this peer)" \
 check "vm.json: the flavor's ephemeral and swap disks are named in notes (not exportable)" \
   vmjson vm-img 'len(v["notes"]) == 2 and "1 GiB ephemeral disk" in v["notes"][0] and "512 MiB swap disk" in v["notes"][1] and v["disks"][0]["export"] == {"state": "none", "image": None}'
 
+echo "     [$(( $(date +%s) - t0 ))s] pagination"
 # ---- pagination: the peer gives 2 servers / volumes a page --------------------------
 check "the peer gives servers and volumes in pages of 2 (max_limit, osapi_max_limit)" \
   "${OSCTL[@]}" paged
@@ -100,6 +102,7 @@ ours = {v["id"]: (v["name"], len(v["disks"])) for v in json.load(open(sys.argv[2
 print(len(api), "servers in the API;", len(ours), "listed")
 sys.exit(0 if api == ours and len(api) > 4 else 1)' "$T/servers.json" "$T/ls.json"
 
+echo "     [$(( $(date +%s) - t0 ))s] manifests of the fixture servers, validated against the schemas"
 # ---- manifests of the fixture servers, validated against the schemas -------------------
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3   # Debian's python3-jsonschema
@@ -119,6 +122,7 @@ sys.exit(0 if ok else 1)' "$T/vm-vol.yaml"
 check "manifest of vm-img warns loudly: ephemeral and swap disks are not imported" \
   sh -c "grep -q 'WARNING: VM vm-img: .*ephemeral disk.*not imported' '$T/vm-img.manifest.err' && grep -q 'WARNING: VM vm-img: .*swap disk.*not imported' '$T/vm-img.manifest.err'"
 
+echo "     [$(( $(date +%s) - t0 ))s] errors"
 # ---- errors ---------------------------------------------------------------------
 KSURL="openstack://demo@127.0.0.1:$KS_PORT"
 check_fails "wrong password: Keystone's refusal, named" \
@@ -136,11 +140,13 @@ check_fails "password in the URL refused" 'holds a password' \
 check_fails "secrets never in messages" '.' sh -c \
   "VMIMPORT_PASSWORD=wrong '$VMI' ls --ca-cert '$OS_CA' '$KSURL/vmi' 2>&1 | grep -F wrong; exit 1"
 
+echo "     [$(( $(date +%s) - t0 ))s] duplicate names"
 # ---- duplicate names --------------------------------------------------------------
 check_fails "duplicate name: error lists both IDs" \
   "several VMs are named 'vm-dup'.*($SRV_DUP1.*$SRV_DUP2|$SRV_DUP2.*$SRV_DUP1)" \
   "$VMI" copy "${CA[@]}" --vm vm-dup "$SRC" "$T/dup.img"
 
+echo "     [$(( $(date +%s) - t0 ))s] vmimport export"
 # ---- vmimport export: start the exports of vm-vol without reading -------------------
 tmp_count () { "${OSCTL[@]}" leftovers | grep -c . ; }
 check "nothing of ours in the project before the exports" test "$(tmp_count)" = 0
@@ -158,6 +164,7 @@ check "export: its snapshots and volumes are gone, the 2 images stay (active)" e
   "'${OSCTL[0]}' '${OSCTL[1]}' leftovers >'$T/left'; cat '$T/left'; test \$(grep -c . '$T/left') = 2 && test \$(grep -c '^image .* active\$' '$T/left') = 2"
 EXPORTED=$(awk '{print $3}' "$T/export.out" | sort | tr '\n' ' ')
 
+echo "     [$(( $(date +%s) - t0 ))s] mount"
 # ---- mount: lazy, then the bytes --------------------------------------------------
 MNT="$T/mnt"
 s1=$(snaps)
@@ -216,21 +223,23 @@ no_tmp_left () {  # deletions are asynchronous in Cinder: a minute at most
 }
 check "no temporary object left after the import ended" no_tmp_left
 
+echo "     [$(( $(date +%s) - t0 ))s] the ID selects one of the duplicates"
 # ---- the ID selects one of the duplicates -------------------------------------------
 # Nova's log: servers/detail without a query is a listing of the project.
 unfiltered () { grep -c '"GET /v2.1/servers/detail HTTP' "$ST/log/nova-api.log"; }
 n0=$(unfiltered)
 ks_logins () { grep -c '\] POST /v3/auth/tokens ' "$ST/log/keystone.out"; }
 k0=$(ks_logins)
-# renew_before=3597: a token is renewed once it is 3 s old (tokens last
+# renew_before=3592: a token is renewed once it is 8 s old (tokens last
 # 3600 s here), so the copy, which takes longer, renews it on its way.
 check "duplicate: the ID works (copy of an empty volume is all zeros), renewing the token on the way" sh -c \
-  "'$VMI' copy -v ${CA[*]} --vm '$SRV_DUP1' '$SRC&renew_before=3597' '$T/dup.img' >/dev/null 2>'$T/dup.err' && cmp -n $GIB '$T/dup.img' /dev/zero && test \$(stat -c %s '$T/dup.img') = $GIB"
+  "'$VMI' copy -v ${CA[*]} --vm '$SRV_DUP1' '$SRC&renew_before=3592' '$T/dup.img' >/dev/null 2>'$T/dup.err' && cmp -n $GIB '$T/dup.img' /dev/zero && test \$(stat -c %s '$T/dup.img') = $GIB"
 check "the token was renewed before its end, and Keystone saw the new logins" sh -c \
   "r=\$(grep -c 'renewing the Keystone token' '$T/dup.err'); echo \"\$r renewals, \$(( \$(grep -c '\\] POST /v3/auth/tokens ' '$ST/log/keystone.out') - $k0 )) logins\"; test \$r -ge 1 && test \$(( \$(grep -c '\\] POST /v3/auth/tokens ' '$ST/log/keystone.out') - $k0 )) -gt \$r"
 check "copy --vm ID: GET /servers/ID, no listing of the project's servers" sh -c \
   "test \$(grep -c '\"GET /v2.1/servers/$SRV_DUP1 HTTP' '$ST/log/nova-api.log') -ge 1 && test $n0 = \$(grep -c '\"GET /v2.1/servers/detail HTTP' '$ST/log/nova-api.log')"
 
+echo "     [$(( $(date +%s) - t0 ))s] laziness"
 # ---- laziness: bytes Glance sent for a 4 GiB volume holding 200 MiB ----------------------
 : >"$T/before"
 glance_bytes () {  # sum of body lengths of GETs of /file in Glance's access log
@@ -262,6 +271,7 @@ rm -f "$T/big-ref.qcow2"
 check "laziness: well under 400 MiB from Glance, and the data itself" \
   test "$got" -gt $((200 << 20)) -a "$got" -lt $((400 << 20))
 
+echo "     [$(( $(date +%s) - t0 ))s] an import killed half way, then vmimport cleanup"
 # ---- an import killed half way, then vmimport cleanup -------------------------------------
 "$VMI" copy "${CA[@]}" --vm vm-big "$SRC" "$T/killed.out" >/dev/null 2>&1 &
 kpid=$!
@@ -271,12 +281,14 @@ check "the killed import left temporary objects behind" test "$(tmp_count)" != 0
 check "vmimport cleanup removes them" "$VMI" cleanup "${CA[@]}" "$SRC"
 check "no snapshot, temporary volume or image of ours left" no_tmp_left
 
+echo "     [$(( $(date +%s) - t0 ))s] power"
 # ---- power: os-stop, then SHUTOFF within the deadline ------------------------------
 check "poweroff by ID: os-stop, waits for SHUTOFF" \
   "$VMI" poweroff "${CA[@]}" --vm "$SRV_DUP2" "$SRC"
 check "the server is SHUTOFF in vm.json" sh -c \
   "'$VMI' ls --json ${CA[*]} --vm '$SRV_DUP2' '$SRC' | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)[0][\"power_state\"] != \"off\")'"
 
+echo "     [$(( $(date +%s) - t0 ))s] OpenstackSource + Secret"
 # ---- OpenstackSource + Secret -------------------------------------------------------
 {
   printf 'apiVersion: migration.harvesterhci.io/v1beta1\nkind: OpenstackSource\n'
