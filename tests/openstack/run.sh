@@ -230,10 +230,10 @@ unfiltered () { grep -c '"GET /v2.1/servers/detail HTTP' "$ST/log/nova-api.log";
 n0=$(unfiltered)
 ks_logins () { grep -c '\] POST /v3/auth/tokens ' "$ST/log/keystone.out"; }
 k0=$(ks_logins)
-# renew_before=3592: a token is renewed once it is 8 s old (tokens last
+# renew_before=3595: a token is renewed once it is 5 s old (tokens last
 # 3600 s here), so the copy, which takes longer, renews it on its way.
 check "duplicate: the ID works (copy of an empty volume is all zeros), renewing the token on the way" sh -c \
-  "'$VMI' copy -v ${CA[*]} --vm '$SRV_DUP1' '$SRC&renew_before=3592' '$T/dup.img' >/dev/null 2>'$T/dup.err' && cmp -n $GIB '$T/dup.img' /dev/zero && test \$(stat -c %s '$T/dup.img') = $GIB"
+  "'$VMI' copy -v ${CA[*]} --vm '$SRV_DUP1' '$SRC&renew_before=3595' '$T/dup.img' >/dev/null 2>'$T/dup.err' && cmp -n $GIB '$T/dup.img' /dev/zero && test \$(stat -c %s '$T/dup.img') = $GIB"
 check "the token was renewed before its end, and Keystone saw the new logins" sh -c \
   "r=\$(grep -c 'renewing the Keystone token' '$T/dup.err'); echo \"\$r renewals, \$(( \$(grep -c '\\] POST /v3/auth/tokens ' '$ST/log/keystone.out') - $k0 )) logins\"; test \$r -ge 1 && test \$(( \$(grep -c '\\] POST /v3/auth/tokens ' '$ST/log/keystone.out') - $k0 )) -gt \$r"
 check "copy --vm ID: GET /servers/ID, no listing of the project's servers" sh -c \
