@@ -8,6 +8,7 @@ independent of vmimport's C code: it sets the cloud up and makes fixtures.
     osctl.py leftovers        our temporary snapshots/volumes/images, if any
     osctl.py delete-fixtures  remove what 'fixtures' made
     osctl.py servers          the project's servers (all pages), JSON
+    osctl.py ports SERVER     its Neutron ports: [[network, MAC], ...]
     osctl.py paged            exit 0 if lists come in pages of 2
     osctl.py revoke-demo      revoke the demo user's tokens (Keystone)
 
@@ -161,7 +162,7 @@ def bootstrap():
             'http://127.0.0.1:%s/v3/%%(project_id)s' % ENV['CI_PORT'],
         ('nova', 'compute'): 'http://127.0.0.1:%s/v2.1' % ENV['NO_PORT'],
         ('placement', 'placement'): 'http://127.0.0.1:%s' % ENV['PL_PORT'],
-        # Not Neutron: neutron_stub.py (Nova lists ports for every server).
+        # neutron-server (ML2, no agents: vmi_ml2_driver.py binds the ports).
         ('neutron', 'network'): 'http://127.0.0.1:%s' % ENV['NE_PORT'],
     }
     for (name, typ), url in endpoints.items():
@@ -238,11 +239,24 @@ def flavor(a, name, vcpus, ram, disk, ephemeral=0, swap=0):
         'OS-FLV-EXT-DATA:ephemeral': ephemeral, 'swap': swap}})['flavor']['id']
 
 
-def create_server(c, name, flavor_id, image=None, bdm=None):
+def network(c, name, cidr):
+    """The demo project's network NAME with a subnet CIDR (kept across runs,
+    as the flavors are)."""
+    for n in c.call('GET', 'network', '/v2.0/networks?name=' + name)['networks']:
+        return n['id']
+    n = c.call('POST', 'network', '/v2.0/networks',
+               {'network': {'name': name}})['network']['id']
+    c.call('POST', 'network', '/v2.0/subnets', {'subnet': {
+        'network_id': n, 'cidr': cidr, 'ip_version': 4, 'name': name}})
+    return n
+
+
+def create_server(c, name, flavor_id, image=None, bdm=None, nets=None):
     """One at a time, until ACTIVE.  The services share sqlite files, and
     sqlite answers "database is locked" at once (no waiting) when two write
     transactions cross: a server that went to ERROR that way is made again."""
-    s = {'name': name, 'flavorRef': flavor_id, 'networks': 'none'}
+    s = {'name': name, 'flavorRef': flavor_id,
+         'networks': [{'uuid': n} for n in nets] if nets else 'none'}
     if image:
         s['imageRef'] = image
     if bdm:
@@ -289,7 +303,8 @@ def fixtures(d):
     # Flavors are public: the demo project sees them.
     boot = create_volume(c, 'fx-boot', 1, os.path.join(d, 'boot.qcow2'),
                          {'hw_firmware_type': 'uefi', 'os_secure_boot': 'required',
-                          'hw_tpm_model': 'tpm-crb', 'hw_disk_bus': 'scsi'})
+                          'hw_tpm_model': 'tpm-crb', 'hw_disk_bus': 'scsi',
+                          'hw_vif_model': 'e1000'})
     data = create_volume(c, 'fx-data', 1, os.path.join(d, 'data.qcow2'),
                          boot=False)
     big = create_volume(c, 'fx-big', 4, os.path.join(d, 'big.qcow2'))
@@ -304,9 +319,13 @@ def fixtures(d):
     bdm = lambda v, i: {'uuid': v, 'source_type': 'volume',
                         'destination_type': 'volume', 'boot_index': i,
                         'delete_on_termination': False}
+    net1 = network(c, 'fx-net1', '10.9.1.0/24')
+    net2 = network(c, 'fx-net2', '10.9.2.0/24')
     ids['SRV_VOL'] = create_server(c, 'vm-vol', ids['FLAVOR_VOL'],
-                                   bdm=[bdm(boot, 0), bdm(data, 1)])
-    ids['SRV_IMG'] = create_server(c, 'vm-img', ids['FLAVOR_IMG'], image=image)
+                                   bdm=[bdm(boot, 0), bdm(data, 1)],
+                                   nets=[net1, net2])
+    ids['SRV_IMG'] = create_server(c, 'vm-img', ids['FLAVOR_IMG'], image=image,
+                                   nets=[net2])
     ids['SRV_BIG'] = create_server(c, 'vm-big', ids['FLAVOR_BIG'],
                                    bdm=[bdm(big, 0)])
     ids['SRV_DUP1'] = create_server(c, 'vm-dup', ids['FLAVOR_BIG'],
@@ -392,6 +411,17 @@ def servers():
     print(json.dumps(out))
 
 
+def ports(sid):
+    """The Neutron ports of server SID, as JSON [[network name, MAC], ...],
+    sorted: what its NICs must be."""
+    c = demo()
+    nets = {n['id']: n['name'] for n in
+            listall(c, 'network', '/v2.0/networks', 'networks')}
+    print(json.dumps(sorted([nets[p['network_id']], p['mac_address']] for p in
+                            c.call('GET', 'network', '/v2.0/ports?device_id='
+                                   + sid)['ports'])))
+
+
 def paged():
     """Exit 0 if the first page of servers and of volumes holds 2 items and
     says there is more (the peer's max_limit is in effect)."""
@@ -430,6 +460,8 @@ def main():
         leftovers()
     elif cmd == 'servers':
         servers()
+    elif cmd == 'ports':
+        ports(sys.argv[2])
     elif cmd == 'paged':
         paged()
     elif cmd == 'revoke-demo':
