@@ -243,6 +243,8 @@ check "duplicate: the ID works (copy of an empty volume is all zeros), renewing 
   "'$VMI' copy -v ${CA[*]} --vm '$SRV_DUP1' '$SRC&renew_before=3595' '$T/dup.img' >/dev/null 2>'$T/dup.err' && cmp -n $GIB '$T/dup.img' /dev/zero && test \$(stat -c %s '$T/dup.img') = $GIB"
 check "the token was renewed before its end, and Keystone saw the new logins" sh -c \
   "r=\$(grep -c 'renewing the Keystone token' '$T/dup.err'); echo \"\$r renewals, \$(( \$(grep -c '\\] POST /v3/auth/tokens ' '$ST/log/keystone.out') - $k0 )) logins\"; test \$r -ge 1 && test \$(( \$(grep -c '\\] POST /v3/auth/tokens ' '$ST/log/keystone.out') - $k0 )) -gt \$r"
+check "--vm vm.vol: Nova gets ^vm\\.vol\$ (regex characters escaped), so vm-vol does not match" sh -c \
+  "! '$VMI' ls ${CA[*]} --vm vm.vol '$SRC' 2>/dev/null | grep -q vm-vol && grep -q '\"GET /v2.1/servers/detail?name=%5Evm%5C.vol%24 HTTP' '$ST/log/nova-api.log'"
 check "copy --vm ID: GET /servers/ID, no listing of the project's servers" sh -c \
   "test \$(grep -c '\"GET /v2.1/servers/$SRV_DUP1 HTTP' '$ST/log/nova-api.log') -ge 1 && test $n0 = \$(grep -c '\"GET /v2.1/servers/detail HTTP' '$ST/log/nova-api.log')"
 
