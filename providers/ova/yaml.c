@@ -415,11 +415,10 @@ vmi_yaml_provider_open (const char *path, const struct vmi_source_opts *o)
                &spec.opts.ca_cert_file);
   err |= take (&merged.ca_cert_pem, o ? o->ca_cert_pem : NULL,
                &spec.opts.ca_cert_pem);
-  /* merged is cleared below: its other strings must be copies too. */
-  merged.only_vm = merged.allow_outside_paths = NULL;
-  err |= o && o->only_vm && !(merged.only_vm = strdup (o->only_vm));
-  err |= o && o->allow_outside_paths
-         && !(merged.allow_outside_paths = strdup (o->allow_outside_paths));
+  /* merged is cleared below: the caller's strings are copied, not shared */
+  err |= take (&merged.allow_outside_paths, o ? o->allow_outside_paths : NULL,
+               &spec.opts.allow_outside_paths);
+  err |= take (&merged.only_vm, o ? o->only_vm : NULL, &spec.opts.only_vm);
   if (o == NULL || o->timeout_seconds == 600)
     merged.timeout_seconds = spec.opts.timeout_seconds;
   if (err) {
