@@ -569,15 +569,12 @@ static int
 delete_named (struct os_client *c, const char *service, const char *list_path,
               const char *member, const char *item_path, int *removed)
 {
-  json_object *j = NULL, *arr;
+  json_object *arr = NULL;
   int left = 0;
 
-  if (os_call (c, service, "GET", list_path, NULL, &j) == -1)
+  /* Every page: ours may come after a page of the project's own. */
+  if (os_list_all (c, service, list_path, member, &arr) == -1)
     return -1;
-  if (!json_object_object_get_ex (j, member, &arr)) {
-    json_object_put (j);
-    return 0;
-  }
   for (size_t i = 0; i < os_jlen (arr); i++) {
     json_object *o = json_object_array_get_idx (arr, i);
     const char *name = os_jstr (o, "name"), *id = os_jstr (o, "id");
@@ -598,7 +595,7 @@ delete_named (struct os_client *c, const char *service, const char *list_path,
       (*removed)++;
     }
   }
-  json_object_put (j);
+  json_object_put (arr);
   return left;
 }
 

@@ -9,6 +9,7 @@ independent of vmimport's C code: it sets the cloud up and makes fixtures.
     osctl.py delete-fixtures  remove what 'fixtures' made
     osctl.py servers          the project's servers (all pages), JSON
     osctl.py ports SERVER     its Neutron ports: [[network, MAC], ...]
+    osctl.py pad              2 volumes and 2 snapshots, newest of all
     osctl.py paged            exit 0 if lists come in pages of 2
     osctl.py revoke-demo      revoke the demo user's tokens (Keystone)
 
@@ -422,6 +423,20 @@ def ports(sid):
                                    + sid)['ports'])))
 
 
+def pad():
+    """Two volumes and two snapshots newer than anything else: the first
+    page of each list (newest first, 2 a page) holds only these, so what
+    vmimport cleanup must find is on a later page."""
+    c = demo()
+    vols = [create_volume(c, 'fx-pad%d' % i, 1, boot=False) for i in (1, 2)]
+    for i in (1, 2):
+        sid = c.call('POST', 'volumev3', '/snapshots', {'snapshot': {
+            'volume_id': vols[0], 'name': 'fx-pad%d' % i}})['snapshot']['id']
+        c.wait('snapshot fx-pad%d' % i, lambda: c.call(
+            'GET', 'volumev3', '/snapshots/' + sid)['snapshot']['status'],
+            'available')
+
+
 def paged():
     """Exit 0 if the first page of servers and of volumes holds 2 items and
     says there is more (the peer's max_limit is in effect)."""
@@ -462,6 +477,8 @@ def main():
         servers()
     elif cmd == 'ports':
         ports(sys.argv[2])
+    elif cmd == 'pad':
+        pad()
     elif cmd == 'paged':
         paged()
     elif cmd == 'revoke-demo':

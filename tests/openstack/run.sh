@@ -287,6 +287,10 @@ kpid=$!
 for i in $(seq 1 240); do [ "$(tmp_count)" != 0 ] && break; sleep 0.5; done
 kill -9 "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null
 check "the killed import left temporary objects behind" test "$(tmp_count)" != 0
+# Newer volumes and snapshots than ours: with 2 a page (newest first),
+# cleanup finds ours only on a later page.
+check "two volumes and two snapshots made after the kill (page 1 holds only them)" \
+  "${OSCTL[@]}" pad
 check "vmimport cleanup removes them" "$VMI" cleanup "${CA[@]}" "$SRC"
 check "no snapshot, temporary volume or image of ours left" no_tmp_left
 
