@@ -379,7 +379,9 @@ named_id (struct os_client *c, const char *list, const char *key,
   for (size_t i = 0; i < os_jlen (items) && r == NULL; i++) {
     json_object *o = json_object_array_get_idx (items, i);
     const char *n = os_jstr (o, "name"), *id = os_jstr (o, "id");
-    if (n && id && strcmp (n, name) == 0)
+    const char *st = os_jstr (o, "status");
+    if (n && id && strcmp (n, name) == 0
+        && !(st && strncmp (st, "delet", 5) == 0))   /* already going */
       r = strdup (id);
   }
   json_object_put (items);

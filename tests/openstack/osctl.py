@@ -10,6 +10,7 @@ independent of vmimport's C code: it sets the cloud up and makes fixtures.
     osctl.py servers          the project's servers (all pages), JSON
     osctl.py ports SERVER     its Neutron ports: [[network, MAC], ...]
     osctl.py pad              2 volumes and 2 snapshots, newest of all
+    osctl.py unstick          reset and delete our objects stuck in deleting
     osctl.py paged            exit 0 if lists come in pages of 2
     osctl.py revoke-demo      revoke the demo user's tokens (Keystone)
 
@@ -437,6 +438,27 @@ def pad():
             'available')
 
 
+def unstick():
+    """Our temporary snapshots and volumes that Cinder left in "deleting"
+    (this peer's sqlite: cinder-volume's delete can fail with "database is
+    locked" and never finish) are reset to "error" and deleted again, as an
+    admin of a real cloud would.  Prints each one, for the test log."""
+    a = admin()
+    for kind in ('snapshots', 'volumes'):
+        for x in listall(a, 'volumev3', '/%s/detail?all_tenants=1' % kind,
+                         kind):
+            if not (x.get('name') or '').startswith(TMP_PREFIX) or \
+                    x['status'] not in ('deleting', 'error_deleting'):
+                continue
+            a.call('POST', 'volumev3', '/%s/%s/action' % (kind, x['id']),
+                   {'os-reset_status': {'status': 'error'}})
+            a.call('DELETE', 'volumev3', '/%s/%s' % (kind, x['id']),
+                   ok=(202, 400, 404))
+            print('     peer: Cinder left %s %s (%s) in "%s"; reset by admin '
+                  'and deleted again' % (kind[:-1], x['id'], x['name'],
+                                         x['status']))
+
+
 def paged():
     """Exit 0 if the first page of servers and of volumes holds 2 items and
     says there is more (the peer's max_limit is in effect)."""
@@ -479,6 +501,8 @@ def main():
         ports(sys.argv[2])
     elif cmd == 'pad':
         pad()
+    elif cmd == 'unstick':
+        unstick()
     elif cmd == 'paged':
         paged()
     elif cmd == 'revoke-demo':

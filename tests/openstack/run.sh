@@ -163,7 +163,11 @@ check "vmimport export --wait: both disks of vm-vol ready, each with its image" 
   "'$VMI' export ${CA[*]} --vm vm-vol --wait '$SRC' >'$T/export.out' && cat '$T/export.out' && test \$(grep -cE '^disk-[01]\.img	ready	[0-9a-f-]{36}\$' '$T/export.out') = 2"
 eventually () {  # CMD...: true within a minute (Cinder deletes asynchronously)
   local i
-  for i in $(seq 1 60); do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
+  for i in $(seq 1 60); do
+    "$@" >/dev/null 2>&1 && return 0
+    [ "$i" = 30 ] && "${OSCTL[@]}" unstick   # the peer's sqlite (see osctl.py)
+    sleep 1
+  done
   "$@"
 }
 check "export: 2 snapshots made" test $(( $(snaps) - s0 )) = 2
@@ -217,6 +221,7 @@ only_exported_left () {  # the mount's own image (vm-img) goes, the exported sta
   local i
   for i in $(seq 1 60); do
     [ "$("${OSCTL[@]}" leftovers | awk '{print $2}' | sort | tr '\n' ' ')" = "$EXPORTED" ] && return 0
+    [ "$i" = 30 ] && "${OSCTL[@]}" unstick
     sleep 1
   done
   "${OSCTL[@]}" leftovers; return 1
@@ -225,7 +230,11 @@ check "after the unmount only the exported images are left" only_exported_left
 check "vmimport cleanup removes the exported images" "$VMI" cleanup "${CA[@]}" "$SRC"
 no_tmp_left () {  # deletions are asynchronous in Cinder: a minute at most
   local i
-  for i in $(seq 1 60); do [ "$(tmp_count)" = 0 ] && return 0; sleep 1; done
+  for i in $(seq 1 60); do
+    [ "$(tmp_count)" = 0 ] && return 0
+    [ "$i" = 30 ] && "${OSCTL[@]}" unstick   # the peer's sqlite (see osctl.py)
+    sleep 1
+  done
   "${OSCTL[@]}" leftovers; return 1
 }
 check "no temporary object left after the import ended" no_tmp_left
