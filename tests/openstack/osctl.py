@@ -439,16 +439,17 @@ def pad():
 
 
 def unstick():
-    """Our temporary snapshots and volumes that Cinder left in "deleting"
-    (this peer's sqlite: cinder-volume's delete can fail with "database is
-    locked" and never finish) are reset to "error" and deleted again, as an
+    """Our temporary snapshots and volumes that Cinder left in "deleting" or
+    "uploading" (this peer's sqlite: cinder-volume's last status update can
+    fail with "database is locked", and the object stays so) are reset to "error" and deleted again, as an
     admin of a real cloud would.  Prints each one, for the test log."""
     a = admin()
     for kind in ('snapshots', 'volumes'):
         for x in listall(a, 'volumev3', '/%s/detail?all_tenants=1' % kind,
                          kind):
             if not (x.get('name') or '').startswith(TMP_PREFIX) or \
-                    x['status'] not in ('deleting', 'error_deleting'):
+                    x['status'] not in ('deleting', 'error_deleting',
+                                        'uploading'):
                 continue
             a.call('POST', 'volumev3', '/%s/%s/action' % (kind, x['id']),
                    {'os-reset_status': {'status': 'error'}})
