@@ -413,22 +413,6 @@ exported_image (struct os_client *c, const char *name, bool *failed)
   return r;
 }
 
-static bool
-volume_available (struct os_client *c, const char *vol)
-{
-  json_object *j = NULL, *v;
-  char path[160];
-  bool r;
-
-  snprintf (path, sizeof path, "/volumes/%s", vol);
-  if (os_call (c, "volume", "GET", path, NULL, &j) == -1)
-    return false;
-  json_object_object_get_ex (j, "volume", &v);
-  r = os_jstr (v, "status") && strcmp (os_jstr (v, "status"), "available") == 0;
-  json_object_put (j);
-  return r;
-}
-
 /* Read an image a "vmimport export" made: wait until it is active, then
  * remove the volume and snapshot that export left (it may not have waited
  * for the upload).  The image itself stays ("vmimport cleanup"). */
@@ -447,11 +431,7 @@ adopt (struct os_client *c, const char *img, const char *name, bool wait)
     return -1;
   vol = named_id (c, "/volumes/detail", "volumes", name);
   snap = named_id (c, "/snapshots/detail", "snapshots", name);
-  if (vol && !volume_available (c, vol))
-    vmi_log (VMI_LOG_INFO, "openstack: the temporary volume %s is busy: "
-             "left for 'vmimport cleanup'", vol);
-  else
-    drop_staging (c, vol, snap, false);
+  drop_staging (c, vol, snap, true);
   free (vol);
   free (snap);
   return 0;
