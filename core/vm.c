@@ -1,5 +1,6 @@
 /* The normalized VM description and its JSON form (vm.json). */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,29 @@ vmi_vm_add_nic (struct vmi_vm *vm)
   return &v[vm->nnics++];
 }
 
+int
+vmi_vm_add_note (struct vmi_vm *vm, const char *fmt, ...)
+{
+  char **v = realloc (vm->notes, (vm->nnotes + 1) * sizeof *v);
+  va_list ap;
+  int r;
+
+  if (v == NULL)
+    goto nomem;
+  vm->notes = v;
+  va_start (ap, fmt);
+  r = vasprintf (&v[vm->nnotes], fmt, ap);
+  va_end (ap);
+  if (r == -1)
+    goto nomem;
+  vm->nnotes++;
+  return 0;
+ nomem:
+  errno = ENOMEM;
+  vmi_error ("out of memory");
+  return -1;
+}
+
 void
 vmi_vm_free (struct vmi_vm *vm)
 {
@@ -82,7 +106,12 @@ vmi_vm_free (struct vmi_vm *vm)
     free (d->source_format);
     free (d->source_name);
     free (d->provider_data);
+    free (d->export_state);
+    free (d->export_id);
   }
+  for (size_t i = 0; i < vm->nnotes; i++)
+    free (vm->notes[i]);
+  free (vm->notes);
   for (size_t i = 0; i < vm->nnics; i++) {
     free (vm->nics[i].network);
     free (vm->nics[i].model);
@@ -121,6 +150,7 @@ vmi_vm_to_json (const struct vmi_vm *vm)
   struct json_object *src = json_object_new_object ();
   struct json_object *disks = json_object_new_array ();
   struct json_object *nics = json_object_new_array ();
+  struct json_object *notes;
   char *text = NULL;
 
   json_object_object_add (o, "name", str_or_null (vm->name));
@@ -152,6 +182,14 @@ vmi_vm_to_json (const struct vmi_vm *vm)
     json_object_object_add (j, "bus", str_or_null (d->bus));
     json_object_object_add (j, "source_format", str_or_null (d->source_format));
     json_object_object_add (j, "source_name", str_or_null (d->source_name));
+    if (d->export_state) {
+      struct json_object *e = json_object_new_object ();
+      json_object_object_add (e, "state", str_or_null (d->export_state));
+      json_object_object_add (e, "image", str_or_null (d->export_id));
+      json_object_object_add (j, "export", e);
+    }
+    else
+      json_object_object_add (j, "export", NULL);
     json_object_array_add (disks, j);
   }
   json_object_object_add (o, "disks", disks);
@@ -165,6 +203,10 @@ vmi_vm_to_json (const struct vmi_vm *vm)
     json_object_array_add (nics, j);
   }
   json_object_object_add (o, "nics", nics);
+  notes = json_object_new_array ();
+  for (size_t i = 0; i < vm->nnotes; i++)
+    json_object_array_add (notes, json_object_new_string (vm->notes[i]));
+  json_object_object_add (o, "notes", notes);
 
   const char *s = json_object_to_json_string_ext (
     o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED

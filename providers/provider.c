@@ -215,6 +215,24 @@ vmi_provider_cleanup (struct vmi_provider *p)
   return p->ops->cleanup (p);
 }
 
+int
+vmi_provider_start_export (struct vmi_provider *p, size_t vm_index,
+                           size_t disk_index, bool wait)
+{
+  if (p->ops->start_export == NULL) {
+    errno = ENOTSUP;
+    vmi_error ("%s sources need no export: their disks are read directly",
+               p->ops->name);
+    return -1;
+  }
+  if (vm_index >= p->nvms || disk_index >= p->vms[vm_index]->ndisks) {
+    errno = EINVAL;
+    vmi_error ("no disk %zu of VM %zu in the source", disk_index, vm_index);
+    return -1;
+  }
+  return p->ops->start_export (p, p->vms[vm_index], disk_index, wait);
+}
+
 void
 vmi_provider_close (struct vmi_provider *p)
 {

@@ -28,7 +28,8 @@ static const char servers[] =
   "  \"os-extended-volumes:volumes_attached\": [{\"id\": \"v2\"}, {\"id\": \"v1\"},"
   "    {\"id\": \"v-other-project\"}]},"
   " {\"id\": \"s2\", \"name\": \"vm-img\", \"status\": \"SHUTOFF\","
-  "  \"flavor\": {\"vcpus\": 3, \"ram\": 2048, \"disk\": 20},"
+  "  \"flavor\": {\"vcpus\": 3, \"ram\": 2048, \"disk\": 20,"
+  "   \"ephemeral\": 5, \"swap\": 1024, \"original_name\": \"m1.eph\"},"
   "  \"image\": {\"id\": \"i1\"}, \"addresses\": {},"
   "  \"os-extended-volumes:volumes_attached\": [{\"id\": \"v3\"}]},"
   " {\"id\": \"s3\", \"name\": \"vm-img\", \"status\": \"PAUSED\","
@@ -85,7 +86,36 @@ main (void)
          && !strcmp (b->disks[1].source_name, "extra")
          && ((char *) b->disks[0].provider_data)[0] == 'i');
   CHECK ("unknown stays unknown", c->cpus == -1 && c->firmware == NULL
-         && c->ndisks == 0 && c->nnics == 0);
+         && c->ndisks == 0 && c->nnics == 0 && c->nnotes == 0);
+  CHECK ("flavor's ephemeral and swap disks: not disks, but two notes",
+         b->ndisks == 2 && b->nnotes == 2
+         && strstr (b->notes[0], "m1.eph has a 5 GiB ephemeral disk")
+         && strstr (b->notes[0], "not imported")
+         && strstr (b->notes[1], "1024 MiB swap disk")
+         && a->nnotes == 0);
+  {
+    char *j = vmi_vm_to_json (b), *k = vmi_vm_to_json (a);
+    json_object *o = j ? json_tokener_parse (j) : NULL, *notes = NULL;
+    json_object *disks = NULL, *e = NULL, *st = NULL, *img = NULL;
+    if (o) {
+      json_object_object_get_ex (o, "notes", &notes);
+      json_object_object_get_ex (o, "disks", &disks);
+      json_object_object_get_ex (json_object_array_get_idx (disks, 0), "export", &e);
+      json_object_object_get_ex (e, "state", &st);
+      json_object_object_get_ex (e, "image", &img);
+    }
+    CHECK ("vm.json: notes listed, each disk's export state (none, no image yet)",
+           notes && json_object_array_length (notes) == 2
+           && strstr (json_object_get_string (json_object_array_get_idx (notes, 1)),
+                      "swap disk")
+           && st && !strcmp (json_object_get_string (st), "none")
+           && e && json_object_object_get_ex (e, "image", NULL) && img == NULL
+           && k && strstr (k, "\"notes\":") && !strstr (k, "not imported"));
+    if (o)
+      json_object_put (o);
+    free (j);
+    free (k);
+  }
   vmi_provider_close (p);
   json_object_put (s);
   json_object_put (v);

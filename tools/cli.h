@@ -124,6 +124,9 @@ int cli_pick_disk(const struct cli_common *c, const struct vmi_provider *p,
                   size_t *vm_index, size_t *disk_index);
 
 void cli_print_error(const char *what);
+/* Each of VM's notes (what an import will not carry over) as a warning on
+ * stderr. */
+void cli_warn_notes(const struct vmi_vm *vm);
 /* "12.5 GiB" */
 void cli_format_size(char *buf, size_t len, double bytes);
 /* Bytes from "123", "4k", "64M", "1G" (binary units).  -1 on error. */
@@ -139,6 +142,7 @@ int cli_inspect(int argc, char **argv);
 int cli_copy(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 int cli_cleanup(int argc, char **argv);
+int cli_export(int argc, char **argv);
 int cli_poweroff(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_import(int argc, char **argv);

@@ -813,6 +813,7 @@ cli_import (int argc, char **argv)
     rc = failed (&im, "%s", why);
     goto out;
   }
+  cli_warn_notes (im.p->vms[im.vm_index]);
   if (!im.image_mode && !im.job)
     for (size_t i = 0; i < im.p->vms[im.vm_index]->ndisks; i++)
       if (i >= MAX_TARGETS || im.targets[i] == NULL) {

@@ -870,6 +870,7 @@ mf_write_vm (struct vmi_provider *p, const struct vmi_import_spec *s,
 
   if ((v = find_vm (p, s)) == -1)
     goto out;
+  cli_warn_notes (p->vms[v]);
   if (f->job && (rc = job_source (f, source_file, source, &job_text)) != -1)
     goto out;
   rc = EXIT_SOURCE;

@@ -246,6 +246,13 @@ list_vms (const struct vmi_provider *p)
   fprintf (stderr, "\n");
 }
 
+void
+cli_warn_notes (const struct vmi_vm *vm)
+{
+  for (size_t i = 0; i < vm->nnotes; i++)
+    fprintf (stderr, "vmimport: WARNING: VM %s: %s\n", vm->name, vm->notes[i]);
+}
+
 int
 cli_pick_disk (const struct cli_common *c, const struct vmi_provider *p,
                size_t *vm_index, size_t *disk_index)
@@ -273,6 +280,7 @@ cli_pick_disk (const struct cli_common *c, const struct vmi_provider *p,
     return -1;
   }
   vm = p->vms[v];
+  cli_warn_notes (vm);
   if (c->disk < 0 && vm->ndisks != 1) {
     fprintf (stderr, "vmimport: VM %s has %zu disks; choose one with "
              "--disk N (0..%zu)\n", vm->name, vm->ndisks,

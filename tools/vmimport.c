@@ -16,6 +16,7 @@ static const struct command {
   { "ls", cli_ls, "list the VMs of a source: power, CPUs, memory, firmware, disks, NICs" },
   { "inspect", cli_inspect, "partitions, filesystems and boot firmware of each disk" },
   { "copy", cli_copy, "sparse, parallel copy of a disk into a file or block device" },
+  { "export", cli_export, "start the export of a VM's disks (OpenStack) without reading them" },
   { "cleanup", cli_cleanup, "remove what imports left in a source (OpenStack temporaries)" },
   { "verify", cli_verify, "check an OVA/OVF against its manifest" },
   { "poweroff", cli_poweroff, "power a source VM off: gracefully, then hard after a timeout" },

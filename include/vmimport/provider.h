@@ -79,6 +79,12 @@ struct vmi_provider_ops {
   /* Remove what imports of this source left behind (temporary snapshots,
    * volumes, images of an OpenStack export).  NULL: nothing to remove. */
   int (*cleanup)(struct vmi_provider *p);
+  /* Start making disk DISK_INDEX of VM readable without reading it
+   * (OpenStack: volume -> Glance image), kept for later readers of the
+   * same source; with WAIT, until it is ready.  Updates the disk's
+   * export_state / export_id.  NULL: the source's disks need no export. */
+  int (*start_export)(struct vmi_provider *p, struct vmi_vm *vm,
+                      size_t disk_index, bool wait);
   void (*close)(struct vmi_provider *p);
 };
 
@@ -108,6 +114,10 @@ struct vmi_layer *vmi_provider_open_disk(struct vmi_provider *p, size_t vm_index
                                          size_t disk_index);
 /* ops->cleanup; ENOTSUP when the source has none. */
 int vmi_provider_cleanup(struct vmi_provider *p);
+/* ops->start_export of disk DISK_INDEX of VM VM_INDEX; ENOTSUP when the
+ * source has none. */
+int vmi_provider_start_export(struct vmi_provider *p, size_t vm_index,
+                              size_t disk_index, bool wait);
 void vmi_provider_close(struct vmi_provider *p);
 
 /* For providers: a new provider with OPS/PRIV and a copy of OPTS. */

@@ -19,6 +19,13 @@ struct vmi_disk {
   char *bus;            /* "scsi" "sata" "ide" "virtio" "nvme", NULL unknown */
   char *source_format;  /* "vmdk" "qcow2" "raw" ..., NULL unknown */
   char *source_name;    /* the file / URL / member / datastore path it came from */
+  /* Sources that must export a disk before it can be read (OpenStack:
+   * volume -> Glance image): "none", "exporting" or "ready", and the
+   * source's object the bytes are read from (the Glance image ID), NULL
+   * until there is one.  export_state NULL: the source has no exports
+   * (vm.json "export": null). */
+  char *export_state;
+  char *export_id;
   void *provider_data;  /* provider's own (how to open it); not serialized */
 };
 
@@ -51,6 +58,12 @@ struct vmi_vm {
   size_t ndisks;
   struct vmi_nic *nics;
   size_t nnics;
+  /* What an import of this VM will not carry over, in words for the user
+   * (OpenStack: a flavor's ephemeral and swap disks, which no API
+   * exports).  vm.json "notes"; vmimport copy/manifest/import print each
+   * one as a warning. */
+  char **notes;
+  size_t nnotes;
 };
 
 /* A new VM with every field unknown.  NAME is copied. */
@@ -59,6 +72,9 @@ struct vmi_vm *vmi_vm_new(const char *name);
  * (pointer valid until the next add). NULL on ENOMEM. */
 struct vmi_disk *vmi_vm_add_disk(struct vmi_vm *vm);
 struct vmi_nic *vmi_vm_add_nic(struct vmi_vm *vm);
+/* Append a note (printf-style).  Returns 0, or -1 on ENOMEM. */
+int vmi_vm_add_note(struct vmi_vm *vm, const char *fmt, ...)
+  __attribute__((format(printf, 2, 3)));
 void vmi_vm_free(struct vmi_vm *vm);
 
 /* vm.json text (pretty, ends with a newline); caller frees.  NULL on error. */

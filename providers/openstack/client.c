@@ -14,7 +14,6 @@
 #include "os-internal.h"
 
 #define MAX_BODY (64u << 20)
-#define RENEW_BEFORE 300     /* seconds before expiry to get a new token */
 
 struct reply {
   char *body;
@@ -499,7 +498,7 @@ authenticate (struct os_client *c)
 static int
 token_fresh (struct os_client *c)
 {
-  if (c->token && time (NULL) + RENEW_BEFORE < c->expires)
+  if (c->token && time (NULL) + c->cfg.renew_before < c->expires)
     return 0;
   vmi_log (VMI_LOG_INFO, "openstack: renewing the Keystone token");
   return authenticate (c);
@@ -526,8 +525,11 @@ os_token_renew (void *client, const char *refused)
 
   pthread_mutex_lock (&c->lock);
   /* Another reader may have renewed it already. */
-  if (c->token == NULL || refused == NULL || strcmp (c->token, refused) == 0)
+  if (c->token == NULL || refused == NULL || strcmp (c->token, refused) == 0) {
+    vmi_log (VMI_LOG_INFO, "openstack: the token was refused (HTTP 401): "
+             "logging in to Keystone again");
     r = authenticate (c);
+  }
   pthread_mutex_unlock (&c->lock);
   return r;
 }
@@ -628,6 +630,8 @@ os_call_status (struct os_client *c, const char *service, const char *method,
     if (status != 401 || attempt == 1)
       break;
     /* A token revoked early: log in again, once. */
+    vmi_log (VMI_LOG_INFO, "openstack: %s %s: the token was refused (HTTP "
+             "401): logging in to Keystone again", method, path);
     explicit_bzero (c->token, strlen (c->token));
     free (c->token);
     c->token = NULL;
@@ -668,4 +672,87 @@ os_call (struct os_client *c, const char *service, const char *method,
          const char *path, json_object *body, json_object **out)
 {
   return os_call_status (c, service, method, path, body, out, 0, NULL);
+}
+
+/* Does PAGE say there is a page after it?  Nova and Cinder: a "next" link
+ * in KEY_links; Glance: a "next" member. */
+static bool
+has_next (json_object *page, const char *key)
+{
+  json_object *links;
+  char name[64];
+
+  if (os_jstr (page, "next"))
+    return true;
+  snprintf (name, sizeof name, "%s_links", key);
+  if (!json_object_object_get_ex (page, name, &links))
+    return false;
+  for (size_t i = 0; i < os_jlen (links); i++) {
+    const char *rel = os_jstr (json_object_array_get_idx (links, i), "rel");
+    if (rel && strcmp (rel, "next") == 0)
+      return true;
+  }
+  return false;
+}
+
+int
+os_list_all (struct os_client *c, const char *service, const char *path,
+             const char *key, json_object **items)
+{
+  json_object *all = json_object_new_array ();
+  char *marker = NULL, *p = NULL;
+  int r = -1;
+
+  for (;;) {
+    json_object *page = NULL, *list;
+    const char *last;
+    char *m = marker ? curl_easy_escape (NULL, marker, 0) : NULL;
+    size_t n;
+    if (asprintf (&p, "%s%s%s%s", path, !m ? "" : strchr (path, '?') ? "&" : "?",
+                  m ? "marker=" : "", m ? m : "") == -1) {
+      p = NULL;
+      curl_free (m);
+      errno = ENOMEM;
+      vmi_error ("out of memory");
+      goto out;
+    }
+    curl_free (m);
+    if (os_call (c, service, "GET", p, NULL, &page) == -1)
+      goto out;
+    if (!json_object_object_get_ex (page, key, &list)
+        || !json_object_is_type (list, json_type_array)) {
+      json_object_put (page);
+      errno = EPROTO;
+      vmi_error ("%s: GET %s: no \"%s\" list in the answer", service, p, key);
+      goto out;
+    }
+    n = os_jlen (list);
+    for (size_t i = 0; i < n; i++)
+      json_object_array_add (all, json_object_get (json_object_array_get_idx (list, i)));
+    last = n ? os_jstr (json_object_array_get_idx (list, n - 1), "id") : NULL;
+    if (n == 0 || !has_next (page, key) || last == NULL
+        || (marker && strcmp (marker, last) == 0)) {
+      json_object_put (page);
+      break;
+    }
+    free (marker);
+    marker = strdup (last);
+    json_object_put (page);
+    free (p);
+    p = NULL;
+    if (marker == NULL) {
+      errno = ENOMEM;
+      vmi_error ("out of memory");
+      goto out;
+    }
+  }
+  *items = all;
+  all = NULL;
+  r = 0;
+ out:
+  if (all)
+    json_object_put (all);
+  free (marker);
+  free (p);
+  return r;
 }

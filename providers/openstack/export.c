@@ -11,10 +11,13 @@
  * is active, the image when the provider closes.  What a killed import
  * leaves is found by name by os_cleanup_all (vmimport cleanup). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <curl/curl.h>
 
 #include "vmimport/error.h"
 #include "vmimport/formats.h"
@@ -309,59 +312,46 @@ server_image (struct os_client *c, const char *server, const char *name)
   return id;
 }
 
-/* Wait for the image, tag it.  The image is recorded as ours first. */
+/* Tag the image, wait until it is active (unless !WAIT).  The image is
+ * recorded as ours first. */
 static int
-image_ready (struct os_client *c, const char *image)
+image_ready (struct os_client *c, const char *image, bool keep, bool wait)
 {
   char path[160];
 
   snprintf (path, sizeof path, "/images/%s", image);
   tmp_add (c, "image", path);
-  snprintf (path, sizeof path, "/images/%s/tags/" OS_TMP_TAG, image);
-  if (os_call (c, "image", "PUT", path, NULL, NULL) == -1)
-    vmi_log (VMI_LOG_WARN, "%s", vmi_error_get ());
+  for (int k = 0; k < (keep ? 2 : 1); k++) {
+    snprintf (path, sizeof path, "/images/%s/tags/%s", image,
+              k == 0 ? OS_TMP_TAG : OS_EXPORT_TAG);
+    if (os_call (c, "image", "PUT", path, NULL, NULL) == -1) {
+      if (k == 1)
+        return -1;   /* not findable again: no use keeping it */
+      vmi_log (VMI_LOG_WARN, "%s", vmi_error_get ());
+    }
+  }
   snprintf (path, sizeof path, "/images/%s", image);
+  if (!wait)
+    return 0;
   return wait_status (c, "image", path, NULL, "active",
                       c->cfg.upload_retry_count, c->cfg.upload_retry_delay,
                       "image");
 }
 
-/* The Glance image ID holding the bytes of disk I of VM. */
-static char *
-export_disk (struct os_client *c, const struct vmi_vm *vm, size_t i)
+/* Delete the temporary volume VOL and the snapshot SNAP (either may be
+ * NULL) once the image holds the bytes (IMAGE_DONE) or the export failed.
+ * A volume made from a snapshot may hold on to it (Ceph clones): the
+ * snapshot is deleted once the volume is gone. */
+static void
+drop_staging (struct os_client *c, const char *vol, const char *snap,
+              bool image_done)
 {
-  const struct vmi_disk *d = &vm->disks[i];
-  const char *data = d->provider_data;
-  char name[200], path[160], *snap = NULL, *vol = NULL, *img = NULL;
-  char cause[1024];
+  char path[160];
 
-  snprintf (name, sizeof name, OS_TMP_PREFIX "%s-disk%zu", vm->id, i);
-  vmi_log (VMI_LOG_INFO, "openstack: exporting disk %zu of %s (%s)", i,
-           vm->name, data);
-  if (data[0] == 'i') {
-    if ((img = server_image (c, vm->id, name)) == NULL)
-      return NULL;
-  }
-  else {
-    if ((snap = snapshot_volume (c, data + 2, name)) == NULL
-        || (vol = volume_from_snapshot (c, snap, d->capacity >> 30, name)) == NULL
-        || (img = upload_volume (c, vol, name)) == NULL)
-      goto out;
-  }
-  if (image_ready (c, img) == -1) {
-    free (img);
-    img = NULL;
-  }
- out:
-  if (img == NULL)   /* the cleanup below must not replace the cause */
-    snprintf (cause, sizeof cause, "%s", vmi_error_get ());
-  /* The image holds the bytes now (or the export failed): the volume and
-   * the snapshot go at once.  A volume made from a snapshot may hold on to
-   * it (Ceph clones): the snapshot is deleted once the volume is gone. */
   if (vol) {
     snprintf (path, sizeof path, "/volumes/%s", vol);
-    if (img)   /* after the upload the volume goes back to available */
-      wait_status (c, "volume", path, "volume", "available", 120, POLL_MAX,
+    if (image_done)   /* after the upload the volume goes back to available */
+      wait_status (c, "volume", path, "volume", "available", 30, POLL_MAX,
                    "volume");
     delete_obj (c, "volume", path);
     for (int k = 0; snap && k < 120; k++) {
@@ -376,6 +366,138 @@ export_disk (struct os_client *c, const struct vmi_vm *vm, size_t i)
     snprintf (path, sizeof path, "/snapshots/%s", snap);
     delete_obj (c, "volume", path);
   }
+}
+
+/* The ID of the first item of LIST (Cinder's answer to a name filter)
+ * whose name is exactly NAME, or NULL. */
+static char *
+named_id (struct os_client *c, const char *list, const char *key,
+          const char *name)
+{
+  json_object *items = NULL;
+  char *enc = curl_easy_escape (NULL, name, 0), path[300], *r = NULL;
+
+  snprintf (path, sizeof path, "%s?name=%s", list, enc ? enc : "");
+  curl_free (enc);
+  if (os_list_all (c, "volume", path, key, &items) == -1)
+    return NULL;
+  for (size_t i = 0; i < os_jlen (items) && r == NULL; i++) {
+    json_object *o = json_object_array_get_idx (items, i);
+    const char *n = os_jstr (o, "name"), *id = os_jstr (o, "id");
+    const char *st = os_jstr (o, "status");
+    if (n && id && strcmp (n, name) == 0
+        && !(st && strncmp (st, "delet", 5) == 0))   /* already going */
+      r = strdup (id);
+  }
+  json_object_put (items);
+  return r;
+}
+
+/* An image "vmimport export" made for NAME (tagged OS_EXPORT_TAG), not
+ * failed: its ID, or NULL (*FAILED set when the lookup itself failed). */
+static char *
+exported_image (struct os_client *c, const char *name, bool *failed)
+{
+  json_object *items = NULL;
+  char *enc = curl_easy_escape (NULL, name, 0), path[400], *r = NULL;
+
+  snprintf (path, sizeof path, "/images?owner=%s&name=%s&tag=" OS_EXPORT_TAG,
+            c->project_id ? c->project_id : "", enc ? enc : "");
+  curl_free (enc);
+  *failed = os_list_all (c, "image", path, "images", &items) == -1;
+  for (size_t i = 0; i < os_jlen (items) && r == NULL; i++) {
+    json_object *o = json_object_array_get_idx (items, i);
+    const char *n = os_jstr (o, "name"), *id = os_jstr (o, "id");
+    const char *st = os_jstr (o, "status");
+    if (n && id && st && strcmp (n, name) == 0 && strcmp (st, "killed")
+        && strcmp (st, "deleted") && strcmp (st, "pending_delete"))
+      r = strdup (id);
+  }
+  if (items)
+    json_object_put (items);
+  return r;
+}
+
+/* Read an image a "vmimport export" made: wait until it is active, then
+ * remove the volume and snapshot that export left (it may not have waited
+ * for the upload).  The image itself stays ("vmimport cleanup"). */
+static int
+adopt (struct os_client *c, const char *img, const char *name, bool wait)
+{
+  char path[160], *vol, *snap;
+
+  vmi_log (VMI_LOG_INFO, "openstack: reading image %s, exported earlier (%s)",
+           img, name);
+  snprintf (path, sizeof path, "/images/%s", img);
+  if (!wait)
+    return 0;
+  if (wait_status (c, "image", path, NULL, "active", c->cfg.upload_retry_count,
+                   c->cfg.upload_retry_delay, "image") == -1)
+    return -1;
+  vol = named_id (c, "/volumes/detail", "volumes", name);
+  snap = named_id (c, "/snapshots/detail", "snapshots", name);
+  drop_staging (c, vol, snap, true);
+  free (vol);
+  free (snap);
+  return 0;
+}
+
+/* The Glance image ID holding the bytes of disk I of VM.  KEEP (vmimport
+ * export): the image is tagged OS_EXPORT_TAG and stays after the provider
+ * closes; !WAIT: return once Glance has the image (the upload runs on;
+ * the temporary volume and snapshot are removed by whoever reads the image
+ * first, or by vmimport cleanup).  An image an earlier export made is
+ * read instead of exporting again. */
+static char *
+export_disk (struct os_client *c, const struct vmi_vm *vm, size_t i,
+             bool keep, bool wait)
+{
+  const struct vmi_disk *d = &vm->disks[i];
+  const char *data = d->provider_data;
+  char name[200], path[160], *snap = NULL, *vol = NULL, *img = NULL;
+  char cause[1024];
+  bool failed;
+
+  snprintf (name, sizeof name, OS_TMP_PREFIX "%s-disk%zu", vm->id, i);
+  if ((img = exported_image (c, name, &failed)) != NULL || failed) {
+    if (img && adopt (c, img, name, wait) == -1) {
+      free (img);
+      return NULL;
+    }
+    return img;
+  }
+  vmi_log (VMI_LOG_INFO, "openstack: exporting disk %zu of %s (%s)", i,
+           vm->name, data);
+  if (data[0] == 'i') {
+    if ((img = server_image (c, vm->id, name)) == NULL)
+      return NULL;
+  }
+  else {
+    if ((snap = snapshot_volume (c, data + 2, name)) == NULL
+        || (vol = volume_from_snapshot (c, snap, d->capacity >> 30, name)) == NULL
+        || (img = upload_volume (c, vol, name)) == NULL)
+      goto out;
+  }
+  if (image_ready (c, img, keep, wait) == -1) {
+    free (img);
+    img = NULL;
+  }
+ out:
+  if (img == NULL)   /* the cleanup below must not replace the cause */
+    snprintf (cause, sizeof cause, "%s", vmi_error_get ());
+  if (img && !wait) {
+    /* The upload runs on: the volume and snapshot stay for now. */
+    snprintf (path, sizeof path, "/volumes/%s", vol ? vol : "");
+    tmp_forget (c, path);
+    snprintf (path, sizeof path, "/snapshots/%s", snap ? snap : "");
+    tmp_forget (c, path);
+  }
+  else
+    drop_staging (c, vol, snap, img != NULL);
+  if (img && keep) {   /* it stays after this provider closes */
+    snprintf (path, sizeof path, "/images/%s", img);
+    tmp_forget (c, path);
+  }
   free (snap);
   free (vol);
   if (img == NULL) {
@@ -383,6 +505,38 @@ export_disk (struct os_client *c, const struct vmi_vm *vm, size_t i)
     vmi_error ("%s", cause);
   }
   return img;
+}
+
+int
+os_export_start (struct os_client *c, struct vmi_vm *vm, size_t i, bool wait)
+{
+  struct vmi_disk *d = &vm->disks[i];
+  json_object *j = NULL;
+  char *img = export_disk (c, vm, i, true, wait), path[160];
+  const char *st;
+
+  if (img == NULL) {
+    vmi_error_prefix ("%s disk %zu", vm->name, i);
+    return -1;
+  }
+  snprintf (path, sizeof path, "/images/%s", img);
+  if (os_call (c, "image", "GET", path, NULL, &j) == -1) {
+    free (img);
+    return -1;
+  }
+  st = os_jstr (j, "status");
+  free (d->export_state);
+  free (d->export_id);
+  d->export_id = img;
+  d->export_state = strdup (st && strcmp (st, "active") == 0 ? "ready"
+                            : "exporting");
+  json_object_put (j);
+  if (d->export_state == NULL) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return -1;
+  }
+  return 0;
 }
 
 struct vmi_layer *
@@ -396,7 +550,7 @@ os_export_open (struct vmi_provider *p, struct os_client *c,
   struct vmi_layer *t;
   char *img, *url;
 
-  if ((img = export_disk (c, vm, i)) == NULL) {
+  if ((img = export_disk (c, vm, i, false, true)) == NULL) {
     vmi_error_prefix ("%s disk %zu", vm->name, i);
     return NULL;
   }
@@ -422,15 +576,12 @@ static int
 delete_named (struct os_client *c, const char *service, const char *list_path,
               const char *member, const char *item_path, int *removed)
 {
-  json_object *j = NULL, *arr;
+  json_object *arr = NULL;
   int left = 0;
 
-  if (os_call (c, service, "GET", list_path, NULL, &j) == -1)
+  /* Every page: ours may come after a page of the project's own. */
+  if (os_list_all (c, service, list_path, member, &arr) == -1)
     return -1;
-  if (!json_object_object_get_ex (j, member, &arr)) {
-    json_object_put (j);
-    return 0;
-  }
   for (size_t i = 0; i < os_jlen (arr); i++) {
     json_object *o = json_object_array_get_idx (arr, i);
     const char *name = os_jstr (o, "name"), *id = os_jstr (o, "id");
@@ -451,7 +602,7 @@ delete_named (struct os_client *c, const char *service, const char *list_path,
       (*removed)++;
     }
   }
-  json_object_put (j);
+  json_object_put (arr);
   return left;
 }
 

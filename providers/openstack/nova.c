@@ -9,10 +9,14 @@
  * hw_disk_bus), read from Glance or from the boot volume's
  * volume_image_metadata.  NICs come from the server's addresses. */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <curl/curl.h>
 
 #include "vmimport/error.h"
 #include "os-internal.h"
@@ -122,7 +126,8 @@ add_disk (struct vmi_vm *vm, int64_t capacity, const char *kind,
   }
   if ((d->source_format = strdup (kind[0] == 'v' ? "cinder-volume"
                                   : "glance-image")) == NULL
-      || (d->source_name = strdup (name ? name : id)) == NULL)
+      || (d->source_name = strdup (name ? name : id)) == NULL
+      || (d->export_state = strdup ("none")) == NULL)
     return NULL;
   return d;
 }
@@ -163,6 +168,32 @@ add_nics (struct vmi_vm *vm, json_object *server)
         return -1;
     }
   }
+  return 0;
+}
+
+/* A flavor's ephemeral and swap disks: Nova makes them on the compute
+ * host, and no API exports them (createImage takes the root disk only).
+ * They are not disks of the VM here; a note says so (vm.json "notes",
+ * printed as a warning by copy, manifest and import). */
+static int
+note_local_disks (struct vmi_vm *vm, json_object *flavor)
+{
+  const char *fl = os_jstr (flavor, "original_name");
+  int64_t eph = os_jint (flavor, "ephemeral", 0);
+  int64_t swap = os_jint (flavor, "swap", 0);   /* MiB; "" when none (old) */
+
+  if (eph > 0 && vmi_vm_add_note (vm, "flavor %s has a %" PRId64 " GiB "
+                                  "ephemeral disk: OpenStack cannot export it, "
+                                  "it is not imported (its data is lost; "
+                                  "recreate it on the target)",
+                                  fl ? fl : "(unnamed)", eph) == -1)
+    return -1;
+  if (swap > 0 && vmi_vm_add_note (vm, "flavor %s has a %" PRId64 " MiB swap "
+                                   "disk: OpenStack cannot export it, it is not "
+                                   "imported (give the target VM swap space "
+                                   "of its own)", fl ? fl : "(unnamed)",
+                                   swap) == -1)
+    return -1;
   return 0;
 }
 
@@ -216,6 +247,8 @@ describe (struct os_client *c, const char *where, json_object *server,
     vm->cpus = vcpus > 0 && vcpus <= INT_MAX ? (int) vcpus : -1;
     int64_t ram = os_jint (flavor, "ram", -1);
     vm->memory_mib = ram >= 0 ? ram : -1;   /* negative: unknown */
+    if (note_local_disks (vm, flavor) == -1)
+      goto out;
   }
   if (add_nics (vm, server) == -1)
     goto out;
@@ -342,15 +375,174 @@ os_vms_from_json (struct vmi_provider *p, struct os_client *c,
   return r;
 }
 
+/* Does S look like a server ID (a UUID)? */
+static bool
+looks_like_id (const char *s)
+{
+  if (strlen (s) != 36)
+    return false;
+  for (int i = 0; i < 36; i++)
+    if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-'
+        : !strchr ("0123456789abcdefABCDEF", s[i]))
+      return false;
+  return true;
+}
+
+/* ^NAME$ with NAME's regular-expression characters escaped, URL-encoded:
+ * Nova's name filter is a regular expression. */
+static char *
+name_filter (const char *name)
+{
+  size_t n = strlen (name);
+  char *re = malloc (2 * n + 3), *q = re, *enc, *r = NULL;
+
+  if (re == NULL)
+    return NULL;
+  *q++ = '^';
+  for (const char *s = name; *s; s++) {
+    if (strchr ("\\.^$|?*+()[]{}", *s))
+      *q++ = '\\';
+    *q++ = *s;
+  }
+  *q++ = '$';
+  *q = 0;
+  if ((enc = curl_easy_escape (NULL, re, 0)) != NULL
+      && asprintf (&r, "/servers/detail?name=%s", enc) == -1)
+    r = NULL;
+  curl_free (enc);
+  free (re);
+  return r;
+}
+
+/* The servers named or numbered WANT: GET /servers/ID when it looks like
+ * an ID (a 404 falls back to the name), else the name filter. */
+static int
+find_servers (struct os_client *c, const char *want, json_object **servers)
+{
+  char *path;
+  int r;
+
+  if (looks_like_id (want)) {
+    json_object *one = NULL, *s;
+    char p[64];
+    long st;
+    snprintf (p, sizeof p, "/servers/%s", want);
+    if (os_call_status (c, "compute", "GET", p, NULL, &one, 404, &st) == -1)
+      return -1;
+    if (st != 404 && json_object_object_get_ex (one, "server", &s)) {
+      *servers = json_object_new_array ();
+      json_object_array_add (*servers, json_object_get (s));
+      json_object_put (one);
+      return 0;
+    }
+    if (one)
+      json_object_put (one);
+  }
+  if ((path = name_filter (want)) == NULL) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    return -1;
+  }
+  r = os_list_all (c, "compute", path, "servers", servers);
+  free (path);
+  return r;
+}
+
+/* The volumes attached to SERVERS, one GET each (not the project's list). */
+static int
+attached_volumes (struct os_client *c, json_object *servers,
+                  json_object **volumes)
+{
+  *volumes = json_object_new_array ();
+  for (size_t i = 0; i < os_jlen (servers); i++) {
+    json_object *atts = NULL;
+    json_object_object_get_ex (json_object_array_get_idx (servers, i),
+                               "os-extended-volumes:volumes_attached", &atts);
+    for (size_t k = 0; k < os_jlen (atts); k++) {
+      const char *id = os_jstr (json_object_array_get_idx (atts, k), "id");
+      json_object *v = NULL, *vol;
+      char p[64];
+      long st;
+      if (id == NULL || strlen (id) > 40)
+        continue;
+      snprintf (p, sizeof p, "/volumes/%s", id);
+      if (os_call_status (c, "volume", "GET", p, NULL, &v, 404, &st) == -1)
+        return -1;
+      if (st != 404 && json_object_object_get_ex (v, "volume", &vol))
+        json_object_array_add (*volumes, json_object_get (vol));
+      if (v)
+        json_object_put (v);
+    }
+  }
+  return 0;
+}
+
+/* Each disk's export state (vm.json "export"): an image a "vmimport
+ * export" made for it (named OS_TMP_PREFIX<server>-diskN, tagged
+ * OS_EXPORT_TAG) is "ready" once active, "exporting" before; else
+ * "none". */
+static int
+export_states (struct vmi_provider *p, struct os_client *c)
+{
+  json_object *images = NULL;
+  char path[200];
+
+  snprintf (path, sizeof path, "/images?owner=%s&tag=" OS_EXPORT_TAG,
+            c->project_id ? c->project_id : "");
+  if (os_list_all (c, "image", path, "images", &images) == -1)
+    return -1;
+  for (size_t v = 0; v < p->nvms; v++)
+    for (size_t i = 0; i < p->vms[v]->ndisks; i++) {
+      struct vmi_disk *d = &p->vms[v]->disks[i];
+      const char *state = "none", *img = NULL;
+      char name[200];
+      snprintf (name, sizeof name, OS_TMP_PREFIX "%s-disk%zu", p->vms[v]->id, i);
+      for (size_t k = 0; k < os_jlen (images); k++) {
+        json_object *o = json_object_array_get_idx (images, k);
+        const char *n = os_jstr (o, "name"), *st = os_jstr (o, "status");
+        if (n == NULL || strcmp (n, name) != 0 || st == NULL
+            || strcmp (st, "killed") == 0 || strcmp (st, "deleted") == 0
+            || strcmp (st, "pending_delete") == 0)
+          continue;
+        img = os_jstr (o, "id");
+        state = strcmp (st, "active") == 0 ? "ready" : "exporting";
+      }
+      if (set_str (&d->export_state, state) == -1
+          || set_str (&d->export_id, img) == -1) {
+        json_object_put (images);
+        errno = ENOMEM;
+        vmi_error ("out of memory");
+        return -1;
+      }
+    }
+  json_object_put (images);
+  return 0;
+}
+
 int
 os_list_servers (struct vmi_provider *p, struct os_client *c)
 {
-  json_object *servers = NULL, *vols = NULL;
+  json_object *servers = NULL, *vols = NULL, *so, *vo;
+  const char *only = p->opts.only_vm;
   int r = -1;
 
-  if (os_call (c, "compute", "GET", "/servers/detail", NULL, &servers) == 0
-      && os_call (c, "volume", "GET", "/volumes/detail", NULL, &vols) == 0)
-    r = os_vms_from_json (p, c, c->cfg.project, servers, vols);
+  /* One VM named (vmimport --vm): that server and its volumes only, not
+   * the project's lists. */
+  if ((only ? find_servers (c, only, &servers)
+       : os_list_all (c, "compute", "/servers/detail", "servers", &servers)) == -1
+      || (only ? attached_volumes (c, servers, &vols)
+          : os_list_all (c, "volume", "/volumes/detail", "volumes", &vols)) == -1)
+    goto out;
+  so = json_object_new_object ();
+  vo = json_object_new_object ();
+  json_object_object_add (so, "servers", servers);
+  json_object_object_add (vo, "volumes", vols);
+  servers = so;
+  vols = vo;
+  r = os_vms_from_json (p, c, c->cfg.project, servers, vols);
+  if (r == 0)
+    r = export_states (p, c);
+ out:
   if (servers)
     json_object_put (servers);
   if (vols)

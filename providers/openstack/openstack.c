@@ -6,7 +6,10 @@
  * behind a prefix, as https://host/identity).  Query options: region,
  * domain (the user's and, unless project_domain is given, the project's),
  * project_domain, disk_format (qcow2 or raw), upload_retry_count,
- * upload_retry_delay.  Or an OpenstackSource + Secret (yaml.c).
+ * upload_retry_delay, renew_before (seconds before its end the Keystone
+ * token is renewed, default 300: more for a cloud whose clock is behind,
+ * or with tokens shorter than a copy; the test uses it to force
+ * renewals).  Or an OpenstackSource + Secret (yaml.c).
  *
  * Every server of the project is a VM; disks are opened lazily: the export
  * (export.c) of a disk starts when it is first opened, never at mount. */
@@ -43,6 +46,13 @@ openstack_cleanup (struct vmi_provider *p)
   return os_cleanup_all (p->priv);
 }
 
+static int
+openstack_start_export (struct vmi_provider *p, struct vmi_vm *vm,
+                        size_t disk_index, bool wait)
+{
+  return os_export_start (p->priv, vm, disk_index, wait);
+}
+
 static void
 openstack_close (struct vmi_provider *p)
 {
@@ -60,6 +70,7 @@ static const struct vmi_provider_ops openstack_ops = {
   .open_disk = openstack_open_disk,
   .power_off = openstack_power_off,
   .cleanup = openstack_cleanup,
+  .start_export = openstack_start_export,
   .close = openstack_close,
 };
 
@@ -90,6 +101,8 @@ vmi_openstack_provider_open_config (struct os_config *cfg,
     cfg->upload_retry_count = 30;
   if (cfg->upload_retry_delay <= 0)
     cfg->upload_retry_delay = 10;
+  if (cfg->renew_before <= 0)
+    cfg->renew_before = 300;
   if (os_client_init (c, cfg, &p->opts) == -1) {
     os_client_clear (c);
     free (c);
@@ -137,6 +150,8 @@ set_option (struct os_config *cfg, const char *key, size_t klen, char *val,
     num = &cfg->upload_retry_count;
   else if (klen == 18 && strncmp (key, "upload_retry_delay", 18) == 0)
     num = &cfg->upload_retry_delay;
+  else if (klen == 12 && strncmp (key, "renew_before", 12) == 0)
+    num = &cfg->renew_before;
   if (field) {
     free (*field);
     *field = val;
@@ -154,7 +169,7 @@ set_option (struct os_config *cfg, const char *key, size_t klen, char *val,
   errno = EINVAL;
   vmi_error ("%s: bad option \"%.*s=%s\" (options: region, domain, "
              "project_domain, disk_format, upload_retry_count, "
-             "upload_retry_delay)", url, (int) klen, key, val);
+             "upload_retry_delay, renew_before)", url, (int) klen, key, val);
   free (val);
   return -1;
 }

@@ -16,6 +16,10 @@
  * import that ended (or died) can be cleaned up by name. */
 #define OS_TMP_PREFIX "vmimport-tmp-"
 #define OS_TMP_TAG "vmimport-temporary"
+/* Images a "vmimport export" made also carry this tag: a later copy or
+ * mount of the same server reads them (adopts them) instead of exporting
+ * again, and leaves them for "vmimport cleanup". */
+#define OS_EXPORT_TAG "vmimport-export"
 
 /* What the user gave: the URL or OpenstackSource + Secret. */
 struct os_config {
@@ -27,6 +31,7 @@ struct os_config {
   int upload_retry_count;  /* polls of an upload before giving up (30) */
   int upload_retry_delay;  /* seconds between polls (10) */
   char *disk_format;     /* of the uploaded images: "qcow2" (default) / "raw" */
+  int renew_before;      /* seconds before its end a token is renewed (300) */
 };
 
 void os_config_clear(struct os_config *c);
@@ -61,6 +66,14 @@ int os_call(struct os_client *c, const char *service, const char *method,
 int os_call_status(struct os_client *c, const char *service,
                    const char *method, const char *path, json_object *body,
                    json_object **out, long accept, long *status);
+
+/* Every item of the list GET PATH on SERVICE answers under KEY
+ * ("servers", "volumes", "images"), page after page: Nova, Cinder and
+ * Glance give at most their max_limit items per call and say there is
+ * more ("next" link); the next page starts after the last item (marker).
+ * *ITEMS gets a new array (caller puts it). */
+int os_list_all(struct os_client *c, const char *service, const char *path,
+                const char *key, json_object **items);
 
 /* The HTTP transport's session (vmi_http_session, header X-Auth-Token): a
  * valid token (renewed when near its end; caller frees; NULL when the
@@ -101,6 +114,11 @@ int os_vms_from_json(struct vmi_provider *p, struct os_client *c,
  * image as a raw-view layer (export.c).  DATA is the disk's provider_data. */
 struct vmi_layer *os_export_open(struct vmi_provider *p, struct os_client *c,
                                  const struct vmi_vm *vm, size_t disk_index);
+/* vmimport export: start the export of disk I of VM (or find the one an
+ * earlier export started), kept after the provider closes; with WAIT,
+ * until the image is active.  Sets the disk's export_state / export_id. */
+int os_export_start(struct os_client *c, struct vmi_vm *vm, size_t i,
+                    bool wait);
 /* Delete every temporary object this provider made. */
 void os_export_cleanup_own(struct os_client *c);
 /* Delete every temporary object of ours in the project (vmimport cleanup). */

@@ -7,6 +7,12 @@ independent of vmimport's C code: it sets the cloud up and makes fixtures.
     osctl.py fixtures DIR     the test's servers and volumes (see below)
     osctl.py leftovers        our temporary snapshots/volumes/images, if any
     osctl.py delete-fixtures  remove what 'fixtures' made
+    osctl.py servers          the project's servers (all pages), JSON
+    osctl.py ports SERVER     its Neutron ports: [[network, MAC], ...]
+    osctl.py pad              2 volumes and 2 snapshots, newest of all
+    osctl.py unstick          reset and delete our objects stuck in deleting
+    osctl.py paged            exit 0 if lists come in pages of 2
+    osctl.py revoke-demo      revoke the demo user's tokens (Keystone)
 
 STATE comes from $VMI_OS_STATE (the folder peer.sh keeps its state in).
 """
@@ -91,6 +97,26 @@ class Cloud:
             time.sleep(0.5)
 
 
+def listall(c, service, path, key):
+    """Every item of a list call, page after page: the peer gives pages of
+    2 (Nova's max_limit, Cinder's osapi_max_limit, Glance's api_limit_max).
+    Nova and Cinder say there is more with KEY_links "next", Glance with
+    "next"; the next page starts after the last item (marker)."""
+    out, marker = [], None
+    while True:
+        p = path
+        if marker:
+            p += ('&' if '?' in p else '?') + 'marker=' + marker
+        page = c.call('GET', service, p)
+        items = page[key]
+        out += items
+        more = page.get('next') or any(
+            link.get('rel') == 'next' for link in page.get(key + '_links', []))
+        if not items or not more:
+            return out
+        marker = items[-1]['id']
+
+
 def admin():
     return Cloud('admin', ENV['ADMIN_PW'], 'admin')
 
@@ -138,7 +164,7 @@ def bootstrap():
             'http://127.0.0.1:%s/v3/%%(project_id)s' % ENV['CI_PORT'],
         ('nova', 'compute'): 'http://127.0.0.1:%s/v2.1' % ENV['NO_PORT'],
         ('placement', 'placement'): 'http://127.0.0.1:%s' % ENV['PL_PORT'],
-        # Not Neutron: neutron_stub.py (Nova lists ports for every server).
+        # neutron-server (ML2, no agents: vmi_ml2_driver.py binds the ports).
         ('neutron', 'network'): 'http://127.0.0.1:%s' % ENV['NE_PORT'],
     }
     for (name, typ), url in endpoints.items():
@@ -206,19 +232,33 @@ def upload_image(c, name, path, fmt, props):
     return img['id']
 
 
-def flavor(a, name, vcpus, ram, disk):
-    for f in a.call('GET', 'compute', '/flavors/detail?is_public=None')['flavors']:
+def flavor(a, name, vcpus, ram, disk, ephemeral=0, swap=0):
+    for f in listall(a, 'compute', '/flavors/detail?is_public=None', 'flavors'):
         if f['name'] == name:
             return f['id']
     return a.call('POST', 'compute', '/flavors', {'flavor': {
-        'name': name, 'vcpus': vcpus, 'ram': ram, 'disk': disk}})['flavor']['id']
+        'name': name, 'vcpus': vcpus, 'ram': ram, 'disk': disk,
+        'OS-FLV-EXT-DATA:ephemeral': ephemeral, 'swap': swap}})['flavor']['id']
 
 
-def create_server(c, name, flavor_id, image=None, bdm=None):
+def network(c, name, cidr):
+    """The demo project's network NAME with a subnet CIDR (kept across runs,
+    as the flavors are)."""
+    for n in c.call('GET', 'network', '/v2.0/networks?name=' + name)['networks']:
+        return n['id']
+    n = c.call('POST', 'network', '/v2.0/networks',
+               {'network': {'name': name}})['network']['id']
+    c.call('POST', 'network', '/v2.0/subnets', {'subnet': {
+        'network_id': n, 'cidr': cidr, 'ip_version': 4, 'name': name}})
+    return n
+
+
+def create_server(c, name, flavor_id, image=None, bdm=None, nets=None):
     """One at a time, until ACTIVE.  The services share sqlite files, and
     sqlite answers "database is locked" at once (no waiting) when two write
     transactions cross: a server that went to ERROR that way is made again."""
-    s = {'name': name, 'flavorRef': flavor_id, 'networks': 'none'}
+    s = {'name': name, 'flavorRef': flavor_id,
+         'networks': [{'uuid': n} for n in nets] if nets else 'none'}
     if image:
         s['imageRef'] = image
     if bdm:
@@ -259,12 +299,14 @@ def fixtures(d):
            {'quota_set': {'volumes': 100, 'snapshots': 100,
                           'gigabytes': 1000}})
     ids['FLAVOR_VOL'] = flavor(a, 'vmi.vol', 2, 1536, 0)
-    ids['FLAVOR_IMG'] = flavor(a, 'vmi.img', 3, 2048, 1)
+    # With a 1 GiB ephemeral disk and 512 MiB of swap, which no API exports.
+    ids['FLAVOR_IMG'] = flavor(a, 'vmi.img-eph', 3, 2048, 1, 1, 512)
     ids['FLAVOR_BIG'] = flavor(a, 'vmi.big', 1, 512, 0)
     # Flavors are public: the demo project sees them.
     boot = create_volume(c, 'fx-boot', 1, os.path.join(d, 'boot.qcow2'),
                          {'hw_firmware_type': 'uefi', 'os_secure_boot': 'required',
-                          'hw_tpm_model': 'tpm-crb', 'hw_disk_bus': 'scsi'})
+                          'hw_tpm_model': 'tpm-crb', 'hw_disk_bus': 'scsi',
+                          'hw_vif_model': 'e1000'})
     data = create_volume(c, 'fx-data', 1, os.path.join(d, 'data.qcow2'),
                          boot=False)
     big = create_volume(c, 'fx-big', 4, os.path.join(d, 'big.qcow2'))
@@ -279,9 +321,13 @@ def fixtures(d):
     bdm = lambda v, i: {'uuid': v, 'source_type': 'volume',
                         'destination_type': 'volume', 'boot_index': i,
                         'delete_on_termination': False}
+    net1 = network(c, 'fx-net1', '10.9.1.0/24')
+    net2 = network(c, 'fx-net2', '10.9.2.0/24')
     ids['SRV_VOL'] = create_server(c, 'vm-vol', ids['FLAVOR_VOL'],
-                                   bdm=[bdm(boot, 0), bdm(data, 1)])
-    ids['SRV_IMG'] = create_server(c, 'vm-img', ids['FLAVOR_IMG'], image=image)
+                                   bdm=[bdm(boot, 0), bdm(data, 1)],
+                                   nets=[net1, net2])
+    ids['SRV_IMG'] = create_server(c, 'vm-img', ids['FLAVOR_IMG'], image=image,
+                                   nets=[net2])
     ids['SRV_BIG'] = create_server(c, 'vm-big', ids['FLAVOR_BIG'],
                                    bdm=[bdm(big, 0)])
     ids['SRV_DUP1'] = create_server(c, 'vm-dup', ids['FLAVOR_BIG'],
@@ -300,7 +346,7 @@ def delete_fixtures():
     c = demo()
     end = time.time() + 180
     while time.time() < end:
-        servers = c.call('GET', 'compute', '/servers')['servers']
+        servers = listall(c, 'compute', '/servers', 'servers')
         if not servers:
             break
         for srv in servers:
@@ -311,8 +357,8 @@ def delete_fixtures():
                 print(e, file=sys.stderr)
         time.sleep(1)
     while time.time() < end:
-        snaps = c.call('GET', 'volumev3', '/snapshots/detail')['snapshots']
-        vols = c.call('GET', 'volumev3', '/volumes/detail')['volumes']
+        snaps = listall(c, 'volumev3', '/snapshots/detail', 'snapshots')
+        vols = listall(c, 'volumev3', '/volumes/detail', 'volumes')
         if not snaps and not vols:
             break
         for x in snaps:
@@ -324,20 +370,20 @@ def delete_fixtures():
                 c.call('DELETE', 'volumev3', '/volumes/' + v['id'],
                        ok=(202, 400, 404))
         time.sleep(0.5)
-    for i in c.call('GET', 'image', '/images?owner=' + c.project_id)['images']:
+    for i in listall(c, 'image', '/images?owner=' + c.project_id, 'images'):
         c.call('DELETE', 'image', '/images/' + i['id'], ok=(204, 404))
 
 
 def leftovers():
     c = demo()
     out = []
-    for s in c.call('GET', 'volumev3', '/snapshots/detail')['snapshots']:
+    for s in listall(c, 'volumev3', '/snapshots/detail', 'snapshots'):
         if (s.get('name') or '').startswith(TMP_PREFIX):
             out.append('snapshot %s %s %s' % (s['id'], s['name'], s['status']))
-    for v in c.call('GET', 'volumev3', '/volumes/detail')['volumes']:
+    for v in listall(c, 'volumev3', '/volumes/detail', 'volumes'):
         if (v.get('name') or '').startswith(TMP_PREFIX):
             out.append('volume %s %s %s' % (v['id'], v['name'], v['status']))
-    for i in c.call('GET', 'image', '/images?owner=' + c.project_id)['images']:
+    for i in listall(c, 'image', '/images?owner=' + c.project_id, 'images'):
         if (i.get('name') or '').startswith(TMP_PREFIX):
             out.append('image %s %s %s' % (i['id'], i['name'], i['status']))
     print('\n'.join(out))
@@ -347,12 +393,95 @@ def count(kind):
     """How many of our temporary objects of KIND exist (any status)."""
     c = demo()
     if kind == 'images':
-        xs = c.call('GET', 'image', '/images?owner=' + c.project_id)['images']
+        xs = listall(c, 'image', '/images?owner=' + c.project_id, 'images')
     elif kind == 'volumes':
-        xs = c.call('GET', 'volumev3', '/volumes/detail')['volumes']
+        xs = listall(c, 'volumev3', '/volumes/detail', 'volumes')
     else:
-        xs = c.call('GET', 'volumev3', '/snapshots/detail')['snapshots']
+        xs = listall(c, 'volumev3', '/snapshots/detail', 'snapshots')
     print(sum(1 for x in xs if (x.get('name') or '').startswith(TMP_PREFIX)))
+
+
+def servers():
+    """Every server of the project (all pages), as JSON: id, name and how
+    many disks it has (attached volumes, plus the root disk of a server
+    booted from an image)."""
+    c = demo()
+    out = [{'id': x['id'], 'name': x['name'],
+            'disks': len(x['os-extended-volumes:volumes_attached'])
+            + (1 if x.get('image') else 0)}
+           for x in listall(c, 'compute', '/servers/detail', 'servers')]
+    print(json.dumps(out))
+
+
+def ports(sid):
+    """The Neutron ports of server SID, as JSON [[network name, MAC], ...],
+    sorted: what its NICs must be."""
+    c = demo()
+    nets = {n['id']: n['name'] for n in
+            listall(c, 'network', '/v2.0/networks', 'networks')}
+    print(json.dumps(sorted([nets[p['network_id']], p['mac_address']] for p in
+                            c.call('GET', 'network', '/v2.0/ports?device_id='
+                                   + sid)['ports'])))
+
+
+def pad():
+    """Two volumes and two snapshots newer than anything else: the first
+    page of each list (newest first, 2 a page) holds only these, so what
+    vmimport cleanup must find is on a later page."""
+    c = demo()
+    vols = [create_volume(c, 'fx-pad%d' % i, 1, boot=False) for i in (1, 2)]
+    for i in (1, 2):
+        sid = c.call('POST', 'volumev3', '/snapshots', {'snapshot': {
+            'volume_id': vols[0], 'name': 'fx-pad%d' % i}})['snapshot']['id']
+        c.wait('snapshot fx-pad%d' % i, lambda: c.call(
+            'GET', 'volumev3', '/snapshots/' + sid)['snapshot']['status'],
+            'available')
+
+
+def unstick():
+    """Our temporary snapshots and volumes that Cinder left in "deleting" or
+    "uploading" (this peer's sqlite: cinder-volume's last status update can
+    fail with "database is locked", and the object stays so) are reset to "error" and deleted again, as an
+    admin of a real cloud would.  Prints each one, for the test log."""
+    a = admin()
+    for kind in ('snapshots', 'volumes'):
+        for x in listall(a, 'volumev3', '/%s/detail?all_tenants=1' % kind,
+                         kind):
+            if not (x.get('name') or '').startswith(TMP_PREFIX) or \
+                    x['status'] not in ('deleting', 'error_deleting',
+                                        'uploading'):
+                continue
+            a.call('POST', 'volumev3', '/%s/%s/action' % (kind, x['id']),
+                   {'os-reset_status': {'status': 'error'}})
+            a.call('DELETE', 'volumev3', '/%s/%s' % (kind, x['id']),
+                   ok=(202, 400, 404))
+            print('     peer: Cinder left %s %s (%s) in "%s"; reset by admin '
+                  'and deleted again' % (kind[:-1], x['id'], x['name'],
+                                         x['status']))
+
+
+def paged():
+    """Exit 0 if the first page of servers and of volumes holds 2 items and
+    says there is more (the peer's max_limit is in effect)."""
+    c = demo()
+    ok = True
+    for service, path, key in (('compute', '/servers/detail', 'servers'),
+                               ('volumev3', '/volumes/detail', 'volumes')):
+        page = c.call('GET', service, path)
+        more = any(link.get('rel') == 'next'
+                   for link in page.get(key + '_links', []))
+        print('%s: first page %d, next link: %s' % (key, len(page[key]), more))
+        ok = ok and len(page[key]) == 2 and more
+    sys.exit(0 if ok else 1)
+
+
+def revoke_demo():
+    """Revoke every token of the demo user: set its password (to the same
+    value) as admin, which makes Keystone record a revocation event."""
+    a = admin()
+    uid = find(a, '/users', 'users', 'demo')
+    a.call('PATCH', 'identity', '/users/' + uid,
+           {'user': {'password': ENV['DEMO_PW']}})
 
 
 def main():
@@ -367,6 +496,18 @@ def main():
         delete_fixtures()
     elif cmd == 'leftovers':
         leftovers()
+    elif cmd == 'servers':
+        servers()
+    elif cmd == 'ports':
+        ports(sys.argv[2])
+    elif cmd == 'pad':
+        pad()
+    elif cmd == 'unstick':
+        unstick()
+    elif cmd == 'paged':
+        paged()
+    elif cmd == 'revoke-demo':
+        revoke_demo()
     elif cmd == 'count':
         count(sys.argv[2])
     else:

@@ -4,7 +4,8 @@
 #   peer.sh start STATE   start keystone (HTTPS), glance-api, placement-api,
 #                         nova-api/-conductor/-scheduler/-compute (fake
 #                         driver), cinder-api/-scheduler/-volume (NFS driver
-#                         on a bind-mounted local folder) and rabbitmq-server;
+#                         on a bind-mounted local folder), neutron-server
+#                         (ML2, no agents) and rabbitmq-server;
 #                         writes STATE/env (ports, URLs, passwords)
 #   peer.sh stop STATE    stop them all (OpenStack daemons before RabbitMQ)
 #
@@ -43,7 +44,7 @@ stop_one () {   # stop_one NAME: TERM, wait, KILL
 }
 stop_all () {
   local n
-  for n in nova-compute nova-conductor nova-scheduler nova-api placement neutron-stub \
+  for n in nova-compute nova-conductor nova-scheduler nova-api placement neutron-server neutron-stub \
            cinder-volume cinder-scheduler cinder-api glance-api keystone; do
     stop_one "$n" &
   done
@@ -158,6 +159,9 @@ project_name = service
 username = $1
 password = $SERVICE_PW
 service_token_roles_required = true
+# Validations are cached 5 s (default 300): a token Keystone revoked is
+# refused soon after (the token-revocation check).
+token_cache_time = 5
 EOF
 }
 svc_auth () {  # svc_auth SECTION USER
@@ -203,6 +207,9 @@ bind_port = $GL_PORT
 workers = 1
 log_file = $ST/log/glance-api.log
 enabled_backends = fs:file
+# Pages of 2 images ("next"): vmimport cleanup must page.
+api_limit_max = 2
+limit_param_default = 2
 [database]
 connection = $(db glance)
 [glance_store]
@@ -240,6 +247,8 @@ my_ip = 127.0.0.1
 host = vmi-cinder
 log_dir = $ST/log
 enable_force_upload = false
+# Pages of 2 volumes / snapshots (volumes_links), as Nova's servers.
+osapi_max_limit = 2
 allowed_direct_url_schemes =
 [database]
 connection = $(db cinder)
@@ -292,6 +301,9 @@ osapi_compute_workers = 1
 log_dir = $ST/log
 [api]
 auth_strategy = keystone
+# Pages of 2 servers: the fixtures (5 servers) need several, so the test
+# shows that the inventory follows servers_links.
+max_limit = 2
 [api_database]
 connection = $(db nova_api)
 [database]
@@ -324,6 +336,42 @@ $(svc_auth placement nova)
 $(svc_auth neutron nova)
 $(svc_auth service_user nova)
 send_service_user_token = true
+EOF
+
+# Neutron: ML2, no agents; vmi_ml2_driver.py binds every port (they stay
+# DOWN).  Its Keystone user is nova's (same service project and roles), so
+# that a peer set up before Neutron was added needs no new set-up.
+mkdir -p "$ST/etc/neutron" "$ST/neutron"
+cat >"$ST/etc/neutron/neutron.conf" <<EOF
+[DEFAULT]
+bind_host = 127.0.0.1
+bind_port = $NE_PORT
+core_plugin = ml2
+service_plugins =
+auth_strategy = keystone
+transport_url = $TRANSPORT
+api_workers = 0
+rpc_workers = 0
+rpc_state_report_workers = 0
+notify_nova_on_port_status_changes = false
+notify_nova_on_port_data_changes = false
+state_path = $ST/neutron
+log_file = $ST/log/neutron-server.log
+api_paste_config = /etc/neutron/api-paste.ini
+[database]
+connection = $(db neutron)
+[oslo_concurrency]
+lock_path = $ST/lock
+[agent]
+root_helper =
+[ml2]
+type_drivers = flat,vxlan
+tenant_network_types = vxlan
+mechanism_drivers = test
+extension_drivers = port_security
+[ml2_type_vxlan]
+vni_ranges = 1:1000
+$(authtoken nova)
 EOF
 
 # ---- RabbitMQ -------------------------------------------------------------------
@@ -418,7 +466,24 @@ if [ "$fresh" = 1 ]; then
 fi
 
 # ---- the services ---------------------------------------------------------------------
-start_bg neutron-stub /usr/bin/python3 "$HERE/neutron_stub.py" "$NE_PORT"
+# Neutron's tables: its alembic migrations do not run on sqlite, so the
+# tables come from its models (as neutron's own sqlite tests make them),
+# then the migration heads are stamped.
+if [ ! -f "$ST/db/neutron.done" ]; then
+  /usr/bin/python3 - "$(db neutron)" <<'PY' >>"$ST/log/setup.log" 2>&1
+import sys
+import sqlalchemy
+from neutron.db.migration.models import head
+engine = sqlalchemy.create_engine(sys.argv[1])
+head.get_metadata().create_all(engine)
+PY
+  neutron-db-manage --config-file "$ST/etc/neutron/neutron.conf" stamp heads >>"$ST/log/setup.log" 2>&1
+  wal neutron
+  touch "$ST/db/neutron.done"
+fi
+PYTHONPATH=$HERE start_bg neutron-server /usr/bin/python3 -c \
+  'import sys; from neutron.cmd.eventlet.server import main; import vmi_ml2_driver; from neutron.tests.unit.plugins.ml2.drivers import mechanism_test; mechanism_test.TestMechanismDriver = vmi_ml2_driver.Driver; sys.argv[0] = "neutron-server"; sys.exit(main())' \
+  --config-file "$ST/etc/neutron/neutron.conf"
 start_bg glance-api glance-api --config-file "$ST/etc/glance/glance-api.conf"
 OS_PLACEMENT_CONFIG_DIR=$ST/etc/placement start_bg placement uwsgi_python3 \
   --http-socket "127.0.0.1:$PL_PORT" --wsgi-file /usr/bin/placement-api \
@@ -443,6 +508,7 @@ wait_http glance-api "http://127.0.0.1:$GL_PORT/" 60
 wait_http placement "http://127.0.0.1:$PL_PORT/" 60
 wait_http cinder-api "http://127.0.0.1:$CI_PORT/" 90
 wait_http nova-api "http://127.0.0.1:$NO_PORT/" 90
+wait_http neutron-server "http://127.0.0.1:$NE_PORT/" 90
 /usr/bin/python3 "$HERE/osctl.py" wait-ready >>"$ST/log/setup.log" 2>&1 \
   || { log "services not ready:"; tail -n 30 "$ST/log/setup.log" >&2; exit 1; }
 nova-manage "${NCONF[@]}" cell_v2 discover_hosts >>"$ST/log/setup.log" 2>&1
