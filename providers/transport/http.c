@@ -128,7 +128,8 @@ struct http {
   pthread_t fetchers[RA_DEPTH];
   int nfetchers;
   int queued;                /* windows in WIN_QUEUED */
-  bool closing;
+  bool closing;              /* stop the windows (close, or a fork) */
+  struct http *reg_prev, *reg_next;   /* the instances, for fork */
 };
 
 /* What one request is receiving. */
@@ -152,10 +153,58 @@ struct xfer {
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result;
 
+/* Every open instance, so that a fork (vmimportfs becoming a daemon after
+ * it opened its source) finds no fetcher thread in the middle of a window:
+ * the child would wait for threads it does not have. */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct http *reg_head;
+
+static void ra_stop (struct http *s);
+
+static void
+fork_prepare (void)
+{
+  pthread_mutex_lock (&reg_lock);
+  for (struct http *s = reg_head; s; s = s->reg_next)
+    ra_stop (s);
+}
+
+static void
+fork_done (void)
+{
+  pthread_mutex_unlock (&reg_lock);
+}
+
 static void
 curl_init (void)
 {
   curl_init_result = curl_global_init (CURL_GLOBAL_ALL);
+  pthread_atfork (fork_prepare, fork_done, fork_done);
+}
+
+static void
+reg_add (struct http *s)
+{
+  pthread_mutex_lock (&reg_lock);
+  s->reg_next = reg_head;
+  if (reg_head)
+    reg_head->reg_prev = s;
+  reg_head = s;
+  pthread_mutex_unlock (&reg_lock);
+}
+
+static void
+reg_remove (struct http *s)
+{
+  pthread_mutex_lock (&reg_lock);
+  if (s->reg_prev)
+    s->reg_prev->reg_next = s->reg_next;
+  else if (reg_head == s)
+    reg_head = s->reg_next;
+  if (s->reg_next)
+    s->reg_next->reg_prev = s->reg_prev;
+  s->reg_prev = s->reg_next = NULL;
+  pthread_mutex_unlock (&reg_lock);
 }
 
 /* The share handle's locks: one mutex per kind of shared data. */
@@ -256,19 +305,19 @@ write_cb (char *data, size_t size, size_t n, void *opaque)
   return size * n;
 }
 
-/* Stops a transfer (a read-ahead window) when the transport closes, also
- * while it waits for the server. */
+/* Stops a read-ahead window's transfer when the transport closes (or
+ * forks), also while it waits for the server. */
 static int
 xferinfo_cb (void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
              curl_off_t ulnow)
 {
-  struct http *s = p;
+  struct xfer *x = p;
 
   (void) dltotal;
   (void) dlnow;
   (void) ultotal;
   (void) ulnow;
-  return __atomic_load_n (&s->closing, __ATOMIC_RELAXED);
+  return x->win && __atomic_load_n (&x->s->closing, __ATOMIC_RELAXED);
 }
 
 static struct conn *
@@ -302,7 +351,6 @@ conn_new (struct http *s)
   curl_easy_setopt (h, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt (h, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt (h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
-  curl_easy_setopt (h, CURLOPT_XFERINFODATA, s);
   if (s->username || s->password) {
     curl_easy_setopt (h, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
     curl_easy_setopt (h, CURLOPT_USERNAME, s->username ? s->username : "");
@@ -575,6 +623,7 @@ http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole,
     curl_easy_setopt (c->h, CURLOPT_RANGE, range);
     curl_easy_setopt (c->h, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt (c->h, CURLOPT_XFERINFODATA, &x);
     rc = curl_easy_perform (c->h);
     curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
     if ((again = session_renewed (s, rc == CURLE_OK ? status : 0, &renewed,
@@ -682,6 +731,7 @@ http_size (struct http *s, uint64_t *size)
     curl_easy_setopt (c->h, CURLOPT_RANGE, NULL);
     curl_easy_setopt (c->h, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt (c->h, CURLOPT_XFERINFODATA, &x);
     rc = curl_easy_perform (c->h);
     curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo (c->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
@@ -757,6 +807,7 @@ http_size (struct http *s, uint64_t *size)
     curl_easy_setopt (c->h, CURLOPT_RANGE, "0-0");
     curl_easy_setopt (c->h, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt (c->h, CURLOPT_XFERINFODATA, &x);
     rc = curl_easy_perform (c->h);
     curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
     if ((again = session_renewed (s, rc == CURLE_OK ? status : 0, &renewed,
@@ -884,6 +935,8 @@ win_launch (struct http *s, struct ra_stream *st, uint64_t off, size_t len)
   struct window *w = NULL;
   char *buf;
 
+  if (s->closing)
+    return false;
   while (s->win_bytes + len > RA_BUDGET)
     if (!win_evict (s))
       return false;
@@ -1053,6 +1106,32 @@ win_copy (struct http *s, struct window *w, char *dst, uint64_t pos,
   return n;
 }
 
+/* Stop the fetchers: their transfers end at the next callback, the
+ * windows not received are failed (their readers fetch the bytes), and
+ * fetchers start again with the next window.  Not under s->lock. */
+static void
+ra_stop (struct http *s)
+{
+  int n;
+
+  pthread_mutex_lock (&s->lock);
+  __atomic_store_n (&s->closing, true, __ATOMIC_RELAXED);
+  pthread_cond_broadcast (&s->work_cond);
+  n = s->nfetchers;
+  pthread_mutex_unlock (&s->lock);
+  for (int i = 0; i < n; i++)
+    pthread_join (s->fetchers[i], NULL);
+  pthread_mutex_lock (&s->lock);
+  for (int i = 0; i < RA_WINDOWS; i++)
+    if (win_busy (&s->win[i]))
+      s->win[i].state = WIN_FAILED;
+  s->queued = 0;
+  s->nfetchers = 0;
+  __atomic_store_n (&s->closing, false, __ATOMIC_RELAXED);
+  pthread_cond_broadcast (&s->ra_cond);
+  pthread_mutex_unlock (&s->lock);
+}
+
 static int
 http_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
 {
@@ -1103,12 +1182,8 @@ http_free (struct http *s)
   if (s == NULL)
     return;
   /* Stop the windows in flight: their transfers end at the next callback. */
-  pthread_mutex_lock (&s->lock);
-  __atomic_store_n (&s->closing, true, __ATOMIC_RELAXED);
-  pthread_cond_broadcast (&s->work_cond);
-  pthread_mutex_unlock (&s->lock);
-  for (int i = 0; i < s->nfetchers; i++)
-    pthread_join (s->fetchers[i], NULL);
+  reg_remove (s);
+  ra_stop (s);
   for (int i = 0; i < RA_WINDOWS; i++)
     if (s->win[i].state != WIN_FREE)
       win_drop (s, &s->win[i]);
@@ -1294,6 +1369,7 @@ vmi_http_open_session_header (const char *url, const struct vmi_source_opts *opt
   if (http_size (s, &size) == -1)
     goto fail;
   s->size = size;
+  reg_add (s);
   {
     struct vmi_layer *l = vmi_layer_new (&http_ops, s, size, s->url, NULL);
     if (l == NULL)
