@@ -10,18 +10,24 @@
  *
  * Read-ahead (a link's latency is paid once per request, and HTTP/1.1 has
  * one request in flight per connection): reads that continue one another
- * form a stream; a stream's next bytes are fetched in windows, several in
- * flight at once on fetcher threads (up to one per connection), the window
- * growing (256 KiB doubling to 8 MiB) and the windows in flight growing
- * (one more per read that continues the stream) as the access proves
- * sequential.  A read waits only for the bytes it wants of a window being
- * received, not for the whole window.  Memory is bounded: at most
- * RA_BUDGET bytes of windows, each in its own mapping, given back as soon
- * as its bytes were read (or, under pressure, the least recently read
- * first).  A window is tried once: when it fails, the readers that want
- * its bytes fetch them themselves, with the retries below, so a failed
- * read-ahead costs time, never an error or a wrong byte.  Closing stops
- * the windows in flight.
+ * form a stream, also when several threads read neighbouring ranges (the
+ * workers of a copy).  A stream's next bytes are fetched in windows,
+ * several in flight at once on fetcher threads (up to one per
+ * connection).  A window is 4 bandwidth-delay products of one connection,
+ * measured on the requests, from 64 KiB to RA_MAX (4 MiB: over 50 ms at
+ * 40 MB/s a request of 4 MiB spends 68% of its time receiving; a larger
+ * one would not fit one per connection in RA_BUDGET); a stream has at most one
+ * window in flight per read that continued it, and reads ahead at most as
+ * far as it has read, as one window per connection fills, and RA_AHEAD.
+ * Reads as large as a window fill the link by themselves: no read-ahead.
+ * A read waits only for the bytes it wants of a window being received.
+ * Memory is bounded: at most RA_BUDGET bytes of windows, each in its own
+ * mapping, given back once read to the end or passed by the stream (else
+ * the least recently read first).  A window is tried once: when it fails,
+ * the readers that want its bytes fetch them themselves, with the retries
+ * below, so a failed read-ahead costs time, never an error or a wrong
+ * byte.  Small reads are kept a while (metadata is read again in parts).
+ * Closing, and fork (pthread_atfork), stop the windows in flight.
  *
  * Connection errors, 5xx, 408, 429 and short bodies are retried with the
  * shared back-off policy; a broken transfer resumes at the first byte it
@@ -50,16 +56,19 @@
 #define RA_STREAMS 8                 /* sequential readers followed */
 #define RA_WINDOWS 32                /* windows held at once */
 #define RA_MIN (64u << 10)           /* smallest window */
-#define RA_MAX (8u << 20)            /* largest window: 4 RTTs of 40 MB/s
-                                        at 50 ms, so a request spends
-                                        80% of its time receiving */
+#define RA_WIN_MIN (2u << 20)        /* smallest full-grown window: fewer
+                                        requests than reads, on any link */
+#define RA_BUDGET (32u << 20)        /* bytes of all windows */
+#define RA_MAX (RA_BUDGET / MAX_CONNS)  /* largest window: one in flight
+                                        per connection fits the budget */
 #define RA_DEPTH MAX_CONNS           /* windows in flight per stream */
-#define RA_BUDGET (64u << 20)        /* bytes of all windows */
-#define RA_AHEAD (64u << 20)         /* launched past a stream's front */
+#define RA_AHEAD RA_BUDGET           /* launched past a stream's front */
 #define RA_BACK (16u << 20)          /* a read this far behind a stream's
                                         front still belongs to it (workers
                                         reading neighbouring ranges) */
 #define RA_GAP (256u << 10)          /* ... or this far past its end */
+#define RA_BDP_GUESS (256u << 10)    /* until the link is measured */
+#define RA_KEEP (256u << 10)         /* reads kept for re-reading, at most */
 #define RA_STALE 4096                /* reads after which an unread window
                                         may be dropped */
 
@@ -83,6 +92,7 @@ struct window {
   size_t got;
   size_t hit;           /* bytes copied out (a byte read twice counts twice) */
   int pins;
+  bool kept;            /* a copy of a small read (win_keep) */
   uint64_t stream;      /* id of the stream that launched it */
   uint64_t seq;         /* launch order: fetched first come, first served */
   uint64_t used;
@@ -123,6 +133,8 @@ struct http {
   struct ra_stream streams[RA_STREAMS];
   uint64_t tick, seq, next_stream_id;
   size_t win_bytes;          /* sum of the windows' len */
+  double bdp;                /* bytes in flight that fill one connection
+                                (0: not measured yet) */
   pthread_cond_t ra_cond;    /* a window got bytes or ended; a pin dropped */
   pthread_cond_t work_cond;  /* a window was queued; closing */
   pthread_t fetchers[RA_DEPTH];
@@ -583,6 +595,30 @@ session_renewed (struct http *s, long status, bool *renewed, char **sent)
   return again;
 }
 
+/* Learn the link from a request that just ended: its wait for the first
+ * byte (a round trip) times its rate once bytes flowed is the
+ * bandwidth-delay product of one connection, which sizes the read-ahead
+ * (see ra_plan).  Small requests say nothing of the rate. */
+static void
+link_sample (struct http *s, struct conn *c, size_t count, uint64_t offset,
+             bool ahead)
+{
+  double pre = 0, first = 0, total = 0, bdp;
+
+  curl_easy_getinfo (c->h, CURLINFO_PRETRANSFER_TIME, &pre);
+  curl_easy_getinfo (c->h, CURLINFO_STARTTRANSFER_TIME, &first);
+  curl_easy_getinfo (c->h, CURLINFO_TOTAL_TIME, &total);
+  vmi_log (VMI_LOG_DEBUG, "%s: GET %" PRIu64 "+%zu (%s): first byte %.3f s, "
+           "done %.3f s", s->url, offset, count, ahead ? "read-ahead" : "read",
+           first, total);
+  if (count < RA_MIN || total - first < 0.002 || first < pre)
+    return;
+  bdp = (double) count / (total - first) * (first - pre);
+  pthread_mutex_lock (&s->lock);
+  s->bdp = s->bdp == 0 ? bdp : (3 * s->bdp + bdp) / 4;
+  pthread_mutex_unlock (&s->lock);
+}
+
 /* One GET of [offset, offset+count) into BUF, retried and resumed.  WHOLE
  * says the range is the whole file (a 200 answer is then fine).  With WIN
  * (a read-ahead window, BUF its buffer): one try, no retry, and what
@@ -653,6 +689,7 @@ http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole,
     }
     if (rc == CURLE_OK && (status == 206 || (status == 200 && whole))
         && x.got == x.want) {
+      link_sample (s, c, count, offset, win != NULL);
       conn_put (s, c);
       ret = 0;
       goto out;
@@ -889,13 +926,15 @@ win_at (struct http *s, uint64_t pos)
   return NULL;
 }
 
-/* Start of the first window after POS (or LIMIT).  Under s->lock. */
+/* Start of the first window after POS (or LIMIT), kept reads counted
+ * or not.  Under s->lock. */
 static uint64_t
-win_next (struct http *s, uint64_t pos, uint64_t limit)
+win_next (struct http *s, uint64_t pos, uint64_t limit, bool kept)
 {
   for (int i = 0; i < RA_WINDOWS; i++) {
     struct window *w = &s->win[i];
-    if (w->state != WIN_FREE && w->off > pos && w->off < limit)
+    if (w->state != WIN_FREE && (kept || !w->kept) && w->off > pos
+        && w->off < limit)
       limit = w->off;
   }
   return limit;
@@ -927,42 +966,54 @@ win_evict (struct http *s)
 
 static void *fetcher (void *arg);
 
-/* Queue a window [off, off+len) for stream ST.  Under s->lock.  Returns
- * false when there is no room or no fetcher thread. */
-static bool
-win_launch (struct http *s, struct ra_stream *st, uint64_t off, size_t len)
+/* A free window of LEN bytes at OFF (state WIN_DONE, nothing in it), or
+ * NULL when there is no room.  Under s->lock. */
+static struct window *
+win_new (struct http *s, uint64_t off, size_t len)
 {
   struct window *w = NULL;
   char *buf;
 
   if (s->closing)
-    return false;
+    return NULL;
   while (s->win_bytes + len > RA_BUDGET)
     if (!win_evict (s))
-      return false;
+      return NULL;
   for (int pass = 0; pass < 2 && w == NULL; pass++) {
     for (int i = 0; i < RA_WINDOWS && w == NULL; i++)
       if (s->win[i].state == WIN_FREE)
         w = &s->win[i];
     if (w == NULL && (pass == 1 || !win_evict (s)))
-      return false;
+      return NULL;
   }
-  /* One fetcher per window queued or in flight, up to RA_DEPTH. */
-  if (s->nfetchers < RA_DEPTH && s->nfetchers <= s->queued
-      && pthread_create (&s->fetchers[s->nfetchers], NULL, fetcher, s) == 0)
-    s->nfetchers++;
-  if (s->nfetchers == 0)
-    return false;
   /* Pages are touched as bytes arrive, and given back whole on drop. */
   buf = mmap (NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
               -1, 0);
   if (buf == MAP_FAILED)
-    return false;
+    return NULL;
   *w = (struct window) {
-    .state = WIN_QUEUED, .off = off, .len = len, .buf = buf,
-    .stream = st->id, .seq = ++s->seq, .used = s->tick,
+    .state = WIN_DONE, .off = off, .len = len, .buf = buf, .used = s->tick,
   };
   s->win_bytes += len;
+  return w;
+}
+
+/* Queue a window [off, off+len) for stream ST.  Under s->lock.  Returns
+ * false when there is no room or no fetcher thread. */
+static bool
+win_launch (struct http *s, struct ra_stream *st, uint64_t off, size_t len)
+{
+  struct window *w;
+
+  /* One fetcher per window queued or in flight, up to RA_DEPTH. */
+  if (s->nfetchers < RA_DEPTH && s->nfetchers <= s->queued && !s->closing
+      && pthread_create (&s->fetchers[s->nfetchers], NULL, fetcher, s) == 0)
+    s->nfetchers++;
+  if (s->nfetchers == 0 || (w = win_new (s, off, len)) == NULL)
+    return false;
+  w->state = WIN_QUEUED;
+  w->stream = st->id;
+  w->seq = ++s->seq;
   s->queued++;
   pthread_cond_signal (&s->work_cond);
   return true;
@@ -996,11 +1047,34 @@ fetcher (void *arg)
     r = http_get (s, w->buf, w->len, w->off, w->off == 0 && w->len == size,
                   w);
     pthread_mutex_lock (&s->lock);
+    if (r == -1 && !s->closing)
+      vmi_log (VMI_LOG_INFO, "%s: read-ahead of %zu bytes at offset %" PRIu64
+               " stopped after %zu bytes (%s); the reads fetch the rest",
+               s->url, w->len, w->off, w->got, vmi_error_get ());
     w->state = r == 0 ? WIN_DONE : WIN_FAILED;
     pthread_cond_broadcast (&s->ra_cond);
   }
   pthread_mutex_unlock (&s->lock);
   return NULL;
+}
+
+/* Keep a copy of a small read (metadata: headers, tables), for the
+ * readers that come back for part of it: opening a source often reads a
+ * header and then a field of it, one round trip each.  Dropped first when
+ * room is needed.  Under s->lock. */
+static void
+win_keep (struct http *s, const char *data, uint64_t off, size_t len)
+{
+  struct window *w;
+
+  if (len > RA_KEEP || win_at (s, off)
+      || win_next (s, off, off + len, true) < off + len
+      || (w = win_new (s, off, len)) == NULL)
+    return;
+  memcpy (w->buf, data, len);
+  w->got = len;
+  w->kept = true;
+  w->hit = 1;   /* as if read once: among the first to go */
 }
 
 /* Windows of stream ST queued or in flight.  Under s->lock. */
@@ -1055,14 +1129,32 @@ ra_plan (struct http *s, uint64_t a, uint64_t b)
   if (st->hits < RA_DEPTH)
     st->hits++;
   st->bytes += b - a;
-  if (b > st->front)
+  if (b > st->front) {
     st->front = b;
+    /* Windows the stream's readers have all passed go now. */
+    for (int i = 0; i < RA_WINDOWS; i++) {
+      w = &s->win[i];
+      if (w->state != WIN_FREE && w->stream == st->id && !win_busy (w)
+          && w->pins == 0 && w->off + w->len + RA_BACK < st->front)
+        win_drop (s, w);
+    }
+  }
   /* A reader fetches what it asked for that no window holds; windows go
    * past the front, at most as far ahead as the stream has read. */
   if (st->ra_end < st->front)
     st->ra_end = st->front;
+  /* A window of 4 bandwidth-delay products spends 80% of its time
+   * receiving; one in flight per connection fills the link.  Ahead: at
+   * most what the stream read, what fills every connection, RA_AHEAD. */
+  wlen = (uint64_t) (4 * (s->bdp > 0 ? s->bdp : RA_BDP_GUESS));
+  wlen = wlen < RA_WIN_MIN ? RA_WIN_MIN : wlen > RA_MAX ? RA_MAX : wlen;
   ahead = st->bytes < RA_AHEAD ? st->bytes : RA_AHEAD;
-  wlen = ahead / 4 < RA_MIN ? RA_MIN : ahead / 4 > RA_MAX ? RA_MAX : ahead / 4;
+  if (ahead > wlen * MAX_CONNS)
+    ahead = wlen * MAX_CONNS;
+  if (b - a >= wlen)
+    return;   /* reads this large fill the link by themselves */
+  if (ahead / 2 < wlen)
+    wlen = ahead / 2 < RA_MIN ? RA_MIN : ahead / 2;
   while (st->ra_end < s->size && st->ra_end < st->front + ahead
          && ra_in_flight (s, st) < (int) st->hits) {
     uint64_t len = wlen, stop;
@@ -1070,7 +1162,7 @@ ra_plan (struct http *s, uint64_t a, uint64_t b)
       st->ra_end = w->off + w->len;
       continue;
     }
-    stop = win_next (s, st->ra_end, s->size);
+    stop = win_next (s, st->ra_end, s->size, true);
     if (len > stop - st->ra_end)
       len = stop - st->ra_end;
     if (!win_launch (s, st, st->ra_end, len))
@@ -1145,6 +1237,9 @@ http_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
     struct window *w = win_at (s, pos);
     uint64_t stop;
 
+    /* A read that runs past a kept one is one request, not two. */
+    if (w && w->kept && w->off + w->len < end)
+      w = NULL;
     if (w) {
       stop = w->off + w->len < end ? w->off + w->len : end;
       size_t n = win_copy (s, w, p + (pos - offset), pos, stop);
@@ -1155,12 +1250,13 @@ http_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
       /* The window failed short of POS: fetch the rest ourselves. */
     }
     else
-      stop = win_next (s, pos, end);
+      stop = win_next (s, pos, end, false);
     pthread_mutex_unlock (&s->lock);
     if (http_get (s, p + (pos - offset), stop - pos, pos,
                   pos == 0 && stop == l->size, NULL) == -1)
       return -1;
     pthread_mutex_lock (&s->lock);
+    win_keep (s, p + (pos - offset), pos, stop - pos);
     pos = stop;
   }
   pthread_mutex_unlock (&s->lock);
