@@ -14,11 +14,12 @@
  * workers of a copy).  A stream's next bytes are fetched in windows,
  * several in flight at once on fetcher threads (up to one per
  * connection).  A window is 4 bandwidth-delay products of one connection,
- * measured on the requests, from 64 KiB to RA_MAX (4 MiB: over 50 ms at
- * 40 MB/s a request of 4 MiB spends 68% of its time receiving; a larger
+ * measured on the requests, from 2 MiB to RA_MAX (3 MiB: over 50 ms at
+ * 40 MB/s a request of 3 MiB spends 61% of its time receiving; a larger
  * one would not fit one per connection in RA_BUDGET); a stream has at most one
  * window in flight per read that continued it, and reads ahead at most as
- * far as it has read, as one window per connection fills, and RA_AHEAD.
+ * far as it has read, as far as fills every connection (at least two
+ * windows), and RA_AHEAD.
  * Reads as large as a window fill the link by themselves: no read-ahead.
  * A read waits only for the bytes it wants of a window being received.
  * Memory is bounded: at most RA_BUDGET bytes of windows, each in its own
@@ -58,7 +59,7 @@
 #define RA_MIN (64u << 10)           /* smallest window */
 #define RA_WIN_MIN (2u << 20)        /* smallest full-grown window: fewer
                                         requests than reads, on any link */
-#define RA_BUDGET (32u << 20)        /* bytes of all windows */
+#define RA_BUDGET (24u << 20)        /* bytes of all windows */
 #define RA_MAX (RA_BUDGET / MAX_CONNS)  /* largest window: one in flight
                                         per connection fits the budget */
 #define RA_DEPTH MAX_CONNS           /* windows in flight per stream */
@@ -940,9 +941,22 @@ win_next (struct http *s, uint64_t pos, uint64_t limit, bool kept)
   return limit;
 }
 
-/* Drop a window to make room: one read to the end first, then the least
- * recently read, then one never read for RA_STALE reads.  Windows in flight
- * or pinned stay.  Returns false when none can go.  Under s->lock. */
+/* A stream is reading inside W: its front lies in it.  Under s->lock. */
+static bool
+win_in_use (struct http *s, const struct window *w)
+{
+  for (int i = 0; i < RA_STREAMS; i++)
+    if (s->streams[i].id && s->streams[i].front >= w->off
+        && s->streams[i].front <= w->off + w->len)
+      return true;
+  return false;
+}
+
+/* Drop a window to make room: a kept read or one read to the end first,
+ * then the least recently read.  Windows in flight, pinned, being read
+ * (a stream's front in them) or read ahead and not read yet (for RA_STALE
+ * reads) stay: read-ahead never pushes out what a reader is about to
+ * read.  Returns false when none can go.  Under s->lock. */
 static bool
 win_evict (struct http *s)
 {
@@ -950,12 +964,14 @@ win_evict (struct http *s)
 
   for (int i = 0; i < RA_WINDOWS; i++) {
     struct window *w = &s->win[i];
+    bool done = w->kept || w->hit >= w->len;
     if (w->state == WIN_FREE || win_busy (w) || w->pins > 0)
       continue;
-    if (w->hit == 0 && s->tick - w->used < RA_STALE)
-      continue;   /* read ahead, not read yet: keep it */
-    if (v == NULL || (w->hit >= w->len) > (v->hit >= v->len)
-        || ((w->hit >= w->len) == (v->hit >= v->len) && w->used < v->used))
+    if (!done && s->tick - w->used < RA_STALE
+        && (w->hit == 0 || win_in_use (s, w)))
+      continue;
+    if (v == NULL || done > (v->kept || v->hit >= v->len)
+        || (done == (v->kept || v->hit >= v->len) && w->used < v->used))
       v = w;
   }
   if (v == NULL)
@@ -1095,7 +1111,7 @@ ra_plan (struct http *s, uint64_t a, uint64_t b)
 {
   struct ra_stream *st = NULL, *oldest = &s->streams[0];
   struct window *w;
-  uint64_t ahead, wlen;
+  uint64_t ahead, wlen, fill;
 
   s->tick++;
   /* A read continues a stream when it starts at its front (give or take
@@ -1146,11 +1162,11 @@ ra_plan (struct http *s, uint64_t a, uint64_t b)
   /* A window of 4 bandwidth-delay products spends 80% of its time
    * receiving; one in flight per connection fills the link.  Ahead: at
    * most what the stream read, what fills every connection, RA_AHEAD. */
-  wlen = (uint64_t) (4 * (s->bdp > 0 ? s->bdp : RA_BDP_GUESS));
-  wlen = wlen < RA_WIN_MIN ? RA_WIN_MIN : wlen > RA_MAX ? RA_MAX : wlen;
+  fill = (uint64_t) (4 * (s->bdp > 0 ? s->bdp : RA_BDP_GUESS));
+  wlen = fill < RA_WIN_MIN ? RA_WIN_MIN : fill > RA_MAX ? RA_MAX : fill;
   ahead = st->bytes < RA_AHEAD ? st->bytes : RA_AHEAD;
-  if (ahead > wlen * MAX_CONNS)
-    ahead = wlen * MAX_CONNS;
+  if (ahead > 2 * wlen && ahead > fill * MAX_CONNS)
+    ahead = 2 * wlen > fill * MAX_CONNS ? 2 * wlen : fill * MAX_CONNS;
   if (b - a >= wlen)
     return;   /* reads this large fill the link by themselves */
   if (ahead / 2 < wlen)
@@ -1229,10 +1245,16 @@ http_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
 {
   struct http *s = l->priv;
   uint64_t pos = offset, end = offset + count;
+  struct window *w0;
   char *p = buf;
 
   pthread_mutex_lock (&s->lock);
+  /* The window this read starts in stays while the read-ahead makes room. */
+  if ((w0 = win_at (s, offset)) != NULL)
+    w0->pins++;
   ra_plan (s, offset, end);
+  if (w0)
+    w0->pins--;
   while (pos < end) {
     struct window *w = win_at (s, pos);
     uint64_t stop;
