@@ -23,7 +23,7 @@
  * Reads as large as a window fill the link by themselves: no read-ahead.
  * A read waits only for the bytes it wants of a window being received.
  * Memory is bounded: at most RA_BUDGET bytes of windows, each in its own
- * mapping, given back once read to the end or passed by the stream (else
+ * mapping, given back once read to the end (else
  * the least recently read first).  A window is tried once: when it fails,
  * the readers that want its bytes fetch them themselves, with the retries
  * below, so a failed read-ahead costs time, never an error or a wrong
@@ -1145,16 +1145,8 @@ ra_plan (struct http *s, uint64_t a, uint64_t b)
   if (st->hits < RA_DEPTH)
     st->hits++;
   st->bytes += b - a;
-  if (b > st->front) {
+  if (b > st->front)
     st->front = b;
-    /* Windows the stream's readers have all passed go now. */
-    for (int i = 0; i < RA_WINDOWS; i++) {
-      w = &s->win[i];
-      if (w->state != WIN_FREE && w->stream == st->id && !win_busy (w)
-          && w->pins == 0 && w->off + w->len + RA_BACK < st->front)
-        win_drop (s, w);
-    }
-  }
   /* A reader fetches what it asked for that no window holds; windows go
    * past the front, at most as far ahead as the stream has read. */
   if (st->ra_end < st->front)
