@@ -23,8 +23,8 @@
  * Reads as large as a window fill the link by themselves: no read-ahead.
  * A read waits only for the bytes it wants of a window being received.
  * Memory is bounded: at most RA_BUDGET bytes of windows, each in its own
- * mapping, given back once read to the end (else
- * the least recently read first).  A window is tried once: when it fails,
+ * mapping, given back once read to the end (else the least recently read
+ * first).  A window is tried once: when it fails,
  * the readers that want its bytes fetch them themselves, with the retries
  * below, so a failed read-ahead costs time, never an error or a wrong
  * byte.  Small reads are kept a while (metadata is read again in parts).
