@@ -31,9 +31,9 @@
 
 #include "vmimport/error.h"
 #include "vmimport/k8s.h"
+#include "yaml-util.h"
 
 #define MAX_IMPORT_YAML (1u << 20)
-#define MAX_DOCS 64
 
 struct reader {
   yaml_document_t *doc;
@@ -106,26 +106,6 @@ vmi_import_spec_add_mapping (struct vmi_import_spec *s, const char *src,
   return -1;
 }
 
-static bool
-key_is (yaml_node_t *k, const char *key)
-{
-  return k && k->type == YAML_SCALAR_NODE
-         && k->data.scalar.length == strlen (key)
-         && memcmp (k->data.scalar.value, key, k->data.scalar.length) == 0;
-}
-
-static yaml_node_t *
-map_get (yaml_document_t *d, yaml_node_t *map, const char *key)
-{
-  if (map == NULL || map->type != YAML_MAPPING_NODE)
-    return NULL;
-  for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-       p < map->data.mapping.pairs.top; p++)
-    if (key_is (yaml_document_get_node (d, p->key), key))
-      return yaml_document_get_node (d, p->value);
-  return NULL;
-}
-
 static int
 bad (struct reader *r, yaml_node_t *n, const char *field, const char *what)
 {
@@ -140,7 +120,7 @@ static int
 get_string (struct reader *r, yaml_node_t *map, const char *key,
             const char *field, char **out)
 {
-  yaml_node_t *n = map_get (r->doc, map, key);
+  yaml_node_t *n = vmi_yaml_map_get (r->doc, map, key);
 
   if (n == NULL)
     return 0;
@@ -165,7 +145,7 @@ static int
 get_bool (struct reader *r, yaml_node_t *map, const char *key,
           const char *field, int *out)
 {
-  yaml_node_t *n = map_get (r->doc, map, key);
+  yaml_node_t *n = vmi_yaml_map_get (r->doc, map, key);
   const char *v;
 
   if (n == NULL)
@@ -189,7 +169,7 @@ static int
 get_seconds (struct reader *r, yaml_node_t *map, const char *key,
              const char *field, long *out)
 {
-  yaml_node_t *n = map_get (r->doc, map, key);
+  yaml_node_t *n = vmi_yaml_map_get (r->doc, map, key);
   char *end;
   long v;
 
@@ -220,7 +200,7 @@ known_keys (struct reader *r, yaml_node_t *map, const char *field,
        p < map->data.mapping.pairs.top; p++) {
     yaml_node_t *k = yaml_document_get_node (r->doc, p->key);
     size_t i;
-    for (i = 0; keys[i] && !key_is (k, keys[i]); i++)
+    for (i = 0; keys[i] && !vmi_yaml_key_is (k, keys[i]); i++)
       ;
     if (keys[i] == NULL) {
       snprintf (buf, sizeof buf, "unknown field \"%.*s\"",
@@ -314,8 +294,8 @@ read_spec (struct reader *r, yaml_node_t *root, struct vmi_import_spec *s)
     "defaultDiskBusType", "sourceCluster", "forcePowerOff",
     "gracefulShutdownTimeoutSeconds", NULL
   };
-  yaml_node_t *meta = map_get (r->doc, root, "metadata");
-  yaml_node_t *spec = map_get (r->doc, root, "spec"), *n;
+  yaml_node_t *meta = vmi_yaml_map_get (r->doc, root, "metadata");
+  yaml_node_t *spec = vmi_yaml_map_get (r->doc, root, "spec"), *n;
 
   if (get_string (r, meta, "name", "metadata.name", &s->name) == -1
       || get_string (r, meta, "namespace", "metadata.namespace",
@@ -342,11 +322,11 @@ read_spec (struct reader *r, yaml_node_t *root, struct vmi_import_spec *s)
                       "spec.gracefulShutdownTimeoutSeconds",
                       &s->graceful_timeout) == -1)
     return -1;
-  if ((n = map_get (r->doc, spec, "networkMapping")) != NULL
+  if ((n = vmi_yaml_map_get (r->doc, spec, "networkMapping")) != NULL
       && !(n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0)
       && read_mappings (r, n, s) == -1)
     return -1;
-  if ((n = map_get (r->doc, spec, "sourceCluster")) != NULL
+  if ((n = vmi_yaml_map_get (r->doc, spec, "sourceCluster")) != NULL
       && read_cluster (r, n, s) == -1)
     return -1;
   if (s->vm_name == NULL)
@@ -358,17 +338,16 @@ static bool
 is_import (yaml_document_t *d)
 {
   yaml_node_t *root = yaml_document_get_root_node (d);
-  yaml_node_t *kind = map_get (d, root, "kind");
+  yaml_node_t *kind = vmi_yaml_map_get (d, root, "kind");
 
-  return key_is (kind, "VirtualMachineImport");
+  return vmi_yaml_key_is (kind, "VirtualMachineImport");
 }
 
 int
 vmi_import_yaml_parse (const char *text, size_t len, const char *where,
                        struct vmi_import_spec *out)
 {
-  yaml_parser_t parser;
-  yaml_document_t docs[MAX_DOCS];
+  yaml_document_t docs[VMI_YAML_MAX_DOCS];
   size_t ndocs = 0, found = 0, at = 0;
   int rc = -1;
 
@@ -379,32 +358,13 @@ vmi_import_yaml_parse (const char *text, size_t len, const char *where,
                where, len);
     return -1;
   }
-  if (!yaml_parser_initialize (&parser)) {
-    errno = ENOMEM;
-    vmi_error ("%s: out of memory", where);
-    return -1;
-  }
-  yaml_parser_set_input_string (&parser, (const unsigned char *) text, len);
-  for (;;) {
-    if (ndocs == MAX_DOCS) {
-      errno = EINVAL;
-      vmi_error ("%s: more than %d YAML documents", where, MAX_DOCS);
-      goto out;
-    }
-    if (!yaml_parser_load (&parser, &docs[ndocs])) {
-      errno = EINVAL;
-      vmi_error ("%s: line %zu: YAML error: %s", where,
-                 parser.problem_mark.line + 1,
-                 parser.problem ? parser.problem : "malformed");
-      goto out;
-    }
-    if (yaml_document_get_root_node (&docs[ndocs++]) == NULL)
-      break;
-    if (is_import (&docs[ndocs - 1])) {
+  if (vmi_yaml_load_docs (text, len, where, docs, &ndocs) == -1)
+    goto out;
+  for (size_t i = 0; i < ndocs; i++)
+    if (is_import (&docs[i])) {
       found++;
-      at = ndocs - 1;
+      at = i;
     }
-  }
   if (found != 1) {
     errno = EINVAL;
     vmi_error ("%s: %s VirtualMachineImport object%s (give one per file)",
@@ -416,9 +376,7 @@ vmi_import_yaml_parse (const char *text, size_t len, const char *where,
     rc = read_spec (&r, yaml_document_get_root_node (&docs[at]), out);
   }
  out:
-  for (size_t i = 0; i < ndocs; i++)
-    yaml_document_delete (&docs[i]);
-  yaml_parser_delete (&parser);
+  vmi_yaml_free_docs (docs, ndocs);
   if (rc == -1)
     vmi_import_spec_clear (out);
   return rc;

@@ -98,6 +98,7 @@ vmi_vm_free (struct vmi_vm *vm)
   free (vm->power_state);
   free (vm->firmware);
   free (vm->guest_os);
+  free (vm->guest_tools);
   free (vm);
 }
 
@@ -140,6 +141,7 @@ vmi_vm_to_json (const struct vmi_vm *vm)
   json_object_object_add (o, "tpm", vm->tpm < 0 ? NULL
                           : json_object_new_boolean (vm->tpm));
   json_object_object_add (o, "guest_os", str_or_null (vm->guest_os));
+  json_object_object_add (o, "guest_tools", str_or_null (vm->guest_tools));
   for (size_t i = 0; i < vm->ndisks; i++) {
     const struct vmi_disk *d = &vm->disks[i];
     struct json_object *j = json_object_new_object ();

@@ -302,6 +302,7 @@ add_vm (struct vmi_tree *t, size_t i, const char *folder)
   struct vmi_tree_vm *d = &t->vms[i];
   const char *slash;
 
+  d->vm_index = i;
   if ((d->path = vm_path (t, folder, i)) == NULL)
     return -1;
   slash = strrchr (d->path, '/');
@@ -329,31 +330,60 @@ add_vm (struct vmi_tree *t, size_t i, const char *folder)
   return 0;
 }
 
+static void
+free_strings (char **v, size_t n)
+{
+  for (size_t i = 0; v && i < n; i++)
+    free (v[i]);
+  free (v);
+}
+
+/* The folder of each of t->provider's VMs as a path of safe names (NULL:
+ * the top), and t->folders: every folder and its parents.  NULL on
+ * error. */
+static char **
+tree_folders (struct vmi_tree *t)
+{
+  size_t nvms = t->provider->nvms;
+  char **folders = calloc (nvms ? nvms : 1, sizeof *folders);
+
+  if (folders == NULL) {
+    nomem ();
+    return NULL;
+  }
+  for (size_t i = 0; i < nvms; i++)
+    if (t->provider->vms[i]->folder
+        && (folders[i] = folder_path (t->provider->vms[i]->folder)) == NULL)
+      goto fail;
+  if (collect_folders (t, folders) == -1)
+    goto fail;
+  return folders;
+ fail:
+  free_strings (folders, nvms);
+  return NULL;
+}
+
 struct vmi_tree *
 vmi_tree_new (struct vmi_provider *p, uint64_t cache_size, uint32_t cache_block)
 {
   struct vmi_tree *t = calloc (1, sizeof *t);
   size_t total_disks = 0, nvms = p->nvms;
-  char **folders = calloc (nvms ? nvms : 1, sizeof *folders);
+  char **folders = NULL;
   bool ok = false;
 
-  if (t == NULL || folders == NULL) {
+  if (t == NULL) {
     nomem ();
     goto out;
   }
   t->provider = p;
   t->cache_block = cache_block;
-  for (size_t i = 0; i < nvms; i++) {
+  for (size_t i = 0; i < nvms; i++)
     total_disks += p->vms[i]->ndisks;
-    if (p->vms[i]->folder
-        && (folders[i] = folder_path (p->vms[i]->folder)) == NULL)
-      goto out;
-  }
   t->per_disk_cache = total_disks ? cache_size / total_disks : cache_size;
   if (cache_size > 0
       && t->per_disk_cache < (uint64_t) MIN_CACHE_BLOCKS_PER_DISK * cache_block)
     t->per_disk_cache = (uint64_t) MIN_CACHE_BLOCKS_PER_DISK * cache_block;
-  if (collect_folders (t, folders) == -1)
+  if ((folders = tree_folders (t)) == NULL)
     goto out;
   if ((t->vms = calloc (nvms ? nvms : 1, sizeof *t->vms)) == NULL) {
     nomem ();
@@ -366,14 +396,45 @@ vmi_tree_new (struct vmi_provider *p, uint64_t cache_size, uint32_t cache_block)
     qsort (t->vms, t->nvms, sizeof *t->vms, qcmp_vm);
   ok = true;
  out:
-  for (size_t i = 0; folders && i < nvms; i++)
-    free (folders[i]);
-  free (folders);
+  free_strings (folders, nvms);
   if (!ok) {
     vmi_tree_free (t);
     return NULL;
   }
   return t;
+}
+
+char *
+vmi_tree_vm_path (struct vmi_provider *p, size_t v)
+{
+  struct vmi_tree t = { .provider = p };
+  char **folders = NULL, *path = NULL;
+
+  if (v >= p->nvms) {
+    errno = EINVAL;
+    vmi_error ("no VM %zu in the source (it holds %zu)", v, p->nvms);
+    return NULL;
+  }
+  /* As vmi_tree_new names them: the folders, then VMs 0..V in order (a
+   * name taken by an earlier VM gets -2, -3 ...); no disk is opened. */
+  if ((folders = tree_folders (&t)) == NULL)
+    goto out;
+  if ((t.vms = calloc (v + 1, sizeof *t.vms)) == NULL) {
+    nomem ();
+    goto out;
+  }
+  for (size_t i = 0; i <= v; i++)
+    if ((t.vms[i].path = vm_path (&t, folders[i], i)) == NULL)
+      goto out;
+  path = t.vms[v].path;
+  t.vms[v].path = NULL;
+ out:
+  for (size_t i = 0; t.vms && i <= v; i++)
+    free (t.vms[i].path);
+  free (t.vms);
+  free_strings (t.folders, t.nfolders);
+  free_strings (folders, p->nvms);
+  return path;
 }
 
 void

@@ -22,6 +22,15 @@ for c in ls inspect copy verify; do
   check "help_${c}_exits_0" bash -c "'$VMI' $c --help | grep -q 'Usage: vmimport $c'"
 done
 expect no_command_is_usage 2 'Usage' "$VMI"
+# --source-file with --vm or --allow-outside-paths: the source file's
+# options are merged with the caller's, then freed, and the caller's
+# strings with them (a double free, an ASan abort, before the fix).
+qemu-img create -q -f raw "$T/not-an-ova.raw" 1M
+printf 'kind: OvaSource\nmetadata:\n  name: x\nspec:\n  url: %s\n' "$T/not-an-ova.raw" > "$T/src.yaml"
+expect source_file_with_vm_fails_cleanly 1 'no .ovf descriptor' \
+  "$VMI" copy --source-file "$T/src.yaml" --vm x "$T/never.raw"
+expect source_file_with_allow_outside_paths_fails_cleanly 1 'no .ovf descriptor' \
+  "$VMI" ls --allow-outside-paths --source-file "$T/src.yaml"
 expect unknown_command_is_usage 2 'unknown command .frob.' "$VMI" frob
 expect unknown_option_is_usage 2 'unrecognized option|Usage' "$VMI" ls --frob "$R"
 

@@ -7,6 +7,8 @@
 # unmount_fs MNT      fusermount3 -u, waits for the daemon to go
 # free_port           a free TCP port on 127.0.0.1
 # make_ext4 IMG SIZE  a raw image holding an ext4 filesystem full of files
+# seek_data_covers_qemu_map FILE SRC [holes], mount_matches_qemu NAME SRC VM REF
+#                     a mounted disk's holes and bytes against qemu-img's
 set -u
 B=${VMI_BUILD:?run through meson test or tests/run.sh}
 S=${VMI_SRC:?}
@@ -77,6 +79,49 @@ unmount_fs () {
   fusermount3 -u "$mnt" || return 1
   for i in $(seq 1 100); do mountpoint -q "$mnt" || return 0; sleep 0.05; done
   return 1
+}
+# seek_data_covers_qemu_map FILE SRC [holes]: every range `qemu-img map`
+# calls data (and not zero) in SRC is data for SEEK_DATA in FILE (SRC's disk
+# in a vmimportfs mount); with "holes", a FILE of SRC, where qemu finds
+# holes, has a hole too.
+seek_data_covers_qemu_map () {
+  python3 - "$@" <<'PY'
+import json, os, subprocess, sys
+path, src, holes = sys.argv[1], sys.argv[2], len(sys.argv) > 3
+fd = os.open(path, os.O_RDONLY)
+size = os.fstat(fd).st_size
+ours, pos = [], 0
+while pos < size:
+    try:
+        d = os.lseek(fd, pos, os.SEEK_DATA)
+    except OSError:
+        break
+    h = os.lseek(fd, d, os.SEEK_HOLE)
+    ours.append((d, h)); pos = h
+def covered(a, b):
+    for d, h in ours:
+        if d <= a < h:
+            if b <= h: return True
+            a = h
+    return False
+m = json.loads(subprocess.check_output(["qemu-img", "map", "--output=json", src]))
+bad = [r for r in m if r["data"] and not r.get("zero")
+       and not covered(r["start"], r["start"] + r["length"])]
+if bad: sys.exit(f"ranges qemu-img calls data that we call holes: {bad[:5]}")
+if holes and any(not r["present"] for r in m) and ours == [(0, size)]:
+    sys.exit("qemu has holes, SEEK_HOLE finds none")
+PY
+}
+# mount_matches_qemu NAME SRC VM REF: four checks, NAME_...: SRC mounts on
+# $T/mnt, its VM/disk-0.img equals REF (qemu-img convert's), SEEK_DATA
+# covers qemu-img map (holes too), and it unmounts.
+mount_matches_qemu () {
+  local name=$1 src=$2 vm=$3 ref=$4
+  check "${name}_mounts" mount_fs "$src" "$T/mnt"
+  check "${name}_mounted_disk_matches_qemu" cmp "$T/mnt/$vm/disk-0.img" "$ref"
+  check "${name}_seek_data_covers_qemu_map" seek_data_covers_qemu_map \
+    "$T/mnt/$vm/disk-0.img" "$src" holes
+  check "${name}_unmounts" unmount_fs "$T/mnt"
 }
 free_port () {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -218,4 +218,23 @@ check usage_no_source usage_fails "$VMI" manifest
 check usage_bad_mode usage_fails "$VMI" manifest --mode tarball "$T/small.ova"
 check usage_bad_network_flag usage_fails "$VMI" manifest --network novalue "$T/small.ova"
 check help_lists_manifest bash -c "'$VMI' --help | grep -q '^  manifest ' && '$VMI' manifest --help | grep -q -- '--image-url-base'"
+# --mode image works out the VM's path in the tree (vmimport serve's URLs)
+# without opening a disk: the manifest opens the source's files as often as
+# --mode pvc does.  It built the whole tree before, which opened every
+# disk of every VM again (strace: 6 opens of the images against 4).
+mkdir -p "$T/two"
+qemu-img create -q -f qcow2 "$T/two/a.qcow2" 8M
+qemu-img create -q -f vmdk "$T/two/b.vmdk" 8M
+image_opens () {  # MODE: the opens of the source's images
+  strace -f -qq -e trace=openat -o "$T/strace.$1" "$VMI" manifest "$T/two" --vm a \
+    --mode "$1" --image-url-base http://127.0.0.1:1/x > "$T/two.$1.yaml" || return 1
+  grep -c "$T/two/." "$T/strace.$1"
+}
+same_opens_in_both_modes () {
+  local pvc image
+  pvc=$(image_opens pvc) && image=$(image_opens image) || return 1
+  echo "opens of the images: pvc $pvc, image $image"
+  [ "$pvc" -gt 0 ] && [ "$pvc" = "$image" ] && grep -q 'url: http://127.0.0.1:1/x/a/disk-0.img' "$T/two.image.yaml"
+}
+check manifest_image_mode_opens_no_disk_more_than_pvc_mode same_opens_in_both_modes
 finish

@@ -8,19 +8,7 @@
 #include "vmimport/error.h"
 #include "vmimport/k8s.h"
 
-static int failures, checks;
-
-#define CHECK(name, cond)                                               \
-  do {                                                                  \
-    checks++;                                                           \
-    if (cond)                                                           \
-      printf ("ok   %s\n", name);                                       \
-    else {                                                              \
-      printf ("FAIL %s (line %d; last error: %s)\n", name, __LINE__,    \
-              vmi_error_get ());                                        \
-      failures++;                                                       \
-    }                                                                   \
-  } while (0)
+#include "check.h"
 
 static char *
 k8s (const char *s)
@@ -149,6 +137,5 @@ main (void)
 {
   test_names ();
   test_import ();
-  printf ("%d of %d checks passed\n", checks - failures, checks);
-  return failures ? 1 : 0;
+  return check_summary ();
 }

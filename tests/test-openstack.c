@@ -11,19 +11,7 @@
 #include "vmimport/error.h"
 #include "../providers/openstack/os-internal.h"
 
-static int failures, checks;
-
-#define CHECK(name, cond)                                               \
-  do {                                                                  \
-    checks++;                                                           \
-    if (cond)                                                           \
-      printf ("ok   %s\n", name);                                       \
-    else {                                                              \
-      printf ("FAIL %s (line %d; last error: %s)\n", name, __LINE__,    \
-              vmi_error_get ());                                        \
-      failures++;                                                       \
-    }                                                                   \
-  } while (0)
+#include "check.h"
 
 static const char servers[] =
   "{\"servers\": ["
@@ -111,6 +99,5 @@ main (void)
     vmi_provider_close (p);
     json_object_put (bad);
   }
-  printf ("%d of %d checks passed\n", checks - failures, checks);
-  return failures != 0;
+  return check_summary ();
 }

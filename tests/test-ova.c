@@ -10,19 +10,7 @@
 #include "vmimport/ova.h"
 #include "vmimport/transport.h"
 
-static int failures, checks;
-
-#define CHECK(name, cond)                                               \
-  do {                                                                  \
-    checks++;                                                           \
-    if (cond)                                                           \
-      printf ("ok   %s\n", name);                                       \
-    else {                                                              \
-      printf ("FAIL %s (line %d; last error: %s)\n", name, __LINE__,    \
-              vmi_error_get ());                                        \
-      failures++;                                                       \
-    }                                                                   \
-  } while (0)
+#include "check.h"
 
 static struct vmi_vm *
 ovf (const char *xml)
@@ -421,6 +409,5 @@ main (void)
   test_manifest ();
   test_yaml ();
   test_tar ();
-  printf ("%d of %d checks passed\n", checks - failures, checks);
-  return failures != 0;
+  return check_summary ();
 }

@@ -1,5 +1,5 @@
 /* Unit tests: the tree of a source (folders, names made unique, lookups,
- * listings) and lazy disks (opened at first use, once; a disk whose size
+ * listings; a VM's path worked out alone) and lazy disks (opened at first use, once; a disk whose size
  * differs from the inventory's is refused). */
 #include <errno.h>
 #include <stdio.h>
@@ -149,12 +149,58 @@ eager_provider_opens_every_disk_at_once (void)
   vmi_provider_close (p);
 }
 
+/* vmi_tree_vm_path names every VM as the tree does (nested folders, a
+ * name taken twice in a folder, a VM named like a folder, a VM without
+ * disks) and opens nothing, even for a provider that opens disks with
+ * its tree. */
+static void
+vm_path_is_the_trees_without_opening (void)
+{
+  struct vmi_provider *p = vmi_provider_new (&fake_ops, NULL, NULL);
+  struct vmi_tree *t;
+  char *path;
+  size_t seen = 0;
+
+  opens = 0;
+  add (p, "prod/web", "app", -1);
+  add (p, "dev", "app", -1);
+  add (p, "dev", "app", -1);
+  add (p, "a/b", "c", -1);                 /* a VM named like a folder ... */
+  add (p, "a/b/c", "deep", -1);            /* ... that a later VM makes */
+  add (p, NULL, "prod", -1);
+  add (p, "dev/", "a/b", -1);
+  vmi_provider_add_vm (p, vmi_vm_new ("dev"));   /* no disks */
+  path = vmi_tree_vm_path (p, 2);
+  CHECK (path && strcmp (path, "dev/app-2") == 0);
+  free (path);
+  path = vmi_tree_vm_path (p, 3);
+  CHECK (path && strcmp (path, "a/b/c-2") == 0);
+  free (path);
+  CHECK (opens == 0);
+  CHECK (vmi_tree_vm_path (p, p->nvms) == NULL && errno == EINVAL);
+  t = vmi_tree_new (p, 0, 65536);
+  CHECK (t != NULL && t->nvms == p->nvms);
+  for (size_t i = 0; t && i < t->nvms; i++) {
+    path = vmi_tree_vm_path (p, t->vms[i].vm_index);
+    CHECK (path && strcmp (path, t->vms[i].path) == 0);
+    if (path == NULL || strcmp (path, t->vms[i].path) != 0)
+      fprintf (stderr, "  VM %zu: %s, the tree says %s\n", t->vms[i].vm_index,
+               path ? path : "(null)", t->vms[i].path);
+    seen |= (size_t) 1 << t->vms[i].vm_index;
+    free (path);
+  }
+  CHECK (seen == ((size_t) 1 << p->nvms) - 1);
+  vmi_tree_free (t);
+  vmi_provider_close (p);
+}
+
 int
 main (void)
 {
   folders_nest_and_names_stay_unique ();
   lazy_disk_opens_once_at_first_use ();
   eager_provider_opens_every_disk_at_once ();
+  vm_path_is_the_trees_without_opening ();
   if (failures)
     fprintf (stderr, "%d check(s) failed\n", failures);
   return failures != 0;

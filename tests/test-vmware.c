@@ -99,11 +99,59 @@ disks_and_nics_from_the_device_list (void)
   close_all (p);
 }
 
+/* guest.toolsRunningStatus as vm.json's guest_tools; absent: unknown. */
+static struct vmi_provider *
+parse_tools (const char *status)
+{
+  struct vmi_provider *p = vmi_provider_new (&ops, NULL, NULL);
+  char xml[4096];
+
+  snprintf (xml, sizeof xml, ENVELOPE_HEAD
+    "<objects><obj type=\"VirtualMachine\">vm-30</obj>"
+    "<propSet><name>name</name><val xsi:type=\"xsd:string\">t</val></propSet>"
+    "<propSet><name>parent</name><val xsi:type=\"ManagedObjectReference\" type=\"Folder\">group-v3</val></propSet>"
+    "%s%s%s</objects>" ENVELOPE_TAIL,
+    status ? "<propSet><name>guest.toolsRunningStatus</name><val xsi:type=\"xsd:string\">" : "",
+    status ? status : "", status ? "</val></propSet>" : "");
+  if (vmi_vmw_inventory_parse (xml, strlen (xml), p, "group-v3") == -1) {
+    fprintf (stderr, "parse failed\n");
+    failures++;
+  }
+  return p;
+}
+
+static void
+guest_tools_from_tools_running_status (void)
+{
+  static const struct { const char *status, *want; } cases[] = {
+    { "guestToolsRunning", "running" },
+    { "guestToolsExecutingScripts", "running" },
+    { "guestToolsNotRunning", "not-running" },
+    { "guestToolsSomethingNew", NULL },   /* not invented */
+    { NULL, NULL },                       /* not said */
+  };
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct vmi_provider *p = parse_tools (cases[i].status);
+    const char *got = p->nvms == 1 ? p->vms[0]->guest_tools : "(no VM)";
+    char *json = p->nvms == 1 ? vmi_vm_to_json (p->vms[0]) : NULL;
+    CHECK (cases[i].want ? got && !strcmp (got, cases[i].want) : got == NULL);
+    /* vm.json carries it, null when unknown */
+    CHECK (json && strstr (json, cases[i].want ? (cases[i].want[0] == 'r'
+                                                 ? "\"guest_tools\": \"running\""
+                                                 : "\"guest_tools\": \"not-running\"")
+                                             : "\"guest_tools\": null"));
+    free (json);
+    close_all (p);
+  }
+}
+
 int
 main (void)
 {
   vtpm_device_sets_tpm ();
   disks_and_nics_from_the_device_list ();
+  guest_tools_from_tools_running_status ();
   if (failures)
     fprintf (stderr, "%d check(s) failed\n", failures);
   return failures != 0;

@@ -2,7 +2,8 @@
 # make the disks with qemu-img, start the peer once.  Sourced by
 # tests/vmware.sh after lib.sh.  Gives:
 #   $VC_URL $VC_HOST (host:port) $VC_CA $VC_PW (password file) $VC_USER
-#   $VC_SRC        vmware://USER@HOST/DC0
+#   $VC_SRC        vmware://USER@HOST/DC0 (the peer also has F0/DC1: a
+#                  datacenter inside a folder)
 #   $D             the folder of the disks (and the qemu-img reference raws)
 #   vc_stat KEY    a counter of the peer (logins, folder_bytes, ...)
 #   vc_expire      drop every session in the peer
@@ -93,7 +94,7 @@ make_fixtures () {
 write_spec () {
   cat > "$T/spec.json" <<EOF
 {"user": "$VC_USER", "password": "$(cat "$VC_PW")", "vms": [
- {"name": "app", "folder": "prod/web", "guest": "otherLinux64Guest",
+ {"name": "app", "folder": "prod/web", "guest": "otherLinux64Guest", "tools": "running",
   "cpus": 4, "cores": 2, "memory_mb": 2048, "firmware": "efi", "secure_boot": true,
   "controllers": ["pvscsi", "sata"],
   "disks": [
@@ -101,7 +102,7 @@ write_spec () {
     {"controller": 1, "datastore_path": "app/sparse.vmdk", "files": $(vmdk_files sparse), "capacity_kb": $(vmdk_kb sparse)}],
   "nics": [{"type": "vmxnet3", "network": "VM Network", "mac": "00:50:56:01:02:03"},
            {"type": "e1000", "network": "DC0_DVPG0", "mac": "00:50:56:01:02:04"}]},
- {"name": "db", "folder": "prod/db", "guest": "centos7_64Guest",
+ {"name": "db", "folder": "prod/db", "guest": "centos7_64Guest", "tools": "unknown",
   "cpus": 2, "cores": 1, "memory_mb": 1024, "firmware": "bios",
   "controllers": ["lsilogic", "nvme"],
   "disks": [
@@ -141,11 +142,19 @@ write_spec () {
   "disks": [{"controller": 0, "datastore_path": "running/ide0.vmdk", "files": $(vmdk_files ide0), "capacity_kb": $(vmdk_kb ide0)}],
   "nics": []},
  {"name": "stubborn", "folder": "power", "guest": "otherGuest64", "cpus": 1, "cores": 1, "memory_mb": 256,
-  "firmware": "bios", "power_on": true, "ignore_shutdown": true, "controllers": [], "disks": [], "nics": []},
+  "firmware": "bios", "power_on": true, "ignore_shutdown": true, "tools": "running",
+  "controllers": [], "disks": [], "nics": []},
  {"name": "forced", "folder": "power", "guest": "otherGuest64", "cpus": 1, "cores": 1, "memory_mb": 256,
   "firmware": "bios", "power_on": true, "ignore_shutdown": true, "controllers": [], "disks": [], "nics": []},
  {"name": "graceful", "folder": "power", "guest": "otherGuest64", "cpus": 1, "cores": 1, "memory_mb": 256,
-  "firmware": "bios", "power_on": true, "controllers": [], "disks": [], "nics": []}
+  "firmware": "bios", "power_on": true, "tools": "running", "controllers": [], "disks": [], "nics": []},
+ {"name": "notools", "folder": "power", "guest": "otherGuest64", "cpus": 1, "cores": 1, "memory_mb": 256,
+  "firmware": "bios", "power_on": true, "tools": "not-running", "controllers": [], "disks": [], "nics": []},
+ {"name": "lab", "datacenter": "F0/DC1", "folder": "team", "guest": "rhel9_64Guest",
+  "cpus": 2, "cores": 2, "memory_mb": 1024, "firmware": "efi", "secure_boot": true, "tools": "running",
+  "controllers": ["pvscsi"],
+  "disks": [{"controller": 0, "datastore_path": "lab/flat.vmdk", "files": $(vmdk_files flat), "capacity_kb": $(vmdk_kb flat)}],
+  "nics": [{"type": "vmxnet3", "network": "DC1_DVPG0", "mac": "00:50:56:01:0d:01"}]}
 ]}
 EOF
 }

@@ -62,13 +62,16 @@ insecure () {
 }
 check "--insecure skips TLS verification (never the default)" insecure
 
-power_of () {
+# vc_json_of VM KEY: a field of the VM's vm.json
+vc_json_of () {
   "$VMI" ls --json "${VC_OPTS[@]}" "$VC_SRC" --vm "$1" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["power_state"])'
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)[0][sys.argv[1]])' "$2"
 }
+power_of () { vc_json_of "$1" power_state; }
 
 graceful () {
   vc_reset
+  [ "$(vc_json_of graceful guest_tools)" = running ] || return 1
   "$VMI" poweroff "${VC_OPTS[@]}" "$VC_SRC" graceful --graceful-timeout 30 || return 1
   echo "shutdown_guest $(vc_stat shutdown_guest), power_off $(vc_stat power_off)"
   [ "$(power_of graceful)" = off ] && [ "$(vc_stat shutdown_guest)" = 1 ] \
@@ -89,6 +92,22 @@ stubborn () {
     && python3 -c "import sys; sys.exit(0 if $t1 - $t0 >= 2 else 1)"
 }
 check "poweroff: a guest that ignores the request is powered off hard after the timeout" stubborn
+
+# guest.toolsRunningStatus (vm.json's guest_tools) is read before
+# ShutdownGuest: without Tools the guest is not asked; hard after the
+# timeout.
+notools () {
+  vc_reset
+  [ "$(vc_json_of notools guest_tools)" = not-running ] || return 1
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$VMI" poweroff "${VC_OPTS[@]}" "$VC_SRC" notools --graceful-timeout 1 2> "$T/notools.err" || return 1
+  t1=$(date +%s.%N)
+  cat "$T/notools.err"
+  echo "shutdown_guest $(vc_stat shutdown_guest), power_off $(vc_stat power_off)"
+  grep -q "VMware Tools are not running" "$T/notools.err"     && [ "$(power_of notools)" = off ] && [ "$(vc_stat shutdown_guest)" = 0 ]     && [ "$(vc_stat power_off)" = 1 ]     && python3 -c "import sys; sys.exit(0 if $t1 - $t0 >= 1 else 1)"
+}
+check "poweroff: Tools not running (guest_tools): no ShutdownGuest, hard after the timeout" notools
 
 forced () {
   vc_reset

@@ -73,3 +73,35 @@ relogin_soap_call () {
   [ "$(vc_stat logins)" = 2 ]
 }
 check "NotAuthenticated on a SOAP call: one re-login, the call repeated" relogin_soap_call
+
+# vmimport import opens the source once for all its steps (preflight,
+# each disk's copy, the manifest): one login, logged out at exit.  Before,
+# the manifest (twice) and each copy were child commands, each logging in.
+# The VM is test/app: its name is also prod/web's, spec.folder tells them
+# apart.
+one_login_per_import () {
+  vc_reset
+  cat > "$T/vmw-import.yaml" <<'YAML'
+apiVersion: migration.harvesterhci.io/v1beta1
+kind: VirtualMachineImport
+metadata:
+  name: app
+  namespace: default
+spec:
+  virtualMachineName: app
+  folder: test
+  networkMapping:
+  - sourceNetwork: "VM Network"
+    destinationNetwork: "prod/vmnet"
+YAML
+  rm -rf "$T"/imp-*.raw "$T/imp-out"; mkdir -p "$T/imp-out"
+  "$VMI" import -f "$T/vmw-import.yaml" "${VC_OPTS[@]}" "$VC_SRC" --out "$T/imp-out" \
+    --target "disk-0=$T/imp-0.raw" --target "disk-1=$T/imp-1.raw" \
+    --target "disk-2=$T/imp-2.raw" > "$T/imp.log" || { cat "$T/imp.log"; return 1; }
+  cmp "$T/imp-0.raw" "$D/chain.ref" && cmp "$T/imp-1.raw" "$D/bl0.ref" \
+    && cmp "$T/imp-2.raw" "$D/sas0.ref" \
+    && grep -q 'kind: VirtualMachine$' "$T/imp-out/app.yaml" || return 1
+  echo "logins: $(vc_stat logins), sessions left: $(vc_stat sessions)"
+  [ "$(vc_stat logins)" = 1 ] && [ "$(vc_stat sessions)" = 0 ]
+}
+check "one login per vmimport import (preflight, three copies, manifest)" one_login_per_import

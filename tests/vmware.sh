@@ -10,7 +10,7 @@ if [ "$FAILS" -ne 0 ]; then
   cat "$T/vc/log" 2>/dev/null
   finish
 fi
-for part in ${VMW_PARTS:-bytes errors sessions power esx manifest}; do
+for part in ${VMW_PARTS:-bytes lookup errors sessions power esx manifest}; do
   echo "--- vmware-$part"
   . "$S/tests/vmware-$part.sh"
 done

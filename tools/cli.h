@@ -144,6 +144,26 @@ int cli_serve(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_manifest(int argc, char **argv);
 
+/* vmimport copy of one disk (copy.c), also run by vmimport import for
+ * each disk of its VM, on the source it opened. */
+struct copy_args {
+  int jobs;                    /* workers; copy_default_jobs () */
+  bool target_is_zero, verify, force, resume, quiet, fsync, buffered, convert;
+  const char *progress, *state_file, *virtio_win;
+};
+/* Cores x 2; at least 8 for a remote source (SRC_ARG a URL, or NULL for
+ * a --source-file's). */
+int copy_default_jobs(const char *src_arg);
+/* Copy disk DI of VM VMI of the open source P into DST_ARG, progress on
+ * OUT (the style from ARGS and whether stdout is a terminal).  SOURCE
+ * names the source in the resume state.  SIGINT and SIGTERM stop the
+ * copy (its state kept) while it runs: copy_stop_signal () then says
+ * which.  Messages on stderr; returns an exit code. */
+int copy_disk(struct vmi_provider *p, size_t vmi, size_t di,
+              const char *source, const struct copy_args *args,
+              const char *dst_arg, FILE *out);
+int copy_stop_signal(void);
+
 /* The HTTP(S) server of `vmimport serve`, also run by `vmimport import
  * --mode image` (serve.c). */
 struct serve_opts {

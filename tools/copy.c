@@ -494,12 +494,6 @@ verify (struct copy *c, char *sha_hex)
   return r;
 }
 
-struct copy_args {
-  int jobs;
-  bool target_is_zero, verify, force, resume, quiet, fsync, buffered, convert;
-  const char *progress, *state_file, *virtio_win;
-};
-
 static int
 parse (int argc, char **argv, struct cli_common *c, struct copy_args *a)
 {
@@ -577,8 +571,8 @@ parse (int argc, char **argv, struct cli_common *c, struct copy_args *a)
 /* Cores x 2; a remote source (a URL, or a --source-file's) at least
  * REMOTE_JOBS, since there latency and per-connection caps, not the CPU,
  * set the pace. */
-static int
-default_jobs (const char *src_arg)
+int
+copy_default_jobs (const char *src_arg)
 {
   long n = sysconf (_SC_NPROCESSORS_ONLN);
   int jobs = n > 0 ? (int) (2 * n) : 4;
@@ -654,50 +648,54 @@ check_not_source (struct target *t)
   return 0;
 }
 
-int
-cli_copy (int argc, char **argv)
+/* The previous handlers of SIGINT and SIGTERM, restored when a copy ends
+ * (vmimport import goes on after it). */
+struct saved_signals {
+  struct sigaction intr, term, pipe;
+};
+
+static void
+catch_signals (struct saved_signals *s)
 {
-  struct cli_common cc;
-  struct copy_args a = { 0 };
+  struct sigaction sa = { .sa_handler = on_signal };
+
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGINT, &sa, &s->intr);
+  sigaction (SIGTERM, &sa, &s->term);
+  sa.sa_handler = SIG_IGN;
+  sigaction (SIGPIPE, &sa, &s->pipe);
+}
+
+static void
+restore_signals (const struct saved_signals *s)
+{
+  sigaction (SIGINT, &s->intr, NULL);
+  sigaction (SIGTERM, &s->term, NULL);
+  sigaction (SIGPIPE, &s->pipe, NULL);
+}
+
+int
+copy_stop_signal (void)
+{
+  return stop_signal;
+}
+
+int
+copy_disk (struct vmi_provider *p, size_t vmi, size_t di, const char *source,
+           const struct copy_args *args, const char *dst_arg, FILE *out)
+{
+  struct copy_args a = *args;
   struct copy c = { 0 };
   struct target dst = { .fd = -1 };
-  struct vmi_provider *p = NULL;
   struct vmi_layer *disk = NULL;
-  const char *src_arg, *dst_arg;
+  struct saved_signals saved;
   char *state_path = NULL, *identity = NULL, extra[256], sha[65];
-  size_t vmi, di;
   uint64_t total = 0, done = 0, need = 0;
-  bool save_state = true, keep_dst = false;
+  bool save_state = true, keep_dst = false, caught = false;
   int rc, r = 0;
 
-  cli_common_init (&cc);
   pthread_mutex_init (&c.lock, NULL);
   pthread_cond_init (&c.cond, NULL);
-  if ((rc = parse (argc, argv, &cc, &a)) != -1)
-    goto out;
-  src_arg = cc.source_file ? NULL : argv[optind];
-  dst_arg = argv[argc - 1];
-  if (a.jobs == 0)
-    a.jobs = default_jobs (src_arg);
-
-  if (src_arg && same_file (src_arg, dst_arg)) {
-    fprintf (stderr, "vmimport copy: %s and %s are the same file\n", src_arg,
-             dst_arg);
-    rc = EXIT_USAGE;
-    goto out;
-  }
-  /* The source first: nothing touches DST until it is known to work. */
-  if ((p = cli_open_source (&cc, src_arg, &rc)) == NULL)
-    goto out;
-  rc = EXIT_USAGE;
-  if (cli_pick_disk (&cc, p, &vmi, &di) == -1)
-    goto out;
-  if (a.convert && p->vms[vmi]->ndisks != 1) {
-    fprintf (stderr, "vmimport copy: --convert converts a one-disk VM; VM %s "
-             "has %zu disks: copy each, then run vmimport convert SOURCE "
-             "--vm NAME DISK...\n", p->vms[vmi]->name, p->vms[vmi]->ndisks);
-    goto out;
-  }
   rc = EXIT_SOURCE;
   if ((disk = vmi_provider_open_disk (p, vmi, di)) == NULL
       || (disk = c.src = cli_counting_open (disk)) == NULL) {
@@ -714,8 +712,8 @@ cli_copy (int argc, char **argv)
   c.dst = &dst;
   c.zero_holes = dst.is_blk && !a.target_is_zero;
   rc = EXIT_USAGE;
-  if (asprintf (&identity, "%s vm=%s disk=%zu",
-                src_arg ? src_arg : cc.source_file, p->vms[vmi]->name, di) == -1
+  if (asprintf (&identity, "%s vm=%s disk=%zu", source, p->vms[vmi]->name,
+                di) == -1
       || (state_path = a.state_file ? strdup (a.state_file)
                                     : resume_default_path (&dst)) == NULL
       || (c.state = resume_new (state_path, identity, c.vsize, UNIT)) == NULL) {
@@ -754,14 +752,13 @@ cli_copy (int argc, char **argv)
     fprintf (stderr, "vmimport copy: out of memory\n");
     goto out;
   }
-  if ((c.prog = progress_new (progress_mode (&a), stdout, total, done)) == NULL) {
+  if ((c.prog = progress_new (progress_mode (&a), out, total, done)) == NULL) {
     fprintf (stderr, "vmimport copy: out of memory\n");
     goto out;
   }
 
-  signal (SIGINT, on_signal);
-  signal (SIGTERM, on_signal);
-  signal (SIGPIPE, SIG_IGN);
+  catch_signals (&saved);
+  caught = true;
   run (&c, a.jobs, save_state);
 
   if (c.failed || stop_signal) {
@@ -798,9 +795,9 @@ cli_copy (int argc, char **argv)
     if (rc != EXIT_DONE)
       goto out;
     if (progress_mode (&a) == PROGRESS_JSON)
-      printf ("{\"verified\": true, \"sha256\": \"%s\"}\n", sha);
+      fprintf (out, "{\"verified\": true, \"sha256\": \"%s\"}\n", sha);
     else
-      printf ("%s  %s\n", sha, dst.path);
+      fprintf (out, "%s  %s\n", sha, dst.path);
   }
   resume_remove (c.state);
   rc = EXIT_DONE;
@@ -811,11 +808,13 @@ cli_copy (int argc, char **argv)
       .quiet = progress_mode (&a) == PROGRESS_NONE,
       .json = progress_mode (&a) == PROGRESS_JSON,
     };
-    fflush (stdout);
+    fflush (out);
     rc = convert_guest (p->vms[vmi], &dd, &co);
   }
  out:
-  fflush (stdout);
+  fflush (out);
+  if (caught)
+    restore_signals (&saved);
   if (dst.path)
     target_close (&dst, !keep_dst);
   resume_free (c.state);
@@ -825,10 +824,53 @@ cli_copy (int argc, char **argv)
   free (state_path);
   free (identity);
   vmi_layer_close (disk);
-  vmi_provider_close (p);
-  cli_common_clear (&cc);
   pthread_mutex_destroy (&c.lock);
   pthread_cond_destroy (&c.cond);
+  return rc;
+}
+
+int
+cli_copy (int argc, char **argv)
+{
+  struct cli_common cc;
+  struct copy_args a = { 0 };
+  struct vmi_provider *p = NULL;
+  const char *src_arg, *dst_arg;
+  size_t vmi, di;
+  int rc;
+
+  cli_common_init (&cc);
+  if ((rc = parse (argc, argv, &cc, &a)) != -1)
+    goto out;
+  src_arg = cc.source_file ? NULL : argv[optind];
+  dst_arg = argv[argc - 1];
+  if (a.jobs == 0)
+    a.jobs = copy_default_jobs (src_arg);
+
+  if (src_arg && same_file (src_arg, dst_arg)) {
+    fprintf (stderr, "vmimport copy: %s and %s are the same file\n", src_arg,
+             dst_arg);
+    rc = EXIT_USAGE;
+    goto out;
+  }
+  /* The source first: nothing touches DST until it is known to work. */
+  if ((p = cli_open_source (&cc, src_arg, &rc)) == NULL)
+    goto out;
+  rc = EXIT_USAGE;
+  if (cli_pick_disk (&cc, p, &vmi, &di) == -1)
+    goto out;
+  if (a.convert && p->vms[vmi]->ndisks != 1) {
+    fprintf (stderr, "vmimport copy: --convert converts a one-disk VM; VM %s "
+             "has %zu disks: copy each, then run vmimport convert SOURCE "
+             "--vm NAME DISK...\n", p->vms[vmi]->name, p->vms[vmi]->ndisks);
+    goto out;
+  }
+  rc = copy_disk (p, vmi, di, src_arg ? src_arg : cc.source_file, &a, dst_arg,
+                  stdout);
+ out:
+  fflush (stdout);
+  vmi_provider_close (p);
+  cli_common_clear (&cc);
   if (stop_signal) {
     signal (stop_signal, SIG_DFL);
     raise (stop_signal);

@@ -16,20 +16,21 @@
  *   kubectl wait (with --apply)     virtualMachineRunning
  *   any failure                     VMMigrationFailed, with the reason
  *
- * Each step is the tool's own command (manifest and copy run as child
- * processes of this binary, with the password handed over on a
- * descriptor, never in argv or the environment), so an import does what a
- * user doing it by hand would, and says so step by step: a line per step
- * on a terminal, one JSON object per line otherwise. */
+ * Each step is the tool's own command (the manifest and copy functions of
+ * vmimport manifest and vmimport copy, called here on the source opened
+ * once: one login, one read of the OVF, the copy's own worker threads), so
+ * an import does what a user doing it by hand would, and says so step by
+ * step: a line per step on a terminal, one JSON object per line
+ * otherwise. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +41,7 @@
 #include "vmimport/k8s.h"
 #include "cli.h"
 #include "convert.h"
+#include "manifest.h"
 
 #define MAX_TARGETS 64
 
@@ -58,7 +60,6 @@ struct import {
   long wait_seconds;          /* kubectl wait, with --apply */
   struct serve_opts serve;
   bool json;                  /* JSON lines (stdout is not a terminal) */
-  int password_fd;            /* memfd holding the password, or -1 */
   struct vmi_import_spec spec;
   struct vmi_provider *p;
   size_t vm_index;
@@ -108,114 +109,39 @@ failed (const struct import *im, const char *fmt, const char *what)
   return EXIT_SOURCE;
 }
 
-/* ---- child commands --------------------------------------------------- */
+/* ---- manifest and copy, on the source opened once ---------------------- */
 
-/* ARGV of a command of this tool, with the source and its options added
- * after COMMAND.  Returns the number of arguments. */
-static int
-source_args (const struct import *im, const char **argv, int n,
-             char *fdpath, size_t fdlen)
-{
-  if (im->source)
-    argv[n++] = im->source;
-  else {
-    argv[n++] = "--source-file";
-    argv[n++] = im->source_file;
-  }
-  if (im->password_fd >= 0) {
-    snprintf (fdpath, fdlen, "/dev/fd/%d", im->password_fd);
-    argv[n++] = "--password-file";
-    argv[n++] = fdpath;
-  }
-  if (im->c.opts.username && im->source) {
-    argv[n++] = "--user";
-    argv[n++] = im->c.opts.username;
-  }
-  if (im->c.opts.ca_cert_file) {
-    argv[n++] = "--ca-cert";
-    argv[n++] = im->c.opts.ca_cert_file;
-  }
-  if (im->c.opts.insecure)
-    argv[n++] = "--insecure";
-  if (im->c.opts.allow_running)
-    argv[n++] = "--allow-running";
-  return n;
-}
-
-/* Run ARGV (this tool); its standard output goes to OUT_FD (-1: ours;
- * -2: each line to ON_LINE), its standard error to ERR_FD (-1: ours).
- * The exit status, or -1. */
-static int
-run_child (const char *const *argv, int out_fd, int err_fd,
-           void (*on_line) (void *opaque, const char *line), void *opaque)
-{
-  int pipefd[2] = { -1, -1 };
-  pid_t pid;
-  int status;
-
-  fflush (stdout);
-  fflush (stderr);
-  if (out_fd == -2 && pipe2 (pipefd, O_CLOEXEC) == -1)
-    return -1;
-  if ((pid = fork ()) == -1)
-    return -1;
-  if (pid == 0) {
-    if (out_fd >= 0)
-      dup2 (out_fd, 1);
-    if (out_fd == -2)
-      dup2 (pipefd[1], 1);
-    if (err_fd >= 0)
-      dup2 (err_fd, 2);
-    execv ("/proc/self/exe", (char *const *) argv);
-    _exit (127);
-  }
-  if (out_fd == -2) {
-    FILE *f;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    close (pipefd[1]);
-    if ((f = fdopen (pipefd[0], "r")) != NULL) {
-      while ((n = getline (&line, &cap, f)) > 0) {
-        while (n > 0 && line[n - 1] == '\n')
-          line[--n] = '\0';
-        on_line (opaque, line);
-      }
-      free (line);
-      fclose (f);
-    }
-    else
-      close (pipefd[0]);
-  }
-  while (waitpid (pid, &status, 0) == -1)
-    if (errno != EINTR)
-      return -1;
-  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
-}
-
-/* A line of a copy's JSON progress, as {"disk": ..., "progress": {...}}. */
-struct progress_ctx {
-  const char *disk;
+/* A step's messages (stderr) go to a temporary file while it runs: the
+ * status lines are the import's output, and the last message is the
+ * reason of the one that says the step failed. */
+struct captured {
+  int fd;       /* the temporary file */
+  int saved;    /* our stderr */
 };
 
-static void
-wrap_progress (void *opaque, const char *line)
+static int
+capture_begin (struct captured *cap, char *why, size_t whylen)
 {
-  struct progress_ctx *ctx = opaque;
-  struct json_object *p = json_tokener_parse (line), *o;
+  char path[] = "/tmp/vmimport-import-XXXXXX";
 
-  if (p == NULL)
-    return;
-  o = json_object_new_object ();
-  json_object_object_add (o, "disk", json_object_new_string (ctx->disk));
-  json_object_object_add (o, "progress", p);
-  printf ("%s\n", json_object_to_json_string_ext (o, JSON_C_TO_STRING_PLAIN
-                                                  | JSON_C_TO_STRING_NOSLASHESCAPE));
-  fflush (stdout);
-  json_object_put (o);
+  fflush (stderr);
+  if ((cap->fd = mkostemp (path, O_CLOEXEC)) == -1) {
+    snprintf (why, whylen, "temporary file: %s", strerror (errno));
+    return -1;
+  }
+  unlink (path);
+  if ((cap->saved = fcntl (STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) == -1
+      || dup2 (cap->fd, STDERR_FILENO) == -1) {
+    snprintf (why, whylen, "standard error: %s", strerror (errno));
+    if (cap->saved >= 0)
+      close (cap->saved);
+    close (cap->fd);
+    return -1;
+  }
+  return 0;
 }
 
-/* The last non-empty line of the file at FD (a child's messages). */
+/* The last non-empty line of the file at FD (a step's messages). */
 static void
 last_line (int fd, char *buf, size_t len)
 {
@@ -238,93 +164,111 @@ last_line (int fd, char *buf, size_t len)
     snprintf (buf, len, "%.1000s", start);
 }
 
-/* vmimport manifest for this import into OUT_FD (--mode, the URL base of
- * image mode).  0, or -1 with the reason in WHY. */
+/* Our stderr back; the reason in WHY when RC says the step failed.  0, or
+ * -1 when it failed. */
 static int
-run_manifest (struct import *im, int out_fd, const char *url_base,
-              char *why, size_t whylen)
+capture_end (struct captured *cap, int rc, char *why, size_t whylen)
 {
-  const char *argv[32];
-  char fdpath[32];
-  int n = 0, err_fd, rc;
-  char errpath[] = "/tmp/vmimport-import-XXXXXX";
-
-  argv[n++] = "vmimport";
-  argv[n++] = "manifest";
-  argv[n++] = "-f";
-  argv[n++] = im->file;
-  argv[n++] = "--mode";
-  argv[n++] = im->image_mode ? "image" : "pvc";
-  if (url_base) {
-    argv[n++] = "--image-url-base";
-    argv[n++] = url_base;
-  }
-  if (im->job) {
-    argv[n++] = "--job";
-    if (im->job_image) {
-      argv[n++] = "--job-image";
-      argv[n++] = im->job_image;
-    }
-  }
-  if (im->convert_record) {
-    argv[n++] = "--converted";
-    argv[n++] = im->convert_record;
-  }
-  n = source_args (im, argv, n, fdpath, sizeof fdpath);
-  argv[n] = NULL;
-  if ((err_fd = mkstemp (errpath)) == -1) {
-    snprintf (why, whylen, "temporary file: %s", strerror (errno));
-    return -1;
-  }
-  unlink (errpath);
-  rc = run_child (argv, out_fd, err_fd, NULL, NULL);
-  if (rc != 0) {
-    last_line (err_fd, why, whylen);
-    close (err_fd);
-    return -1;
-  }
-  close (err_fd);
-  return 0;
+  fflush (stderr);
+  dup2 (cap->saved, STDERR_FILENO);
+  close (cap->saved);
+  if (rc != EXIT_DONE)
+    last_line (cap->fd, why, whylen);
+  close (cap->fd);
+  return rc == EXIT_DONE ? 0 : -1;
 }
 
-/* vmimport copy of disk I into its target, progress passed through. */
+/* The manifest of this import (--mode, the URL base of image mode) into
+ * OUT, preflight checks first.  0, or -1 with the reason in WHY. */
+static int
+run_manifest (struct import *im, FILE *out, const char *url_base,
+              char *why, size_t whylen)
+{
+  struct mf_flags f = {
+    .mode = im->image_mode ? "image" : "pvc", .url_base = url_base,
+    .job = im->job, .job_image = im->job_image,
+    .converted = im->convert_record, .skip_preflight = -1,
+  };
+  const char *source_file = im->source ? NULL : im->source_file;
+  struct captured cap;
+  int rc;
+
+  if (capture_begin (&cap, why, whylen) == -1)
+    return -1;
+  rc = mf_preflight (&im->spec, source_file) > 0 ? EXIT_SOURCE
+       : mf_write_vm (im->p, &im->spec, &f, im->source, source_file, out);
+  return capture_end (&cap, rc, why, whylen);
+}
+
+/* A copy's JSON progress lines, each passed on as {"disk": ...,
+ * "progress": {...}}: a stream (fopencookie) the copy writes to. */
+struct progress_wrap {
+  const char *disk;
+  char line[4096];
+  size_t len;
+};
+
+static void
+wrap_progress (struct progress_wrap *w)
+{
+  struct json_object *p, *o;
+
+  w->line[w->len] = '\0';
+  w->len = 0;
+  if ((p = json_tokener_parse (w->line)) == NULL)
+    return;
+  o = json_object_new_object ();
+  json_object_object_add (o, "disk", json_object_new_string (w->disk));
+  json_object_object_add (o, "progress", p);
+  printf ("%s\n", json_object_to_json_string_ext (o, JSON_C_TO_STRING_PLAIN
+                                                  | JSON_C_TO_STRING_NOSLASHESCAPE));
+  fflush (stdout);
+  json_object_put (o);
+}
+
+static ssize_t
+wrap_write (void *cookie, const char *buf, size_t size)
+{
+  struct progress_wrap *w = cookie;
+
+  for (size_t i = 0; i < size; i++) {
+    if (buf[i] == '\n')
+      wrap_progress (w);
+    else if (w->len < sizeof w->line - 1)
+      w->line[w->len++] = buf[i];
+  }
+  return (ssize_t) size;
+}
+
+/* Disk I copied into its target, progress passed on.  0, or -1 with the
+ * reason in WHY. */
 static int
 run_copy (struct import *im, size_t i, char *why, size_t whylen)
 {
   const struct vmi_vm *vm = im->p->vms[im->vm_index];
-  const char *argv[32];
-  char fdpath[32], disk[24];
-  char errpath[] = "/tmp/vmimport-import-XXXXXX";
-  int n = 0, err_fd, rc;
+  struct copy_args a = { .jobs = copy_default_jobs (im->source),
+                         .target_is_zero = im->target_is_zero };
+  struct progress_wrap w = { .disk = vm->disks[i].file };
+  cookie_io_functions_t io = { .write = wrap_write };
+  FILE *out = stdout;
+  struct captured cap;
+  int rc;
 
-  snprintf (disk, sizeof disk, "%zu", i);
-  argv[n++] = "vmimport";
-  argv[n++] = "copy";
-  n = source_args (im, argv, n, fdpath, sizeof fdpath);
-  argv[n++] = "--vm";
-  argv[n++] = vm->id ? vm->id : vm->name;
-  argv[n++] = "--disk";
-  argv[n++] = disk;
-  if (im->target_is_zero)
-    argv[n++] = "--target-is-zero";
-  argv[n++] = im->targets[i];
-  argv[n] = NULL;
-  if ((err_fd = mkstemp (errpath)) == -1) {
-    snprintf (why, whylen, "temporary file: %s", strerror (errno));
+  if (im->json && (out = fopencookie (&w, "w", io)) == NULL) {
+    snprintf (why, whylen, "out of memory");
     return -1;
   }
-  unlink (errpath);
-  {
-    struct progress_ctx ctx = { vm->disks[i].file };
-    rc = run_child (argv, im->json ? -2 : -1, err_fd, wrap_progress, &ctx);
-  }
-  if (rc != 0) {
-    last_line (err_fd, why, whylen);
-    close (err_fd);
+  if (capture_begin (&cap, why, whylen) == -1) {
+    if (out != stdout)
+      fclose (out);
     return -1;
   }
-  close (err_fd);
-  return 0;
+  rc = copy_disk (im->p, im->vm_index, i,
+                  im->source ? im->source : im->source_file, &a,
+                  im->targets[i], out);
+  if (out != stdout)
+    fclose (out);
+  return capture_end (&cap, rc, why, whylen);
 }
 
 /* ---- steps -------------------------------------------------------------- */
@@ -437,6 +381,7 @@ write_manifests (struct import *im, const char *url_base)
   const struct vmi_vm *vm = im->p->vms[im->vm_index];
   char why[1024], *name = vmi_k8s_name (im->spec.name ? im->spec.name
                                         : vm->name, VMI_K8S_NAME_MAX);
+  FILE *out;
   int fd;
 
   if (name == NULL || asprintf (&im->manifest_path, "%s/%s.yaml", im->out_dir,
@@ -447,13 +392,20 @@ write_manifests (struct import *im, const char *url_base)
   }
   free (name);
   if ((fd = open (im->manifest_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                  0644)) == -1)
+                  0644)) == -1 || (out = fdopen (fd, "w")) == NULL) {
+    if (fd >= 0)
+      close (fd);
     return failed (im, "%s", strerror (errno));
-  if (run_manifest (im, fd, url_base, why, sizeof why) == -1) {
-    close (fd);
+  }
+  if (run_manifest (im, out, url_base, why, sizeof why) == -1) {
+    fclose (out);
     return failed (im, "manifest: %s", why);
   }
-  if (fsync (fd) == -1 || close (fd) == -1)
+  if (fflush (out) != 0 || fsync (fd) == -1) {
+    fclose (out);
+    return failed (im, "%s", strerror (errno));
+  }
+  if (fclose (out) != 0)
     return failed (im, "%s", strerror (errno));
   return 0;
 }
@@ -805,27 +757,10 @@ parse (int argc, char **argv, struct import *im)
   return cli_common_finish (&im->c) == -1 ? EXIT_USAGE : -1;
 }
 
-/* The password on a descriptor the children read as a file: it stays out
- * of their argv and environment. */
-static int
-password_fd (const char *password)
-{
-  int fd = memfd_create ("vmimport-password", 0);
-  size_t len = strlen (password);
-
-  if (fd == -1)
-    return -1;
-  if (write (fd, password, len) != (ssize_t) len) {
-    close (fd);
-    return -1;
-  }
-  return fd;
-}
-
 int
 cli_import (int argc, char **argv)
 {
-  struct import im = { .out_dir = ".", .wait_seconds = 600, .password_fd = -1 };
+  struct import im = { .out_dir = ".", .wait_seconds = 600 };
   char why[1024];
   int rc;
 
@@ -835,12 +770,6 @@ cli_import (int argc, char **argv)
   im.json = !isatty (STDOUT_FILENO);
   if ((rc = parse (argc, argv, &im)) != -1)
     goto out;
-  rc = EXIT_USAGE;
-  if (im.c.opts.password
-      && (im.password_fd = password_fd (im.c.opts.password)) == -1) {
-    fprintf (stderr, "vmimport import: memfd: %s\n", strerror (errno));
-    goto out;
-  }
   if (vmi_import_yaml_read (im.file, &im.spec) == -1) {
     report (&im, "status", "virtualMachineImportInvalid", NULL, "%s",
             vmi_error_get ());
@@ -848,8 +777,14 @@ cli_import (int argc, char **argv)
     goto out;
   }
 
-  /* The source first: one that cannot be reached fails the import (the
-   * manifest's preflight below would open it too, and say less). */
+  /* The source, opened once for every step: one that cannot be reached
+   * fails the import.  Only the VM the import names is wanted (providers
+   * that can look one VM up describe only it, as for --vm). */
+  if (im.spec.vm_name && (im.c.opts.only_vm = strdup (im.spec.vm_name))
+                         == NULL) {
+    rc = failed (&im, "%s", "out of memory");
+    goto out;
+  }
   im.p = im.source ? vmi_provider_open (im.source, &im.c.opts)
                    : vmi_provider_open_yaml (im.source_file, &im.c.opts);
   if (im.p == NULL) {
@@ -859,10 +794,13 @@ cli_import (int argc, char **argv)
   /* Preflight: the manifest decides every object; nothing is touched if
    * it refuses. */
   {
-    int fd = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+    FILE *null = fopen ("/dev/null", "we");
     const char *url = im.image_mode ? "http://127.0.0.1/preflight" : NULL;
-    int r = run_manifest (&im, fd, url, why, sizeof why);
-    close (fd);
+    int r = null ? run_manifest (&im, null, url, why, sizeof why) : -1;
+    if (null == NULL)
+      snprintf (why, sizeof why, "/dev/null: %s", strerror (errno));
+    else
+      fclose (null);
     if (r == -1) {
       report (&im, "status", "virtualMachineImportInvalid", NULL, "%s", why);
       rc = EXIT_SOURCE;
@@ -903,12 +841,14 @@ cli_import (int argc, char **argv)
     goto out;
   rc = finish (&im);
  out:
-  if (im.password_fd >= 0)
-    close (im.password_fd);
   free (im.manifest_path);
   free (im.convert_record);
   vmi_import_spec_clear (&im.spec);
   vmi_provider_close (im.p);
   cli_common_clear (&im.c);
+  if (copy_stop_signal ()) {   /* a copy stopped by it: end as it asked */
+    signal (copy_stop_signal (), SIG_DFL);
+    raise (copy_stop_signal ());
+  }
   return rc;
 }

@@ -90,16 +90,6 @@ usage (FILE *f)
     CLI_COMMON_HELP);
 }
 
-struct flags {
-  const char *file, *mode, *url_base, *ns, *storage_class, *disk_bus,
-             *nic_model, *folder, *converted;
-  int skip_preflight;     /* -1 not given */
-  bool no_start;
-  bool job;
-  const char *job_image, *job_source, *job_secret;
-  const char **networks;
-  size_t nnetworks;
-};
 
 static bool
 one_of (const char *s, const char *const *list)
@@ -154,7 +144,7 @@ add_network_flag (struct vmi_import_spec *s, const char *arg)
 }
 
 static int
-apply_flags (struct vmi_import_spec *s, const struct flags *f,
+apply_flags (struct vmi_import_spec *s, const struct mf_flags *f,
              const char *vm)
 {
   if (set_str (&s->vm_name, vm) == -1 || set_str (&s->namespace_, f->ns) == -1
@@ -650,7 +640,7 @@ plan_free (struct mf_plan *p)
  * nothing. */
 static int
 write_manifest (const struct vmi_vm *vm, const struct vmi_import_spec *s,
-                const struct flags *f, const char *vm_path)
+                const struct mf_flags *f, const char *vm_path, FILE *out)
 {
   struct mf_plan p = { .vm = vm, .spec = s };
   char *text = NULL;
@@ -699,8 +689,9 @@ write_manifest (const struct vmi_vm *vm, const struct vmi_import_spec *s,
     goto nomem;
   }
   mem = NULL;
-  if (fwrite (text, 1, len, stdout) != len || fflush (stdout) != 0) {
-    fprintf (stderr, "vmimport manifest: writing to standard output: %s\n",
+  if (fwrite (text, 1, len, out) != len || fflush (out) != 0) {
+    fprintf (stderr, "vmimport manifest: writing %s: %s\n",
+             out == stdout ? "to standard output" : "the manifest",
              strerror (errno));
     rc = EXIT_DEST;
     goto out;
@@ -718,7 +709,7 @@ write_manifest (const struct vmi_vm *vm, const struct vmi_import_spec *s,
 }
 
 static int
-parse_flags (int argc, char **argv, struct cli_common *c, struct flags *f)
+parse_flags (int argc, char **argv, struct cli_common *c, struct mf_flags *f)
 {
   static const struct option longopts[] = {
     CLI_COMMON_OPTIONS,
@@ -811,7 +802,7 @@ parse_flags (int argc, char **argv, struct cli_common *c, struct flags *f)
  * of this machine's files) and the Secret it mounts, from the flags, else
  * from SOURCE or the source object (kept in *SRC).  -1 when set. */
 static int
-job_source (struct flags *f, const struct cli_common *c, const char *source,
+job_source (struct mf_flags *f, const char *source_file, const char *source,
             struct vmi_source_spec *src)
 {
   if (f->mode && !strcmp (f->mode, "image")) {
@@ -819,8 +810,8 @@ job_source (struct flags *f, const struct cli_common *c, const char *source,
              "--mode pvc\n");
     return EXIT_USAGE;
   }
-  if (c->source_file) {
-    FILE *in = fopen (c->source_file, "rb");
+  if (source_file) {
+    FILE *in = fopen (source_file, "rb");
     char *text = NULL;
     size_t len = 0;
     if (in) {
@@ -828,7 +819,7 @@ job_source (struct flags *f, const struct cli_common *c, const char *source,
       fclose (in);
     }
     if (text == NULL
-        || vmi_source_yaml_parse (text, len, c->source_file, src) == -1) {
+        || vmi_source_yaml_parse (text, len, source_file, src) == -1) {
       if (text)
         explicit_bzero (text, len);
       free (text);
@@ -853,17 +844,59 @@ job_source (struct flags *f, const struct cli_common *c, const char *source,
 }
 
 int
+mf_preflight (const struct vmi_import_spec *s, const char *source_file)
+{
+  int n;
+
+  if (s->skip_preflight)
+    return 0;
+  if ((n = preflight_spec (s)) > 0 || source_file == NULL)
+    return n;
+  return preflight_cluster (s, source_file);
+}
+
+int
+mf_write_vm (struct vmi_provider *p, const struct vmi_import_spec *s,
+             struct mf_flags *f, const char *source, const char *source_file,
+             FILE *out)
+{
+  char *vm_path = NULL;
+  struct vmi_source_spec job_text = { 0 };
+  int rc = EXIT_SOURCE;
+  long v;
+
+  if ((v = find_vm (p, s)) == -1)
+    goto out;
+  if (f->job && (rc = job_source (f, source_file, source, &job_text)) != -1)
+    goto out;
+  rc = EXIT_SOURCE;
+  /* Image mode: the URLs follow the tree vmimport serve publishes (its
+   * path worked out, no disk opened). */
+  if (f->mode && !strcmp (f->mode, "image")
+      && (vm_path = vmi_tree_vm_path (p, (size_t) v)) == NULL) {
+    cli_print_error (NULL);
+    goto out;
+  }
+  if (f->converted && convert_record_apply (p->vms[v], f->converted) == -1) {
+    cli_print_error ("manifest --converted");
+    goto out;
+  }
+  rc = write_manifest (p->vms[v], s, f, vm_path, out);
+ out:
+  free (vm_path);
+  vmi_source_spec_clear (&job_text);
+  return rc;
+}
+
+int
 cli_manifest (int argc, char **argv)
 {
   struct cli_common c;
-  struct flags f = { .skip_preflight = -1 };
+  struct mf_flags f = { .skip_preflight = -1 };
   struct vmi_import_spec spec;
   struct vmi_provider *p = NULL;
-  struct vmi_tree *tree = NULL;
-  const char *vm_path = NULL;
-  struct vmi_source_spec job_text = { 0 };
+  const char *source;
   int rc;
-  long v;
 
   cli_common_init (&c);
   vmi_import_spec_init (&spec);
@@ -876,43 +909,17 @@ cli_manifest (int argc, char **argv)
   }
   if (apply_flags (&spec, &f, c.vm) == -1)
     goto out;
-  if (!spec.skip_preflight && preflight_spec (&spec) > 0)
-    goto out;
+  source = optind < argc ? argv[optind] : NULL;
   /* The import file may carry its source object and Secret too. */
-  if (optind == argc && c.source_file == NULL)
+  if (source == NULL && c.source_file == NULL)
     c.source_file = f.file;
-  if (!spec.skip_preflight && c.source_file && optind == argc
-      && preflight_cluster (&spec, c.source_file) > 0)
+  if (mf_preflight (&spec, source ? NULL : c.source_file) > 0)
     goto out;
-  if ((p = cli_open_source (&c, optind < argc ? argv[optind] : NULL, &rc))
-      == NULL)
+  if ((p = cli_open_source (&c, source, &rc)) == NULL)
     goto out;
-  rc = EXIT_SOURCE;
-  if ((v = find_vm (p, &spec)) == -1)
-    goto out;
-  if (f.job && (rc = job_source (&f, &c, optind < argc ? argv[optind] : NULL,
-                                 &job_text)) != -1)
-    goto out;
-  rc = EXIT_SOURCE;
-  /* Image mode: the URLs follow the tree vmimport serve publishes. */
-  if (f.mode && !strcmp (f.mode, "image")) {
-    if ((tree = vmi_tree_new (p, 0, 65536)) == NULL) {
-      cli_print_error (NULL);
-      goto out;
-    }
-    for (size_t i = 0; i < tree->nvms; i++)
-      if (tree->vms[i].ndisks && tree->vms[i].disks[0].vm_index == (size_t) v)
-        vm_path = tree->vms[i].path;
-  }
-  if (f.converted && convert_record_apply (p->vms[v], f.converted) == -1) {
-    cli_print_error ("manifest --converted");
-    goto out;
-  }
-  rc = write_manifest (p->vms[v], &spec, &f, vm_path);
+  rc = mf_write_vm (p, &spec, &f, source, c.source_file, stdout);
  out:
-  vmi_tree_free (tree);
   vmi_provider_close (p);
-  vmi_source_spec_clear (&job_text);
   vmi_import_spec_clear (&spec);
   free (f.networks);
   cli_common_clear (&c);

@@ -51,6 +51,33 @@ struct mf_plan {
   size_t nnotes;
 };
 
+/* What vmimport manifest's flags say beyond the VirtualMachineImport. */
+struct mf_flags {
+  const char *file, *mode, *url_base, *ns, *storage_class, *disk_bus,
+             *nic_model, *folder, *converted;
+  int skip_preflight;     /* -1 not given */
+  bool no_start;
+  bool job;
+  const char *job_image, *job_source, *job_secret;
+  const char **networks;
+  size_t nnetworks;
+};
+
+/* The add-on's preflight checks of S before the source is opened: its own
+ * fields, and spec.sourceCluster against the source object in
+ * SOURCE_FILE (NULL: none).  The number of errors, each printed. */
+int mf_preflight(const struct vmi_import_spec *s, const char *source_file);
+
+/* The manifest of the VM S names in the open source P, decided whole
+ * (the remaining preflight checks) and then written to OUT; nothing is
+ * written if a check fails.  SOURCE (the SOURCE argument) or SOURCE_FILE
+ * (the source object's file) is what --job reads.  Messages on stderr;
+ * returns an exit code. */
+struct vmi_provider;
+int mf_write_vm(struct vmi_provider *p, const struct vmi_import_spec *s,
+                struct mf_flags *f, const char *source,
+                const char *source_file, FILE *out);
+
 /* Write every object of PLAN (volumes or images, then the VM) to OUT as a
  * YAML stream.  0, or -1 with an error recorded. */
 int mf_emit(const struct mf_plan *plan, FILE *out);

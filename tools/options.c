@@ -217,8 +217,15 @@ cli_open_source (struct cli_common *c, const char *source, int *exit_code)
 static int
 vm_matches (const struct cli_common *c, const struct vmi_vm *vm)
 {
-  return c->vm == NULL || strcmp (vm->name, c->vm) == 0
-         || (vm->id && strcmp (vm->id, c->vm) == 0);
+  size_t fl;
+
+  if (c->vm == NULL || strcmp (vm->name, c->vm) == 0
+      || (vm->id && strcmp (vm->id, c->vm) == 0))
+    return 1;
+  /* FOLDER/NAME, as the mount shows it */
+  fl = vm->folder ? strlen (vm->folder) : 0;
+  return fl > 0 && strncmp (c->vm, vm->folder, fl) == 0 && c->vm[fl] == '/'
+         && strcmp (c->vm + fl + 1, vm->name) == 0;
 }
 
 long

@@ -36,21 +36,30 @@ struct os_disks {
   size_t n;
 };
 
+/* The one place the libguestfs backend is chosen (convert.c and inspect
+ * --os call it).  Once per process: a second call would find the
+ * settings the first one set and call them the environment's. */
 const char *
 guest_env_setup (void)
 {
+  static const char *chosen;
   const char *s = getenv ("LIBGUESTFS_BACKEND_SETTINGS");
 
+  if (chosen)
+    return chosen;
   if (getenv ("LIBGUESTFS_BACKEND") == NULL)
     setenv ("LIBGUESTFS_BACKEND", "direct", 1);
   if (s != NULL)
-    return "libguestfs: LIBGUESTFS_BACKEND_SETTINGS from the environment";
-  setenv ("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg", 1);
-  if (access ("/dev/kvm", R_OK | W_OK) == -1)
-    return "libguestfs: direct backend, TCG (force_tcg): no usable /dev/kvm";
-  return "libguestfs: direct backend, TCG (force_tcg): /dev/kvm may start "
-         "qemu and still hang the appliance; set LIBGUESTFS_BACKEND_SETTINGS= "
-         "(empty) to use KVM";
+    chosen = "libguestfs: LIBGUESTFS_BACKEND_SETTINGS from the environment";
+  else {
+    setenv ("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg", 1);
+    chosen = access ("/dev/kvm", R_OK | W_OK) == -1
+      ? "libguestfs: direct backend, TCG (force_tcg): no usable /dev/kvm"
+      : "libguestfs: direct backend, TCG (force_tcg): /dev/kvm may start "
+        "qemu and still hang the appliance; set LIBGUESTFS_BACKEND_SETTINGS= "
+        "(empty) to use KVM";
+  }
+  return chosen;
 }
 
 static void

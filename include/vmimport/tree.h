@@ -36,6 +36,7 @@ struct vmi_tree_disk {
 struct vmi_tree_vm {
   char *path;                /* "folder/sub/name" */
   const char *name;          /* its last component */
+  size_t vm_index;           /* in the provider */
   char *json;                /* vm.json text */
   struct vmi_tree_disk *disks;
   size_t ndisks;
@@ -69,6 +70,11 @@ struct vmi_tree_node {
 struct vmi_tree *vmi_tree_new(struct vmi_provider *p, uint64_t cache_size,
                               uint32_t cache_block);
 void vmi_tree_free(struct vmi_tree *t);
+
+/* The path VM V of P has in the tree vmi_tree_new makes of P ("folder/
+ * sub/name", a name taken made unique), worked out without making the
+ * tree: nothing is opened.  Caller frees.  NULL with an error recorded. */
+char *vmi_tree_vm_path(struct vmi_provider *p, size_t v);
 
 /* PATH relative to the tree's root ("" or "/" is the root; a leading '/'
  * is ignored). */

@@ -45,6 +45,8 @@ struct vmi_vm {
   int secure_boot;      /* 0, 1, -1 unknown */
   int tpm;              /* a virtual TPM: 0, 1, -1 unknown */
   char *guest_os;
+  char *guest_tools;    /* the guest's agent (VMware Tools):
+                           "running" "not-running", NULL unknown */
   struct vmi_disk *disks;
   size_t ndisks;
   struct vmi_nic *nics;

@@ -25,44 +25,19 @@
 #include "vmimport/ova.h"
 #include "../providers.h"
 #include "../openstack/openstack.h"
+#include "../../core/yaml-util.h"
 
 #define MAX_YAML (1u << 20)
-#define MAX_DOCS 64
-
-static yaml_node_t *
-map_get (yaml_document_t *d, yaml_node_t *map, const char *key)
-{
-  if (map == NULL || map->type != YAML_MAPPING_NODE)
-    return NULL;
-  for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-       p < map->data.mapping.pairs.top; p++) {
-    yaml_node_t *k = yaml_document_get_node (d, p->key);
-    if (k && k->type == YAML_SCALAR_NODE
-        && k->data.scalar.length == strlen (key)
-        && memcmp (k->data.scalar.value, key, k->data.scalar.length) == 0)
-      return yaml_document_get_node (d, p->value);
-  }
-  return NULL;
-}
-
-/* A scalar's text (copied), or NULL. */
-static char *
-scalar (yaml_node_t *n)
-{
-  if (n == NULL || n->type != YAML_SCALAR_NODE)
-    return NULL;
-  return strndup ((const char *) n->data.scalar.value, n->data.scalar.length);
-}
 
 static char *
 get_str (yaml_document_t *d, yaml_node_t *map, const char *path1,
          const char *path2)
 {
-  yaml_node_t *n = map_get (d, map, path1);
+  yaml_node_t *n = vmi_yaml_map_get (d, map, path1);
 
   if (path2)
-    n = map_get (d, n, path2);
-  return scalar (n);
+    n = vmi_yaml_map_get (d, n, path2);
+  return vmi_yaml_scalar (n);
 }
 
 static int
@@ -195,8 +170,7 @@ int
 vmi_source_yaml_parse (const char *text, size_t len, const char *where,
                        struct vmi_source_spec *out)
 {
-  yaml_parser_t parser;
-  yaml_document_t docs[MAX_DOCS];
+  yaml_document_t docs[VMI_YAML_MAX_DOCS];
   size_t ndocs = 0;
   char *cred = NULL;
   int r = -1, found_secret = 0, nsecrets = 0;
@@ -209,31 +183,8 @@ vmi_source_yaml_parse (const char *text, size_t len, const char *where,
     vmi_error ("%s: %zu bytes is too large for a source YAML", where, len);
     return -1;
   }
-  if (!yaml_parser_initialize (&parser)) {
-    errno = ENOMEM;
-    vmi_error ("%s: out of memory", where);
-    return -1;
-  }
-  yaml_parser_set_input_string (&parser, (const unsigned char *) text, len);
-  for (;;) {
-    yaml_node_t *root;
-    if (ndocs == MAX_DOCS) {
-      errno = EINVAL;
-      vmi_error ("%s: more than %d YAML documents", where, MAX_DOCS);
-      goto out;
-    }
-    if (!yaml_parser_load (&parser, &docs[ndocs])) {
-      errno = EINVAL;
-      vmi_error ("%s: line %zu: YAML error: %s", where,
-                 parser.problem_mark.line + 1,
-                 parser.problem ? parser.problem : "malformed");
-      goto out;
-    }
-    root = yaml_document_get_root_node (&docs[ndocs]);
-    ndocs++;
-    if (root == NULL)
-      break;   /* end of stream */
-  }
+  if (vmi_yaml_load_docs (text, len, where, docs, &ndocs) == -1)
+    goto out;
 
   /* The source object first, then the Secret it names. */
   for (size_t i = 0; i < ndocs; i++) {
@@ -266,7 +217,7 @@ vmi_source_yaml_parse (const char *text, size_t len, const char *where,
   {
     yaml_document_t *d = &docs[source_doc];
     yaml_node_t *root = yaml_document_get_root_node (d);
-    yaml_node_t *spec = map_get (d, root, "spec");
+    yaml_node_t *spec = vmi_yaml_map_get (d, root, "spec");
     char *t;
 
     out->name = get_str (d, root, "metadata", "name");
@@ -325,9 +276,7 @@ vmi_source_yaml_parse (const char *text, size_t len, const char *where,
   }
   r = 0;
  out:
-  for (size_t i = 0; i < ndocs; i++)
-    yaml_document_delete (&docs[i]);
-  yaml_parser_delete (&parser);
+  vmi_yaml_free_docs (docs, ndocs);
   free (cred);
   if (r == -1)
     vmi_source_spec_clear (out);
@@ -421,6 +370,10 @@ vmi_yaml_provider_open (const char *path, const struct vmi_source_opts *o)
                &spec.opts.ca_cert_file);
   err |= take (&merged.ca_cert_pem, o ? o->ca_cert_pem : NULL,
                &spec.opts.ca_cert_pem);
+  /* merged is cleared below: the caller's strings are copied, not shared */
+  err |= take (&merged.allow_outside_paths, o ? o->allow_outside_paths : NULL,
+               &spec.opts.allow_outside_paths);
+  err |= take (&merged.only_vm, o ? o->only_vm : NULL, &spec.opts.only_vm);
   if (o == NULL || o->timeout_seconds == 600)
     merged.timeout_seconds = spec.opts.timeout_seconds;
   if (err) {

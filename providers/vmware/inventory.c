@@ -1,7 +1,16 @@
-/* VMware: the datacenter check and every VM's description in one
+/* VMware: the datacenter a path names and every VM's description in one
  * RetrievePropertiesEx round trip (a ContainerView over the datacenter:
  * VMs, their folders and the distributed port groups their NICs name),
  * continued with ContinueRetrievePropertiesEx when the server pages.
+ *
+ * One VM named (--vm, or DC/FOLDER/VM in the URL): only that VM's
+ * properties are read.  An ID (vm-N) is read directly, a path with
+ * SearchIndex.FindByInventoryPath; a bare name costs one pass over the
+ * VMs' names only (the property collector cannot filter by value, and
+ * SearchIndex has no search by VM name: FindAllByDnsName is the guest's
+ * DNS name, known only with Tools), then the matches' full properties.
+ * The folders, port groups and datastores come from the same view as in
+ * the full inventory, so vm.json is the same either way.
  *
  * Bus of a disk: the type of the controller its controllerKey names (some
  * servers leave controllers' device[] empty, so it is never read).
@@ -15,47 +24,6 @@
 #include "vmimport/error.h"
 #include "vmware-internal.h"
 
-/* An object of the view: its moref and properties. */
-struct obj {
-  char *type, *moref;
-  char *name, *parent;   /* Folder, VM, DVPG */
-  char *key;             /* DVPG */
-  char *url;             /* Datastore */
-  xmlNodePtr props;      /* the objects element (VMs), in a kept document */
-};
-
-struct inv {
-  struct obj *v;
-  size_t n;
-  xmlDocPtr *docs;
-  size_t ndocs;
-};
-
-static const char *vm_paths[] = {
-  "name", "parent", "config.hardware.numCPU",
-  "config.hardware.numCoresPerSocket", "config.hardware.memoryMB",
-  "config.hardware.device", "config.firmware",
-  "config.bootOptions.efiSecureBootEnabled", "config.guestId",
-  "config.template", "runtime.powerState", NULL,
-};
-
-static void
-inv_free (struct inv *iv)
-{
-  for (size_t i = 0; i < iv->n; i++) {
-    free (iv->v[i].type);
-    free (iv->v[i].moref);
-    free (iv->v[i].name);
-    free (iv->v[i].parent);
-    free (iv->v[i].key);
-    free (iv->v[i].url);
-  }
-  free (iv->v);
-  for (size_t i = 0; i < iv->ndocs; i++)
-    xmlFreeDoc (iv->docs[i]);
-  free (iv->docs);
-}
-
 static int
 nomem (void)
 {
@@ -64,31 +32,19 @@ nomem (void)
   return -1;
 }
 
-/* The propSet whose name is PATH in an objects element; its val. */
-static xmlNodePtr
-prop (xmlNodePtr objects, const char *path)
-{
-  for (xmlNodePtr ps = vmi_vmw_child (objects, "propSet"); ps;
-       ps = vmi_vmw_next (ps, "propSet")) {
-    char *name = vmi_vmw_child_text (ps, "name");
-    bool match = name && strcmp (name, path) == 0;
-    free (name);
-    if (match)
-      return vmi_vmw_child (ps, "val");
-  }
-  return NULL;
-}
-
-static char *
-prop_text (xmlNodePtr objects, const char *path)
-{
-  return vmi_vmw_text (prop (objects, path));
-}
+static const char *vm_paths[] = {
+  "name", "parent", "config.hardware.numCPU",
+  "config.hardware.numCoresPerSocket", "config.hardware.memoryMB",
+  "config.hardware.device", "config.firmware",
+  "config.bootOptions.efiSecureBootEnabled", "config.guestId",
+  "config.template", "runtime.powerState", "guest.toolsRunningStatus", NULL,
+};
+static const char *name_only[] = { "name", NULL };
 
 static long
 prop_long (xmlNodePtr objects, const char *path)
 {
-  char *t = prop_text (objects, path), *end;
+  char *t = vmi_vmw_prop_text (objects, path), *end;
   long v = -1;
 
   if (t) {
@@ -100,73 +56,10 @@ prop_long (xmlNodePtr objects, const char *path)
   return v;
 }
 
-static int
-add_objects (struct inv *iv, xmlNodePtr rv)
-{
-  for (xmlNodePtr o = vmi_vmw_child (rv, "objects"); o; o = vmi_vmw_next (o, "objects")) {
-    struct obj *v = realloc (iv->v, (iv->n + 1) * sizeof *v), *x;
-    xmlNodePtr ref = vmi_vmw_child (o, "obj");
-
-    if (v == NULL)
-      return nomem ();
-    iv->v = v;
-    x = &v[iv->n++];
-    memset (x, 0, sizeof *x);
-    x->type = vmi_vmw_attr (ref, "type");
-    x->moref = vmi_vmw_text (ref);
-    x->name = prop_text (o, "name");
-    x->parent = prop_text (o, "parent");
-    x->key = prop_text (o, "key");
-    x->url = prop_text (o, "summary.url");
-    x->props = o;
-    if (x->type == NULL || x->moref == NULL) {
-      errno = EIO;
-      vmi_error ("RetrievePropertiesEx: an object without a type or an id");
-      return -1;
-    }
-  }
-  return 0;
-}
-
-static int
-keep_doc (struct inv *iv, xmlDocPtr d)
-{
-  xmlDocPtr *v = realloc (iv->docs, (iv->ndocs + 1) * sizeof *v);
-
-  if (v == NULL) {
-    xmlFreeDoc (d);
-    return nomem ();
-  }
-  iv->docs = v;
-  v[iv->ndocs++] = d;
-  return 0;
-}
-
-/* SearchIndex.FindByInventoryPath: the moref (and type) or NULL. */
+/* A ContainerView over the datacenter DC: its folders, distributed port
+ * groups and datastores, and its VMs when VMS. */
 static char *
-find_path (struct vmi_vmw_soap *s, const char *path, char **type)
-{
-  const char *t, *si = vmi_vmw_soap_service (s, "searchIndex", &t);
-  xmlNodePtr m = vmi_vmw_req_new ("FindByInventoryPath", t, si), ret, rv;
-  xmlDocPtr r;
-  char *v;
-
-  if (m)
-    vmi_vmw_req_add (m, "inventoryPath", path);
-  if ((r = vmi_vmw_soap_call (s, m, &ret)) == NULL)
-    return NULL;
-  rv = vmi_vmw_child (ret, "returnval");
-  v = vmi_vmw_text (rv);
-  if (type)
-    *type = vmi_vmw_attr (rv, "type");
-  xmlFreeDoc (r);
-  if (v == NULL)
-    errno = ENOENT;
-  return v;
-}
-
-static char *
-create_view (struct vmi_vmw_soap *s, const char *dc)
+create_view (struct vmi_vmw_soap *s, const char *dc, bool vms)
 {
   const char *t, *vm = vmi_vmw_soap_service (s, "viewManager", &t);
   xmlNodePtr m = vmi_vmw_req_new ("CreateContainerView", t, vm), ret;
@@ -175,7 +68,8 @@ create_view (struct vmi_vmw_soap *s, const char *dc)
 
   if (m) {
     vmi_vmw_req_moref (m, "container", "Datacenter", dc);
-    vmi_vmw_req_add (m, "type", "VirtualMachine");
+    if (vms)
+      vmi_vmw_req_add (m, "type", "VirtualMachine");
     vmi_vmw_req_add (m, "type", "Folder");
     vmi_vmw_req_add (m, "type", "DistributedVirtualPortgroup");
     vmi_vmw_req_add (m, "type", "Datastore");
@@ -196,34 +90,24 @@ destroy_view (struct vmi_vmw_soap *s, const char *view)
   xmlFreeDoc (r);
 }
 
+/* The view's objects: folders, port groups, datastores, and its VMs with
+ * VM_PROPS (NULL: the view holds none). */
 static int
-retrieve (struct vmi_vmw_soap *s, const char *view, struct inv *iv)
+retrieve_view (struct vmi_vmw_soap *s, const char *view,
+               const char *const *vm_props, struct vmi_vmw_objs *iv)
 {
-  const char *t, *pc = vmi_vmw_soap_service (s, "propertyCollector", &t);
-  xmlNodePtr m = vmi_vmw_req_new ("RetrievePropertiesEx", t, pc), spec, ps, os,
-             sel, ret, rv;
-  xmlDocPtr r;
-  char *token;
+  static const char *const named[] = { "name", "parent", NULL };
+  static const char *const dvpg[] = { "name", "key", NULL };
+  static const char *const ds[] = { "name", "summary.url", NULL };
+  xmlNodePtr spec, os, sel, m = vmi_vmw_retrieve_req (s, &spec);
 
   if (m == NULL)
     return nomem ();
-  spec = vmi_vmw_req_add (m, "specSet", NULL);
-  ps = vmi_vmw_req_add (spec, "propSet", NULL);
-  vmi_vmw_req_add (ps, "type", "VirtualMachine");
-  for (int i = 0; vm_paths[i]; i++)
-    vmi_vmw_req_add (ps, "pathSet", vm_paths[i]);
-  ps = vmi_vmw_req_add (spec, "propSet", NULL);
-  vmi_vmw_req_add (ps, "type", "Folder");
-  vmi_vmw_req_add (ps, "pathSet", "name");
-  vmi_vmw_req_add (ps, "pathSet", "parent");
-  ps = vmi_vmw_req_add (spec, "propSet", NULL);
-  vmi_vmw_req_add (ps, "type", "DistributedVirtualPortgroup");
-  vmi_vmw_req_add (ps, "pathSet", "name");
-  vmi_vmw_req_add (ps, "pathSet", "key");
-  ps = vmi_vmw_req_add (spec, "propSet", NULL);
-  vmi_vmw_req_add (ps, "type", "Datastore");
-  vmi_vmw_req_add (ps, "pathSet", "name");
-  vmi_vmw_req_add (ps, "pathSet", "summary.url");
+  if (vm_props)
+    vmi_vmw_prop_spec (spec, "VirtualMachine", vm_props);
+  vmi_vmw_prop_spec (spec, "Folder", named);
+  vmi_vmw_prop_spec (spec, "DistributedVirtualPortgroup", dvpg);
+  vmi_vmw_prop_spec (spec, "Datastore", ds);
   os = vmi_vmw_req_add (spec, "objectSet", NULL);
   vmi_vmw_req_moref (os, "obj", "ContainerView", view);
   vmi_vmw_req_add (os, "skip", "true");
@@ -232,40 +116,36 @@ retrieve (struct vmi_vmw_soap *s, const char *view, struct inv *iv)
   vmi_vmw_req_add (sel, "type", "ContainerView");
   vmi_vmw_req_add (sel, "path", "view");
   vmi_vmw_req_add (sel, "skip", "false");
-  vmi_vmw_req_add (vmi_vmw_req_add (m, "options", NULL), "maxObjects", "500");
-
-  if ((r = vmi_vmw_soap_call (s, m, &ret)) == NULL)
-    return -1;
-  for (;;) {
-    rv = vmi_vmw_child (ret, "returnval");
-    if (keep_doc (iv, r) == -1 || add_objects (iv, rv) == -1)
-      return -1;
-    token = vmi_vmw_child_text (rv, "token");
-    if (token == NULL)
-      return 0;
-    m = vmi_vmw_req_new ("ContinueRetrievePropertiesEx", t, pc);
-    if (m)
-      vmi_vmw_req_add (m, "token", token);
-    free (token);
-    if ((r = vmi_vmw_soap_call (s, m, &ret)) == NULL)
-      return -1;
-  }
+  return vmi_vmw_retrieve_all (s, m, iv);
 }
 
-static struct obj *
-find_obj (struct inv *iv, const char *moref)
+/* The full properties of the VMs IDS (N of them), without a view: an ID
+ * that names nothing is left out, not a fault. */
+static int
+retrieve_vms (struct vmi_vmw_soap *s, char **ids, size_t n, struct vmi_vmw_objs *iv)
 {
-  for (size_t i = 0; moref && i < iv->n; i++)
-    if (strcmp (iv->v[i].moref, moref) == 0)
-      return &iv->v[i];
-  return NULL;
+  xmlNodePtr spec, m;
+
+  if (n == 0)
+    return 0;
+  if ((m = vmi_vmw_retrieve_req (s, &spec)) == NULL)
+    return nomem ();
+  vmi_vmw_prop_spec (spec, "VirtualMachine", vm_paths);
+  for (size_t i = 0; i < n; i++) {
+    xmlNodePtr os = vmi_vmw_req_add (spec, "objectSet", NULL);
+    vmi_vmw_req_moref (os, "obj", "VirtualMachine", ids[i]);
+    vmi_vmw_req_add (os, "skip", "false");
+  }
+  vmi_vmw_req_add (spec, "reportMissingObjectsInResults", "true");
+  return vmi_vmw_retrieve_all (s, m, iv);
 }
 
-/* The folder path of a VM relative to VMFOLDER ("a/b", "" at the top), or
- * NULL when the VM is not under UNDER (a folder moref). */
+/* The folder path of a VM relative to VMFOLDER ("a/b", "" at the top);
+ * *INSIDE: the VM is under UNDER (a folder moref; NULL: anywhere);
+ * *IN_DC: its folders lead up to VMFOLDER (or it has no folder: a vApp's). */
 static char *
-folder_path (struct inv *iv, const struct obj *vm, const char *vmfolder,
-             const char *under, bool *inside)
+folder_path (struct vmi_vmw_objs *iv, const struct vmi_vmw_obj *vm, const char *vmfolder,
+             const char *under, bool *inside, bool *in_dc)
 {
   char *path = strdup ("");
   const char *p = vm->parent;
@@ -273,7 +153,7 @@ folder_path (struct inv *iv, const struct obj *vm, const char *vmfolder,
 
   *inside = under == NULL || strcmp (under, vmfolder) == 0;
   while (path && p && strcmp (p, vmfolder) != 0 && depth++ < 256) {
-    struct obj *f = find_obj (iv, p);
+    struct vmi_vmw_obj *f = vmi_vmw_objs_find (iv, p);
     char *np;
     if (f == NULL || f->name == NULL)
       break;   /* a vApp or a folder outside the view */
@@ -285,6 +165,7 @@ folder_path (struct inv *iv, const struct obj *vm, const char *vmfolder,
     path = np;
     p = f->parent;
   }
+  *in_dc = p == NULL || strcmp (p, vmfolder) == 0;
   return path;
 }
 
@@ -422,7 +303,7 @@ add_disk (struct vmi_vm *vm, xmlNodePtr devices, xmlNodePtr d)
 }
 
 static int
-add_nic (struct inv *iv, struct vmi_vm *vm, xmlNodePtr d, const char *type)
+add_nic (struct vmi_vmw_objs *iv, struct vmi_vm *vm, xmlNodePtr d, const char *type)
 {
   xmlNodePtr backing = vmi_vmw_child (d, "backing");
   char *btype = vmi_vmw_xsi_type (backing);
@@ -459,7 +340,7 @@ add_nic (struct inv *iv, struct vmi_vm *vm, xmlNodePtr d, const char *type)
 }
 
 static int
-add_devices (struct inv *iv, struct vmi_vm *vm, xmlNodePtr devices)
+add_devices (struct vmi_vmw_objs *iv, struct vmi_vm *vm, xmlNodePtr devices)
 {
   /* The device list says whether a vTPM is there; without it, unknown. */
   if (devices)
@@ -502,7 +383,7 @@ power_of (const char *s)
 }
 
 static struct vmi_vm *
-describe (struct inv *iv, const struct obj *o, const char *folder,
+describe (struct vmi_vmw_objs *iv, const struct vmi_vmw_obj *o, const char *folder,
           const char *where)
 {
   struct vmi_vm *vm = vmi_vm_new (o->name ? o->name : o->moref);
@@ -522,16 +403,20 @@ describe (struct inv *iv, const struct obj *o, const char *folder,
   vm->cpus = (int) prop_long (x, "config.hardware.numCPU");
   vm->cores_per_socket = (int) prop_long (x, "config.hardware.numCoresPerSocket");
   vm->memory_mib = prop_long (x, "config.hardware.memoryMB");
-  vm->guest_os = prop_text (x, "config.guestId");
-  t = prop_text (x, "runtime.powerState");
+  vm->guest_os = vmi_vmw_prop_text (x, "config.guestId");
+  t = vmi_vmw_prop_text (x, "guest.toolsRunningStatus");
+  if (vmi_vmw_guest_tools (t))
+    vm->guest_tools = strdup (vmi_vmw_guest_tools (t));
+  free (t);
+  t = vmi_vmw_prop_text (x, "runtime.powerState");
   if (power_of (t))
     vm->power_state = strdup (power_of (t));
   free (t);
-  t = prop_text (x, "config.firmware");
+  t = vmi_vmw_prop_text (x, "config.firmware");
   if (t && (!strcmp (t, "bios") || !strcmp (t, "efi")))
     vm->firmware = strdup (t);
   free (t);
-  t = prop_text (x, "config.bootOptions.efiSecureBootEnabled");
+  t = vmi_vmw_prop_text (x, "config.bootOptions.efiSecureBootEnabled");
   vm->secure_boot = t ? strcmp (t, "true") == 0
                     : vm->firmware && !strcmp (vm->firmware, "bios") ? 0 : -1;
   free (t);
@@ -542,7 +427,7 @@ describe (struct inv *iv, const struct obj *o, const char *folder,
     nomem ();
     return NULL;
   }
-  if (add_devices (iv, vm, prop (x, "config.hardware.device")) == -1) {
+  if (add_devices (iv, vm, vmi_vmw_prop (x, "config.hardware.device")) == -1) {
     vmi_vmw_vm_data_free (vm);
     vmi_vm_free (vm);
     return NULL;
@@ -564,28 +449,29 @@ vmi_vmw_vm_data_free (struct vmi_vm *vm)
   }
 }
 
-/* Every VM of the view under UNDER (NULL: all) becomes a vmi_vm of P. */
+/* Every VM of IV under UNDER (NULL: all) becomes a vmi_vm of P; with
+ * IN_DC_ONLY, not those whose folders do not lead to VMFOLDER (an ID of
+ * another datacenter's VM). */
 static int
-add_vms (struct inv *iv, struct vmi_provider *p, const char *vmfolder,
-         const char *under, const char *only_vm, const char *where)
+add_vms (struct vmi_vmw_objs *iv, struct vmi_provider *p, const char *vmfolder,
+         const char *under, bool in_dc_only, const char *where)
 {
   for (size_t i = 0; i < iv->n; i++) {
-    struct obj *o = &iv->v[i];
+    struct vmi_vmw_obj *o = &iv->v[i];
     struct vmi_vm *vm;
     char *fp, *tmpl;
-    bool inside;
-    if (strcmp (o->type, "VirtualMachine") != 0
-        || (only_vm && strcmp (o->moref, only_vm) != 0))
+    bool inside, in_dc;
+    if (strcmp (o->type, "VirtualMachine") != 0)
       continue;
-    tmpl = prop_text (o->props, "config.template");
+    tmpl = vmi_vmw_prop_text (o->props, "config.template");
     if (tmpl && strcmp (tmpl, "true") == 0) {
       free (tmpl);
       continue;   /* a template is not a VM to import */
     }
     free (tmpl);
-    if ((fp = folder_path (iv, o, vmfolder, under, &inside)) == NULL)
+    if ((fp = folder_path (iv, o, vmfolder, under, &inside, &in_dc)) == NULL)
       return nomem ();
-    if (!inside) {
+    if (!inside || (in_dc_only && !in_dc)) {
       free (fp);
       continue;
     }
@@ -606,7 +492,7 @@ int
 vmi_vmw_inventory_parse (const char *xml, size_t len, struct vmi_provider *p,
                          const char *vmfolder)
 {
-  struct inv iv = { 0 };
+  struct vmi_vmw_objs iv = { 0 };
   char *fault = NULL;
   xmlDocPtr d = vmi_vmw_soap_parse ("fuzz", "RetrievePropertiesEx", xml, len,
                                     200, &fault);
@@ -620,10 +506,10 @@ vmi_vmw_inventory_parse (const char *xml, size_t len, struct vmi_provider *p,
     for (xmlNodePtr c = n->children; c && !ret; c = c->next)
       if (c->type == XML_ELEMENT_NODE)
         ret = c;
-  if (keep_doc (&iv, d) == 0
-      && add_objects (&iv, vmi_vmw_child (ret, "returnval")) == 0)
-    r = add_vms (&iv, p, vmfolder, NULL, NULL, "vmware://fuzz/DC");
-  inv_free (&iv);
+  if (vmi_vmw_objs_keep (&iv, d) == 0
+      && vmi_vmw_objs_add (&iv, vmi_vmw_child (ret, "returnval")) == 0)
+    r = add_vms (&iv, p, vmfolder, NULL, false, "vmware://fuzz/DC");
+  vmi_vmw_objs_free (&iv);
   return r;
 }
 
@@ -638,7 +524,7 @@ vmi_vmw_datastores_free (struct vmi_vmw_datastore *ds, size_t nds)
 }
 
 static int
-collect_datastores (struct inv *iv, struct vmi_vmw_datastore **ds,
+collect_datastores (struct vmi_vmw_objs *iv, struct vmi_vmw_datastore **ds,
                     size_t *nds)
 {
   for (size_t i = 0; i < iv->n; i++) {
@@ -657,18 +543,167 @@ collect_datastores (struct inv *iv, struct vmi_vmw_datastore **ds,
   return 0;
 }
 
+/* ---- one VM ---- */
+
+/* A VM's managed object id: vCenter's vm-N, a standalone host's N. */
+static bool
+moref_like (const char *v)
+{
+  if (strncmp (v, "vm-", 3) == 0)
+    v += 3;
+  return *v && strspn (v, "0123456789") == strlen (v);
+}
+
+struct ids {
+  char **v;
+  size_t n;
+};
+
+static int
+ids_add (struct ids *ids, const char *id)
+{
+  char **v = realloc (ids->v, (ids->n + 1) * sizeof *v);
+
+  if (v == NULL)
+    return nomem ();
+  ids->v = v;
+  if ((v[ids->n] = strdup (id)) == NULL)
+    return nomem ();
+  ids->n++;
+  return 0;
+}
+
+static void
+ids_free (struct ids *ids)
+{
+  for (size_t i = 0; i < ids->n; i++)
+    free (ids->v[i]);
+  free (ids->v);
+}
+
+static bool
+has_vm (const struct vmi_vmw_objs *iv)
+{
+  for (size_t i = 0; i < iv->n; i++)
+    if (strcmp (iv->v[i].type, "VirtualMachine") == 0)
+      return true;
+  return false;
+}
+
+/* The VMs of the names pass named NAME go to IDS; all VMs leave IV (their
+ * full properties come next). */
+static int
+take_names (struct vmi_vmw_objs *iv, const char *name, struct ids *ids)
+{
+  size_t j = 0;
+  int r = 0;
+
+  for (size_t i = 0; i < iv->n; i++) {
+    if (strcmp (iv->v[i].type, "VirtualMachine") != 0) {
+      iv->v[j++] = iv->v[i];
+      continue;
+    }
+    if (r == 0 && iv->v[i].name && strcmp (iv->v[i].name, name) == 0)
+      r = ids_add (ids, iv->v[i].moref);
+    vmi_vmw_obj_clear (&iv->v[i]);
+  }
+  iv->n = j;
+  return r;
+}
+
+/* Only the VM ONE (a moref: the URL named it) or WANT (--vm: an ID, a
+ * path under the VM folder, or a name) is described. */
+static int
+inventory_one (struct vmi_vmw_soap *s, struct vmi_provider *p, struct vmi_vmw_objs *iv,
+               const char *dc, const char *dcref, const char *vmfolder,
+               const char *under, const char *one, const char *want,
+               const char *where)
+{
+  struct ids ids = { 0 };
+  bool by_name = false;
+  char *view = NULL, *path = NULL, *ref = NULL, *type = NULL;
+  int r = -1;
+
+  if (one)
+    r = ids_add (&ids, one);
+  else if (strchr (want, '/')) {
+    if (asprintf (&path, "%s/vm/%s", dc, want) == -1) {
+      path = NULL;
+      nomem ();
+      goto out;
+    }
+    ref = vmi_vmw_find_path (s, path, &type);
+    if (ref == NULL && errno != ENOENT)
+      goto out;
+    r = ref && type && strcmp (type, "VirtualMachine") == 0
+        ? ids_add (&ids, ref) : 0;
+  }
+  else if (moref_like (want))
+    r = ids_add (&ids, want);
+  else {
+    by_name = true;
+    r = 0;
+  }
+  if (r == -1)
+    goto out;
+  r = retrieve_vms (s, ids.v, ids.n, iv);
+  /* An ID that names no VM may still be a VM's name.  (A server that
+   * ignores reportMissingObjectsInResults faults ManagedObjectNotFound.) */
+  if (!one && !by_name && moref_like (want)
+      && ((r == -1 && errno == ENOENT) || (r == 0 && !has_vm (iv)))) {
+    by_name = true;
+    r = 0;
+  }
+  if (r == -1)
+    goto out;
+  r = -1;
+  if ((view = create_view (s, dcref, by_name)) == NULL)
+    goto out;
+  r = retrieve_view (s, view, by_name ? name_only : NULL, iv);
+  destroy_view (s, view);
+  if (r == 0 && by_name) {
+    ids_free (&ids);
+    memset (&ids, 0, sizeof ids);
+    r = take_names (iv, want, &ids);
+    if (r == 0)
+      r = retrieve_vms (s, ids.v, ids.n, iv);
+  }
+  if (r == 0)
+    r = add_vms (iv, p, vmfolder, under, true, where);
+ out:
+  ids_free (&ids);
+  free (view);
+  free (path);
+  free (ref);
+  free (type);
+  return r;
+}
+
+const char *
+vmi_vmw_guest_tools (const char *status)
+{
+  if (status == NULL)
+    return NULL;
+  if (strcmp (status, "guestToolsRunning") == 0
+      || strcmp (status, "guestToolsExecutingScripts") == 0)
+    return "running";
+  if (strcmp (status, "guestToolsNotRunning") == 0)
+    return "not-running";
+  return NULL;
+}
+
 int
 vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
                    const char *dc, const char *folder, const char *where,
                    struct vmi_vmw_datastore **ds, size_t *nds)
 {
-  struct inv iv = { 0 };
+  struct vmi_vmw_objs iv = { 0 };
   char *dcref = NULL, *dctype = NULL, *vmfolder = NULL, *under = NULL,
        *view = NULL, *path = NULL, *utype = NULL;
   const char *only_vm = NULL;
   int r = -1;
 
-  dcref = find_path (s, dc, &dctype);
+  dcref = vmi_vmw_find_path (s, dc, &dctype);
   if (dcref == NULL || dctype == NULL || strcmp (dctype, "Datacenter") != 0) {
     if (dcref == NULL && errno != ENOENT)
       goto out;
@@ -676,7 +711,7 @@ vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
     vmi_error ("%s: datacenter %s not found", vmi_vmw_soap_endpoint (s), dc);
     goto out;
   }
-  if (asprintf (&path, "%s/vm", dc) == -1 || (vmfolder = find_path (s, path, NULL)) == NULL) {
+  if (asprintf (&path, "%s/vm", dc) == -1 || (vmfolder = vmi_vmw_find_path (s, path, NULL)) == NULL) {
     vmi_error ("%s: datacenter %s has no VM folder", vmi_vmw_soap_endpoint (s), dc);
     goto out;
   }
@@ -687,7 +722,7 @@ vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
       nomem ();
       goto out;
     }
-    if ((under = find_path (s, path, &utype)) == NULL) {
+    if ((under = vmi_vmw_find_path (s, path, &utype)) == NULL) {
       if (errno != ENOENT)
         goto out;
       vmi_error ("%s: folder %s not found in datacenter %s",
@@ -698,17 +733,22 @@ vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,
     if (utype && strcmp (utype, "VirtualMachine") == 0)
       only_vm = under;
   }
-  if ((view = create_view (s, dcref)) == NULL)
-    goto out;
-  r = retrieve (s, view, &iv);
-  destroy_view (s, view);
-  if (r == -1)
-    goto out;
-  r = add_vms (&iv, p, vmfolder, only_vm ? NULL : under, only_vm, where);
+  if (only_vm || p->opts.only_vm) {
+    r = inventory_one (s, p, &iv, dc, dcref, vmfolder, only_vm ? NULL : under,
+                       only_vm, p->opts.only_vm, where);
+  }
+  else {
+    if ((view = create_view (s, dcref, true)) == NULL)
+      goto out;
+    r = retrieve_view (s, view, vm_paths, &iv);
+    destroy_view (s, view);
+    if (r == 0)
+      r = add_vms (&iv, p, vmfolder, under, false, where);
+  }
   if (r == 0)
     r = collect_datastores (&iv, ds, nds);
  out:
-  inv_free (&iv);
+  vmi_vmw_objs_free (&iv);
   free (dcref);
   free (dctype);
   free (vmfolder);

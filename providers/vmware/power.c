@@ -1,7 +1,9 @@
-/* VMware: power and tasks.  poweroff = ShutdownGuest (when VMware Tools
- * run), runtime.powerState polled until the grace period ends, then
- * PowerOffVM_Task; a guest that ignores the request, or has no Tools, is
- * powered off hard after the grace period instead of waiting forever. */
+/* VMware: power and tasks.  poweroff = ShutdownGuest when VMware Tools
+ * run (guest.toolsRunningStatus, read at that moment: the property vm.json's
+ * guest_tools shows), runtime.powerState polled until the grace period
+ * ends, then PowerOffVM_Task; a guest that ignores the request, or has no
+ * Tools running, is powered off hard after the grace period instead of
+ * waiting forever. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +151,27 @@ vm_task (struct vmi_vmw_soap *s, xmlNodePtr m, const char *what, char **result)
   return rc;
 }
 
+/* guest.toolsRunningStatus now (vm.json's was read at open time):
+ * "running", "not-running", or NULL when unknown (then ShutdownGuest is
+ * tried and its fault, ToolsUnavailable, said). */
+static const char *
+tools_now (struct vmi_vmw_soap *s, const struct vmi_vm *vm)
+{
+  xmlDocPtr doc;
+  xmlNodePtr v = get_prop (s, "VirtualMachine", vm->id,
+                           "guest.toolsRunningStatus", &doc);
+  char *t;
+  const char *tools;
+
+  if (v == NULL)
+    return NULL;   /* not said (or not readable): ShutdownGuest tells */
+  t = vmi_vmw_text (v);
+  tools = vmi_vmw_guest_tools (t);
+  free (t);
+  xmlFreeDoc (doc);
+  return tools;
+}
+
 static int
 hard_off (struct vmi_vmw_soap *s, const struct vmi_vm *vm, const char *moref)
 {
@@ -166,6 +189,7 @@ vmi_vmw_power_off (struct vmi_vmw_soap *s, const struct vmi_vm *vm, bool force,
                int timeout_seconds)
 {
   char *state = NULL;
+  const char *tools;
   xmlDocPtr r;
   double deadline;
 
@@ -180,12 +204,22 @@ vmi_vmw_power_off (struct vmi_vmw_soap *s, const struct vmi_vm *vm, bool force,
   if (force)
     return hard_off (s, vm, vm->id);
 
-  r = vmi_vmw_soap_call (s, vmi_vmw_req_new ("ShutdownGuest", "VirtualMachine",
-                                     vm->id), NULL);
-  if (r == NULL)
-    vmi_log (VMI_LOG_WARN, "VM %s: the guest cannot be asked to shut down "
-             "(%s); it is powered off hard after %d s", vm->name,
-             vmi_error_get (), timeout_seconds);
+  tools = tools_now (s, vm);
+  if (tools && strcmp (tools, "not-running") == 0) {
+    vmi_log (VMI_LOG_WARN, "VM %s: VMware Tools are not running in the guest "
+             "(guest.toolsRunningStatus): it cannot be asked to shut down; "
+             "it is powered off hard after %d s", vm->name, timeout_seconds);
+    r = NULL;
+  }
+  else {
+    r = vmi_vmw_soap_call (s, vmi_vmw_req_new ("ShutdownGuest",
+                                               "VirtualMachine", vm->id),
+                           NULL);
+    if (r == NULL)
+      vmi_log (VMI_LOG_WARN, "VM %s: the guest cannot be asked to shut down "
+               "(%s); it is powered off hard after %d s", vm->name,
+               vmi_error_get (), timeout_seconds);
+  }
   xmlFreeDoc (r);
   deadline = now () + timeout_seconds;
   for (;;) {

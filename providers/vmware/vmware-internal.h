@@ -2,7 +2,9 @@
  * interfaces shared by the files of providers/vmware/.
  *
  *   soap.c       the SOAP client: envelope, session cookie, faults, re-login
- *   inventory.c  datacenter check and the VMs' description (vm.json)
+ *   collector.c  the property collector's answers, FindByInventoryPath
+ *   datacenter.c the datacenter a path names (inside folders or not)
+ *   inventory.c  the VMs' description (vm.json), all or only one
  *   power.c      ShutdownGuest / PowerOffVM_Task / snapshots
  *   vmware.c     the provider: URL, disks read in place from /folder
  */
@@ -78,6 +80,50 @@ char *vmi_vmw_child_text (xmlNodePtr n, const char *name);       /* strdup'd */
 char *vmi_vmw_xsi_type (xmlNodePtr n);                           /* strdup'd */
 char *vmi_vmw_attr (xmlNodePtr n, const char *name);             /* strdup'd */
 
+/* The property collector (collector.c).  An object of an answer: its
+ * moref, type and the properties the inventory looks up by name. */
+struct vmi_vmw_obj {
+  char *type, *moref;
+  char *name, *parent;   /* Folder, VM, DVPG, Datacenter */
+  char *key;             /* DVPG */
+  char *url;             /* Datastore */
+  xmlNodePtr props;      /* the objects element, in a kept document */
+};
+
+/* The objects of one or more answers, and the documents they point into. */
+struct vmi_vmw_objs {
+  struct vmi_vmw_obj *v;
+  size_t n;
+  xmlDocPtr *docs;
+  size_t ndocs;
+};
+
+void vmi_vmw_obj_clear (struct vmi_vmw_obj *o);
+void vmi_vmw_objs_free (struct vmi_vmw_objs *iv);
+/* The objects of a RetrieveResult (returnval) RV; 0 or -1. */
+int vmi_vmw_objs_add (struct vmi_vmw_objs *iv, xmlNodePtr rv);
+/* Keep D (freed with IV; freed at once on failure).  0 or -1. */
+int vmi_vmw_objs_keep (struct vmi_vmw_objs *iv, xmlDocPtr d);
+struct vmi_vmw_obj *vmi_vmw_objs_find (struct vmi_vmw_objs *iv,
+                                       const char *moref);
+/* The val of the property PATH of an objects element (NULL: not said). */
+xmlNodePtr vmi_vmw_prop (xmlNodePtr objects, const char *path);
+char *vmi_vmw_prop_text (xmlNodePtr objects, const char *path);
+/* SearchIndex.FindByInventoryPath: the moref (*TYPE its type, may be NULL),
+ * or NULL with errno ENOENT when nothing is there (no error recorded), or
+ * another errno with the error. */
+char *vmi_vmw_find_path (struct vmi_vmw_soap *s, const char *path,
+                         char **type);
+/* A RetrievePropertiesEx request; *SPEC gets its specSet, to which
+ * vmi_vmw_prop_spec adds a propSet (TYPE, PATHS NULL-terminated). */
+xmlNodePtr vmi_vmw_retrieve_req (struct vmi_vmw_soap *s, xmlNodePtr *spec);
+void vmi_vmw_prop_spec (xmlNodePtr spec, const char *type,
+                        const char *const *paths);
+/* Send M and every ContinueRetrievePropertiesEx its token asks for; the
+ * objects go to IV.  0 or -1. */
+int vmi_vmw_retrieve_all (struct vmi_vmw_soap *s, xmlNodePtr m,
+                          struct vmi_vmw_objs *iv);
+
 /* Inventory. */
 struct vmi_vmw_disk {
   char *datastore;   /* "LocalDS_0" */
@@ -91,8 +137,20 @@ struct vmi_vmw_datastore {
   char *name, *url;
 };
 
-/* Find the datacenter DC (and FOLDER under its VM folder, may be NULL) and
- * add every VM under it to P (vmi_vm with provider's data); *DS gets the
+/* The datacenter PATH starts with: "DC[/FOLDER...]", or "F/.../DC[/...]"
+ * for a datacenter inside folders (vCenter allows it).  *DC gets its
+ * inventory path, *REST what follows (the VM folder path, "" if none);
+ * both malloc'd.  0, or -1 with an error naming the path and listing the
+ * datacenters there are. */
+int vmi_vmw_datacenter (struct vmi_vmw_soap *s, const char *path, char **dc,
+                        char **rest);
+/* guest.toolsRunningStatus as vm.json's guest_tools: "running" (also
+ * while Tools run power-state scripts), "not-running", NULL unknown. */
+const char *vmi_vmw_guest_tools (const char *status);
+
+/* Find the datacenter DC (an inventory path; and FOLDER under its VM folder, may be NULL) and
+ * add every VM under it to P (vmi_vm with provider's data; only the VM
+ * p->opts.only_vm names, by ID, path or name, when set); *DS gets the
  * datacenter's datastores (caller frees with vmi_vmw_datastores_free).
  * WHERE is the "vmware://host/DC" prefix for vm.json.  0 or -1. */
 int vmi_vmw_inventory (struct vmi_vmw_soap *s, struct vmi_provider *p,

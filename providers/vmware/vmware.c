@@ -415,21 +415,43 @@ static const struct vmi_provider_ops vmi_vmw_ops = {
 
 /* ---- opening ---- */
 
-/* ENDPOINT is https://host[:port]/sdk; WHERE names the source in vm.json. */
+/* The datacenter PATH starts with (inside folders or not), and the VM
+ * folder after it; DC_ONLY: PATH must be the datacenter itself. */
+static int
+vmi_vmw_locate (struct vmi_vmw *w, const char *path, bool dc_only,
+                char **folder)
+{
+  size_t n;
+
+  if (vmi_vmw_datacenter (w->soap, path, &w->dc, folder) == -1)
+    return -1;
+  if (dc_only && **folder) {
+    errno = EINVAL;
+    vmi_error ("%s: %s is not a datacenter but the folder %s of datacenter "
+               "%s", vmi_vmw_soap_endpoint (w->soap), path, *folder, w->dc);
+    return -1;
+  }
+  /* A trailing '/' of the folder is not part of its name. */
+  n = strlen (*folder);
+  while (n > 0 && (*folder)[n - 1] == '/')
+    (*folder)[--n] = '\0';
+  return 0;
+}
+
+/* ENDPOINT is https://host[:port]/sdk, BASE https://host[:port]; PATH is
+ * the datacenter (DC_ONLY) or DC[/FOLDER...]; HOSTPORT names the source in
+ * vm.json (vmware://HOSTPORT/DC). */
 static struct vmi_provider *
-vmi_vmw_open (const char *endpoint, const char *base, const char *dc,
-          const char *folder, const char *where,
-          const struct vmi_source_opts *o)
+vmi_vmw_open (const char *endpoint, const char *base, const char *hostport,
+              const char *path, bool dc_only,
+              const struct vmi_source_opts *o)
 {
   struct vmi_vmw *w = calloc (1, sizeof *w);
   struct vmi_provider *p;
+  char *folder = NULL, *where = NULL;
 
-  if (w == NULL || (w->base = strdup (base)) == NULL
-      || (w->dc = strdup (dc)) == NULL) {
-    if (w) {
-      free (w->base);
-      free (w);
-    }
+  if (w == NULL || (w->base = strdup (base)) == NULL) {
+    free (w);
     nomem ();
     return NULL;
   }
@@ -441,20 +463,32 @@ vmi_vmw_open (const char *endpoint, const char *base, const char *dc,
   w->http_opts.ca_cert_pem = o->ca_cert_pem ? strdup (o->ca_cert_pem) : NULL;
   if ((p = vmi_provider_new (&vmi_vmw_ops, w, o)) == NULL) {
     vmi_source_opts_clear (&w->http_opts);
+    pthread_mutex_destroy (&w->lock);
     free (w->base);
-    free (w->dc);
     free (w);
     return NULL;
   }
   p->lazy_disks = true;
   if ((w->soap = vmi_vmw_soap_new (endpoint, &p->opts)) == NULL
       || vmi_vmw_soap_connect (w->soap) == -1
-      || vmi_vmw_inventory (w->soap, p, dc, folder, where, &w->ds,
-                            &w->nds) == -1) {
-    vmi_provider_close (p);
-    return NULL;
+      || vmi_vmw_locate (w, path, dc_only, &folder) == -1)
+    goto fail;
+  if (asprintf (&where, "vmware://%s/%s", hostport, w->dc) == -1) {
+    where = NULL;
+    nomem ();
+    goto fail;
   }
+  if (vmi_vmw_inventory (w->soap, p, w->dc, folder, where, &w->ds,
+                         &w->nds) == -1)
+    goto fail;
+  free (folder);
+  free (where);
   return p;
+ fail:
+  free (folder);
+  free (where);
+  vmi_provider_close (p);
+  return NULL;
 }
 
 static char *
@@ -468,14 +502,15 @@ url_part (CURLU *u, CURLUPart what, unsigned flags)
   return d;
 }
 
-/* vmware://USER@HOST[:PORT]/DC[/FOLDER...] */
+/* vmware://USER@HOST[:PORT]/DC[/FOLDER...], DC possibly inside folders
+ * (FOLDER/DC/...) */
 struct vmi_provider *
 vmi_vmware_provider_open (const char *source, const struct vmi_source_opts *o)
 {
   CURLU *u = curl_url ();
   struct vmi_source_opts opts = *o;
   char *user = NULL, *pass = NULL, *host = NULL, *port = NULL, *path = NULL,
-       *endpoint = NULL, *base = NULL, *where = NULL, *dc = NULL;
+       *endpoint = NULL, *base = NULL;
   const char *folder;
   struct vmi_provider *p = NULL;
 
@@ -509,32 +544,18 @@ vmi_vmware_provider_open (const char *source, const struct vmi_source_opts *o)
                "ha-datacenter)", host);
     goto out;
   }
-  dc = strndup (folder, strcspn (folder, "/"));
-  folder += strcspn (folder, "/");
-  folder += strspn (folder, "/");
-  if (dc == NULL
-      || asprintf (&base, "https://%s%s%s", host, port ? ":" : "",
-                   port ? port : "") == -1
-      || asprintf (&endpoint, "%s/sdk", base) == -1
-      || asprintf (&where, "vmware://%s%s%s/%s", host, port ? ":" : "",
-                   port ? port : "", dc) == -1) {
+  if (asprintf (&base, "https://%s%s%s", host, port ? ":" : "",
+                port ? port : "") == -1
+      || asprintf (&endpoint, "%s/sdk", base) == -1) {
     nomem ();
     goto out;
   }
   if (opts.username == NULL)
     opts.username = user;
-  {
-    /* A trailing '/' of the folder is not part of its name. */
-    char *f = strdup (folder);
-    size_t n = f ? strlen (f) : 0;
-    while (n > 0 && f[n - 1] == '/')
-      f[--n] = '\0';
-    if (f == NULL)
-      nomem ();
-    else
-      p = vmi_vmw_open (endpoint, base, dc, f, where, &opts);
-    free (f);
-  }
+  /* The datacenter may sit in folders: which prefix of the path is the
+   * datacenter is asked of the server. */
+  p = vmi_vmw_open (endpoint, base, base + strlen ("https://"), folder, false,
+                    &opts);
  out:
   curl_url_cleanup (u);
   free (user);
@@ -547,8 +568,6 @@ vmi_vmware_provider_open (const char *source, const struct vmi_source_opts *o)
   free (path);
   free (endpoint);
   free (base);
-  free (where);
-  free (dc);
   return p;
 }
 
@@ -587,12 +606,12 @@ vmi_vmware_endpoint_open (const char *endpoint, const char *dc,
       /* "https://vcenter" means its /sdk, as Harvester's controller reads it */
       || asprintf (&sdk, "%s%s", base, path && strcmp (path, "/") != 0
                                        ? path : "/sdk") == -1
-      || asprintf (&where, "vmware://%s%s%s/%s", host, port ? ":" : "",
-                   port ? port : "", dc) == -1) {
+      || asprintf (&where, "%s%s%s", host, port ? ":" : "",
+                   port ? port : "") == -1) {
     nomem ();
     goto out;
   }
-  p = vmi_vmw_open (sdk, base, dc, NULL, where, o);
+  p = vmi_vmw_open (sdk, base, where, dc, true, o);
  out:
   curl_url_cleanup (u);
   free (path);

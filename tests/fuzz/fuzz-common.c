@@ -13,11 +13,16 @@
 #define WINDOW (UINT64_C (1) << 32) /* extents asked for at once */
 #define MAX_OPENS 256
 
-void
-fuzz_init (void)
+/* Every target's: quiet logging (a warning per input would slow the
+ * fuzzer down). */
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
 {
+  (void) argc;
+  (void) argv;
   vmi_log_set_program ("fuzz");
   vmi_log_set_level (VMI_LOG_ERROR);
+  return 0;
 }
 
 static void

@@ -8,12 +8,10 @@
 
 #include "vmimport/layer.h"
 
-/* The libFuzzer entry points every target defines. */
+/* The libFuzzer entry points: every target defines the first;
+ * fuzz-common.c the second for all (quiet logging). */
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize (int *argc, char ***argv);
-
-/* Quiet logging (a warning per input would slow the fuzzer down). */
-void fuzz_init (void);
 
 /* Walk the extents of L and read them (all of a small disk, a bounded
  * budget of a large one), plus a few unaligned reads.  Aborts if an

@@ -11,14 +11,6 @@
 static const struct vmi_provider_ops ops = { .name = "fuzz" };
 
 int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  (void) argc; (void) argv;
-  fuzz_init ();
-  return 0;
-}
-
-int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   struct json_tokener *tok = json_tokener_new ();

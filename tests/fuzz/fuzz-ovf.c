@@ -6,14 +6,6 @@
 #include "fuzz-common.h"
 
 int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  (void) argc; (void) argv;
-  fuzz_init ();
-  return 0;
-}
-
-int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   struct vmi_vm **vms;

@@ -14,14 +14,6 @@ static const char *const members[] = {
 };
 
 int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  (void) argc; (void) argv;
-  fuzz_init ();
-  return 0;
-}
-
-int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   struct vmi_layer *archive = vmi_memory_open (data, size, "fuzz.ova");

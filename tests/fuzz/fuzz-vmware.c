@@ -10,14 +10,6 @@
 static const struct vmi_provider_ops ops = { .name = "fuzz" };
 
 int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  (void) argc; (void) argv;
-  fuzz_init ();
-  return 0;
-}
-
-int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   struct vmi_provider *p = vmi_provider_new (&ops, NULL, NULL);

@@ -10,15 +10,26 @@
 // (-idle) or at once on POST /vcsim/expire.  VMs marked ignore_shutdown
 // accept ShutdownGuest and go on running.
 //
+// The vCenter model has two datacenters: DC0 at the top and DC1 inside the
+// folder F0 (vCenter allows datacenters in folders); a VM's spec says which
+// ("datacenter": "F0/DC1", default DC0) and whether VMware Tools run in it
+// ("tools": "running", "not-running" (the simulator's default) or
+// "unknown": guest.toolsRunningStatus left unset).
+//
 // Usage: vcsim -spec SPEC.json -dir STATEDIR [-esx] [-idle SECONDS] [-page N]
 //
 //	STATEDIR/ca.pem    the CA that signed the server's certificate
 //	STATEDIR/state.json  {url, datacenter, datastore, vms: [...]}
-//	GET  /vcsim/stats    {"logins":N,"folder_bytes":N,...}
+//	GET  /vcsim/stats    {"logins":N,"folder_bytes":N,...}; soap_calls,
+//	                     and vm_objects / vm_configs: VirtualMachine objects
+//	                     sent by RetrieveProperties(Ex) and Continue..., and
+//	                     those with config.hardware.device (fully described)
 //	POST /vcsim/expire   drop every session
 //	POST /vcsim/expire-after?bytes=N  drop them once N more /folder bytes went out
 //	POST /vcsim/expire-after?calls=N  ... after N more SOAP calls
 //	POST /vcsim/fail-next?n=N  answer the next N SOAP calls 503
+//	POST /vcsim/no-missing-flag?on=1|0  act as a server without
+//	                     reportMissingObjectsInResults (an unknown ID faults)
 //
 // Built with GO111MODULE=off GOPATH=/usr/share/gocode go build.
 package main
@@ -86,6 +97,8 @@ type vmSpec struct {
 	SecureBoot     bool       `json:"secure_boot"`
 	PowerOn        bool       `json:"power_on"`
 	IgnoreShutdown bool       `json:"ignore_shutdown"`
+	Datacenter     string     `json:"datacenter"` // inventory path; "" = DC0
+	Tools          string     `json:"tools"`      // running, not-running, unknown
 	Controllers    []string   `json:"controllers"`
 	Disks          []diskSpec `json:"disks"`
 	NICs           []nicSpec  `json:"nics"`
@@ -98,9 +111,10 @@ type spec struct {
 }
 
 type vmState struct {
-	Name  string   `json:"name"`
-	Moref string   `json:"moref"`
-	MACs  []string `json:"macs"`
+	Name       string   `json:"name"`
+	Moref      string   `json:"moref"`
+	MACs       []string `json:"macs"`
+	Datacenter string   `json:"datacenter"`
 }
 
 type state struct {
@@ -113,26 +127,30 @@ type state struct {
 
 // The strict front.
 type front struct {
-	mu          sync.Mutex
-	sessions    map[string]time.Time // cookie value -> last use
-	idle        time.Duration
-	ignore      map[string]bool // VM morefs whose ShutdownGuest is ignored
-	logins      int64
-	folderBytes int64
-	folderReqs  int64
-	snapCreated int64
-	snapRemoved int64
-	shutdowns   int64
-	powerOffs   int64
-	expireAt    int64 // expire every session once folderBytes reaches it (0: off)
-	expireCalls int64 // ... or after this many more SOAP calls (0: off)
-	page        int   // objects per RetrievePropertiesEx page (0: all at once)
-	failNext    int64 // answer the next N SOAP calls 503, as a busy vCenter does
-	injected    int64
-	pages       map[string][][]byte
-	nextToken   int
-	continues   int64
-	proxy       *httputil.ReverseProxy
+	mu            sync.Mutex
+	sessions      map[string]time.Time // cookie value -> last use
+	idle          time.Duration
+	ignore        map[string]bool // VM morefs whose ShutdownGuest is ignored
+	logins        int64
+	folderBytes   int64
+	folderReqs    int64
+	snapCreated   int64
+	snapRemoved   int64
+	shutdowns     int64
+	powerOffs     int64
+	expireAt      int64 // expire every session once folderBytes reaches it (0: off)
+	expireCalls   int64 // ... or after this many more SOAP calls (0: off)
+	page          int   // objects per RetrievePropertiesEx page (0: all at once)
+	failNext      int64 // answer the next N SOAP calls 503, as a busy vCenter does
+	injected      int64
+	pages         map[string][][]byte
+	nextToken     int
+	continues     int64
+	soapCalls     int64
+	vmObjects     int64 // VirtualMachine objects sent by the property collector
+	vmConfigs     int64 // ... with their config.hardware.device
+	noMissingFlag bool  // drop reportMissingObjectsInResults from requests
+	proxy         *httputil.ReverseProxy
 }
 
 const cookieName = "vmware_soap_session"
@@ -194,11 +212,15 @@ type countingWriter struct {
 	http.ResponseWriter
 	n      int64
 	status int
+	keep   *bytes.Buffer // what was sent, when kept
 }
 
 func (w *countingWriter) Write(b []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(b)
 	w.n += int64(n)
+	if w.keep != nil {
+		w.keep.Write(b[:n])
+	}
 	return n, err
 }
 
@@ -213,8 +235,17 @@ func (f *front) serveSDK(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	method, this := soapMethod(body)
+	f.mu.Lock()
+	dropFlag := f.noMissingFlag
+	f.mu.Unlock()
+	if dropFlag && method == "RetrievePropertiesEx" {
+		// An older server: no reportMissingObjectsInResults, so an ID
+		// that names nothing is a ManagedObjectNotFound fault.
+		body = bytes.ReplaceAll(body, []byte("<reportMissingObjectsInResults>true</reportMissingObjectsInResults>"), nil)
+		r.ContentLength = int64(len(body))
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	f.mu.Lock()
 	busy := f.failNext > 0
 	if busy {
@@ -238,6 +269,7 @@ func (f *front) serveSDK(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.mu.Lock()
+	f.soapCalls++
 	if f.expireCalls > 0 {
 		if f.expireCalls--; f.expireCalls == 0 {
 			f.sessions = map[string]time.Time{}
@@ -267,21 +299,38 @@ func (f *front) serveSDK(w http.ResponseWriter, r *http.Request) {
 			f.mu.Unlock()
 		}
 	}
+	cw := &countingWriter{ResponseWriter: w, status: 200}
+	switch method {
+	case "RetrieveProperties", "RetrievePropertiesEx", "ContinueRetrievePropertiesEx":
+		cw.keep = &bytes.Buffer{}
+		defer f.countObjects(cw.keep.Bytes)
+	}
 	if f.page > 0 && method == "RetrievePropertiesEx" {
-		f.retrievePaged(w, r)
+		f.retrievePaged(cw, r)
 		return
 	}
 	if method == "ContinueRetrievePropertiesEx" {
-		f.continuePaged(w, body)
+		f.continuePaged(cw, body)
 		return
 	}
-	cw := &countingWriter{ResponseWriter: w, status: 200}
 	f.proxy.ServeHTTP(cw, r)
 	if method == "Login" && cw.status == 200 {
 		f.mu.Lock()
 		f.logins++
 		f.mu.Unlock()
 	}
+}
+
+// The VMs a property collector answer carried, and how many of them with
+// their devices (what only a full description asks for).
+func (f *front) countObjects(sent func() []byte) {
+	b := sent()
+	objs := bytes.Count(b, []byte(`<obj type="VirtualMachine">`))
+	cfgs := bytes.Count(b, []byte(`<name>config.hardware.device</name>`))
+	f.mu.Lock()
+	f.vmObjects += int64(objs)
+	f.vmConfigs += int64(cfgs)
+	f.mu.Unlock()
 }
 
 // Paging, which the simulator lacks: the answer's objects are cut into
@@ -423,6 +472,11 @@ func (f *front) serveStats(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "armed")
 		return
 	}
+	if r.Method == http.MethodPost && r.URL.Path == "/vcsim/no-missing-flag" {
+		f.noMissingFlag = r.URL.Query().Get("on") == "1"
+		fmt.Fprintln(w, "set")
+		return
+	}
 	if r.Method == http.MethodPost && r.URL.Path == "/vcsim/fail-next" {
 		fmt.Sscan(r.URL.Query().Get("n"), &f.failNext)
 		fmt.Fprintln(w, "armed")
@@ -432,6 +486,7 @@ func (f *front) serveStats(w http.ResponseWriter, r *http.Request) {
 		f.logins, f.folderBytes, f.folderReqs = 0, 0, 0
 		f.snapCreated, f.snapRemoved, f.shutdowns, f.powerOffs = 0, 0, 0, 0
 		f.continues, f.injected, f.failNext = 0, 0, 0
+		f.soapCalls, f.vmObjects, f.vmConfigs = 0, 0, 0
 		fmt.Fprintln(w, "reset")
 		return
 	}
@@ -441,6 +496,8 @@ func (f *front) serveStats(w http.ResponseWriter, r *http.Request) {
 		"snapshots_created": f.snapCreated, "snapshots_removed": f.snapRemoved,
 		"shutdown_guest": f.shutdowns, "power_off": f.powerOffs,
 		"continue_calls": f.continues, "injected_503": f.injected,
+		"soap_calls": f.soapCalls, "vm_objects": f.vmObjects,
+		"vm_configs": f.vmConfigs,
 	})
 }
 
@@ -532,8 +589,59 @@ func folderFor(ctx context.Context, finder *find.Finder, root *object.Folder, re
 	return cur
 }
 
-func createVM(ctx context.Context, c *govmomi.Client, finder *find.Finder, dc *object.Datacenter,
-	pool *object.ResourcePool, ds *object.Datastore, dsDir string, v vmSpec) vmState {
+// A datacenter of the model and what its VMs are made with.
+type dcInfo struct {
+	path   string
+	dc     *object.Datacenter
+	finder *find.Finder
+	pool   *object.ResourcePool
+	ds     *object.Datastore
+	dsDir  string
+}
+
+func openDC(ctx context.Context, c *govmomi.Client, p string) *dcInfo {
+	finder := find.NewFinder(c.Client, false)
+	dc, err := finder.Datacenter(ctx, "/"+p)
+	must(err, "datacenter "+p)
+	finder.SetDatacenter(dc)
+	ds, err := finder.DefaultDatastore(ctx)
+	must(err, "datastore of "+p)
+	var dsMo mo.Datastore
+	must(ds.Properties(ctx, ds.Reference(), []string{"info"}, &dsMo), "datastore info")
+	pool, err := finder.DefaultResourcePool(ctx)
+	if err != nil {
+		pools, perr := finder.ResourcePoolList(ctx, "*")
+		must(perr, "resource pool of "+p)
+		pool = pools[0]
+	}
+	return &dcInfo{path: p, dc: dc, finder: finder, pool: pool, ds: ds,
+		dsDir: dsMo.Info.GetDatastoreInfo().Url}
+}
+
+// guest.toolsRunningStatus as the spec says (the simulator makes every VM
+// guestToolsNotRunning and never changes it).
+func setTools(ref types.ManagedObjectReference, tools string) {
+	status := ""
+	switch tools {
+	case "running":
+		status = string(types.VirtualMachineToolsRunningStatusGuestToolsRunning)
+	case "", "not-running":
+		status = string(types.VirtualMachineToolsRunningStatusGuestToolsNotRunning)
+	case "unknown":
+	default:
+		log.Fatalf("vcsim: tools %q: running, not-running or unknown", tools)
+	}
+	vm := simulator.Map.Get(ref).(*simulator.VirtualMachine)
+	simulator.Map.WithLock(vm, func() {
+		vm.Guest.ToolsRunningStatus = status
+		if tools == "running" {
+			vm.Guest.ToolsStatus = types.VirtualMachineToolsStatusToolsOk
+		}
+	})
+}
+
+func createVM(ctx context.Context, c *govmomi.Client, d *dcInfo, v vmSpec) vmState {
+	finder, dc, pool, ds, dsDir := d.finder, d.dc, d.pool, d.ds, d.dsDir
 	folders, err := dc.Folders(ctx)
 	must(err, "datacenter folders")
 	folder := folderFor(ctx, finder, folders.VmFolder, v.Folder)
@@ -643,7 +751,8 @@ func createVM(ctx context.Context, c *govmomi.Client, finder *find.Finder, dc *o
 		must(err, "power on")
 		must(task.Wait(ctx), "power on")
 	}
-	st := vmState{Name: v.Name, Moref: vm.Reference().Value}
+	setTools(vm.Reference(), v.Tools)
+	st := vmState{Name: v.Name, Moref: vm.Reference().Value, Datacenter: d.path}
 	for _, d := range list {
 		if n, ok := d.(types.BaseVirtualEthernetCard); ok {
 			st.MACs = append(st.MACs, n.GetVirtualEthernetCard().MacAddress)
@@ -693,6 +802,8 @@ func main() {
 		model.Host = 0
 		model.ClusterHost = 1
 		model.Machine = 0
+		model.Datacenter = 2 // DC0, and F0/DC1: a datacenter in a folder
+		model.Folder = 1
 	}
 	model.Machine = 0
 	must(model.Create(), "create model")
@@ -706,21 +817,12 @@ func main() {
 	u := *sim.URL
 	c, err := govmomi.NewClient(ctx, &u, true)
 	must(err, "client")
-	finder := find.NewFinder(c.Client, false)
-	dc, err := finder.DefaultDatacenter(ctx)
-	must(err, "datacenter")
-	finder.SetDatacenter(dc)
-	ds, err := finder.DefaultDatastore(ctx)
-	must(err, "datastore")
-	var dsMo mo.Datastore
-	must(ds.Properties(ctx, ds.Reference(), []string{"info"}, &dsMo), "datastore info")
-	dsDir := dsMo.Info.GetDatastoreInfo().Url
-	pool, err := finder.DefaultResourcePool(ctx)
-	if err != nil {
-		pools, perr := finder.ResourcePoolList(ctx, "*")
-		must(perr, "resource pool")
-		pool = pools[0]
+	top := "DC0"
+	if *esx {
+		top = "ha-datacenter"
 	}
+	dcs := map[string]*dcInfo{top: openDC(ctx, c, top)}
+	first := dcs[top]
 
 	backend, _ := url.Parse(sim.URL.String())
 	backend.User = nil
@@ -731,9 +833,16 @@ func main() {
 	f.proxy = httputil.NewSingleHostReverseProxy(backend)
 	f.proxy.ModifyResponse = f.modifyResponse
 
-	st := state{Datacenter: dc.Name(), Datastore: ds.Name(), DatastoreDir: dsDir}
+	st := state{Datacenter: first.dc.Name(), Datastore: first.ds.Name(), DatastoreDir: first.dsDir}
 	for _, v := range sp.VMs {
-		vs := createVM(ctx, c, finder, dc, pool, ds, dsDir, v)
+		p := v.Datacenter
+		if p == "" {
+			p = top
+		}
+		if dcs[p] == nil {
+			dcs[p] = openDC(ctx, c, p)
+		}
+		vs := createVM(ctx, c, dcs[p], v)
 		if v.IgnoreShutdown {
 			f.ignore[vs.Moref] = true
 		}
