@@ -354,14 +354,8 @@ vmi_yaml_provider_open (const char *path, const struct vmi_source_opts *o)
   wipe_free (text);
 
   /* What the caller gave explicitly wins over the Secret. */
-  if (o) {
-    /* A copy of its own: the strings not taken below are copied, as
-     * vmi_source_opts_clear frees them (they were freed twice). */
-    char *none = NULL;
+  if (o)
     merged = *o;
-    err |= take (&merged.allow_outside_paths, o->allow_outside_paths, &none);
-    err |= take (&merged.only_vm, o->only_vm, &none);
-  }
   else
     vmi_source_opts_init (&merged);
   err |= take (&merged.username, o ? o->username : NULL, &spec.opts.username);
