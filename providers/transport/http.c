@@ -27,7 +27,8 @@
  * first).  A window is tried once: when it fails,
  * the readers that want its bytes fetch them themselves, with the retries
  * below, so a failed read-ahead costs time, never an error or a wrong
- * byte.  Small reads are kept a while (metadata is read again in parts).
+ * byte.  Small reads (≤ 64 KiB, 256 KiB in all) are kept a while: metadata
+ * is read again in parts.
  * Closing, and fork (pthread_atfork), stop the windows in flight.
  *
  * Connection errors, 5xx, 408, 429 and short bodies are retried with the
@@ -69,7 +70,8 @@
                                         reading neighbouring ranges) */
 #define RA_GAP (256u << 10)          /* ... or this far past its end */
 #define RA_BDP_GUESS (256u << 10)    /* until the link is measured */
-#define RA_KEEP (256u << 10)         /* reads kept for re-reading, at most */
+#define RA_KEEP (64u << 10)          /* reads kept for re-reading, at most */
+#define RA_KEEP_TOTAL (256u << 10)   /* ... and all of them */
 #define RA_STALE 4096                /* reads after which an unread window
                                         may be dropped */
 
@@ -134,6 +136,7 @@ struct http {
   struct ra_stream streams[RA_STREAMS];
   uint64_t tick, seq, next_stream_id;
   size_t win_bytes;          /* sum of the windows' len */
+  size_t kept_bytes;         /* of which kept reads */
   double bdp;                /* bytes in flight that fill one connection
                                 (0: not measured yet) */
   pthread_cond_t ra_cond;    /* a window got bytes or ended; a pin dropped */
@@ -904,6 +907,8 @@ win_drop (struct http *s, struct window *w)
 {
   munmap (w->buf, w->len);
   s->win_bytes -= w->len;
+  if (w->kept)
+    s->kept_bytes -= w->len;
   *w = (struct window) { .state = WIN_FREE };
 }
 
@@ -952,11 +957,21 @@ win_in_use (struct http *s, const struct window *w)
   return false;
 }
 
+/* The stream ID is still followed (its slot not taken by another). */
+static bool
+stream_alive (struct http *s, uint64_t id)
+{
+  for (int i = 0; i < RA_STREAMS; i++)
+    if (id != 0 && s->streams[i].id == id)
+      return true;
+  return false;
+}
+
 /* Drop a window to make room: a kept read or one read to the end first,
  * then the least recently read.  Windows in flight, pinned, being read
- * (a stream's front in them) or read ahead and not read yet (for RA_STALE
- * reads) stay: read-ahead never pushes out what a reader is about to
- * read.  Returns false when none can go.  Under s->lock. */
+ * (a stream's front in them) or read ahead for a stream still followed and
+ * not read yet (for RA_STALE reads) stay: read-ahead never pushes out what
+ * a reader is about to read.  Returns false when none can go.  Under s->lock. */
 static bool
 win_evict (struct http *s)
 {
@@ -968,7 +983,7 @@ win_evict (struct http *s)
     if (w->state == WIN_FREE || win_busy (w) || w->pins > 0)
       continue;
     if (!done && s->tick - w->used < RA_STALE
-        && (w->hit == 0 || win_in_use (s, w)))
+        && ((w->hit == 0 && stream_alive (s, w->stream)) || win_in_use (s, w)))
       continue;
     if (v == NULL || done > (v->kept || v->hit >= v->len)
         || (done == (v->kept || v->hit >= v->len) && w->used < v->used))
@@ -1069,6 +1084,8 @@ fetcher (void *arg)
                s->url, w->len, w->off, w->got, vmi_error_get ());
     w->state = r == 0 ? WIN_DONE : WIN_FAILED;
     pthread_cond_broadcast (&s->ra_cond);
+    if (w->pins == 0 && w->hit == 0 && !stream_alive (s, w->stream))
+      win_drop (s, w);   /* its stream is no longer followed */
   }
   pthread_mutex_unlock (&s->lock);
   return NULL;
@@ -1084,9 +1101,23 @@ win_keep (struct http *s, const char *data, uint64_t off, size_t len)
   struct window *w;
 
   if (len > RA_KEEP || win_at (s, off)
-      || win_next (s, off, off + len, true) < off + len
-      || (w = win_new (s, off, len)) == NULL)
+      || win_next (s, off, off + len, true) < off + len)
     return;
+  while (s->kept_bytes + len > RA_KEEP_TOTAL) {
+    struct window *v = NULL;
+    for (int i = 0; i < RA_WINDOWS; i++) {
+      w = &s->win[i];
+      if (w->state != WIN_FREE && w->kept && w->pins == 0
+          && (v == NULL || w->used < v->used))
+        v = w;
+    }
+    if (v == NULL)
+      return;
+    win_drop (s, v);
+  }
+  if ((w = win_new (s, off, len)) == NULL)
+    return;
+  s->kept_bytes += len;
   memcpy (w->buf, data, len);
   w->got = len;
   w->kept = true;
@@ -1123,7 +1154,7 @@ ra_plan (struct http *s, uint64_t a, uint64_t b)
     if (t->used < oldest->used)
       oldest = t;
   }
-  if (st == NULL && (w = win_at (s, a)) != NULL)
+  if (st == NULL && (w = win_at (s, a)) != NULL && w->stream != 0)
     for (int i = 0; i < RA_STREAMS && st == NULL; i++)
       if (s->streams[i].id == w->stream)
         st = &s->streams[i];
@@ -1134,7 +1165,15 @@ ra_plan (struct http *s, uint64_t a, uint64_t b)
         return;   /* a worker behind the others: the stream stays */
     }
   if (st == NULL) {
-    /* A first read: no read-ahead until a second continues it. */
+    /* A first read: no read-ahead until more continue it.  The stream it
+     * replaces is no longer followed: what it read ahead and nobody
+     * read goes. */
+    for (int i = 0; i < RA_WINDOWS; i++) {
+      w = &s->win[i];
+      if (w->state != WIN_FREE && oldest->id && w->stream == oldest->id
+          && !win_busy (w) && w->pins == 0 && w->hit == 0)
+        win_drop (s, w);
+    }
     *oldest = (struct ra_stream) {
       .id = ++s->next_stream_id, .front = b, .ra_end = b, .bytes = b - a,
       .used = s->tick,
@@ -1161,6 +1200,9 @@ ra_plan (struct http *s, uint64_t a, uint64_t b)
     ahead = 2 * wlen > fill * MAX_CONNS ? 2 * wlen : fill * MAX_CONNS;
   if (b - a >= wlen)
     return;   /* reads this large fill the link by themselves */
+  if (st->hits < 2 || st->bytes < RA_WIN_MIN)
+    return;   /* not yet: random readers (a FUSE read of 1 MiB comes as
+                 several of 128 KiB) look sequential for a while */
   if (ahead / 2 < wlen)
     wlen = ahead / 2 < RA_MIN ? RA_MIN : ahead / 2;
   while (st->ra_end < s->size && st->ra_end < st->front + ahead
