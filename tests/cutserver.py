@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """A tiny HTTP server for fault tests: serves files from a folder with
 range requests, but cuts every response body after CUT bytes (closing the
-connection), as a flaky proxy or load balancer would.
-usage: cutserver.py DIR PORT CUT_BYTES"""
+connection), as a flaky proxy or load balancer would.  With STALL_FROM, a
+range that starts at or past that offset gets its headers and then nothing
+for a minute (a stalled transfer).
+usage: cutserver.py DIR PORT CUT_BYTES [STALL_FROM]"""
 import http.server
 import os
 import re
 import sys
+import time
 
 ROOT, PORT, CUT = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+STALL_FROM = int(sys.argv[4]) if len(sys.argv) > 4 else None
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -37,6 +41,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         if not body:
+            return
+        if STALL_FROM is not None and start >= STALL_FROM:
+            self.wfile.flush()
+            time.sleep(60)
             return
         with open(path, "rb") as f:
             f.seek(start)

@@ -84,7 +84,12 @@ check http_timeout_cuts_slow_request_and_resumes bash -c "VMI_TIMEOUT=2 VMI_PIEC
 n=$(grep -c '"GET /disk.img' "$NGINX_LOG")
 check http_timeout_made_several_requests test "$n" -ge 3
 nginx_log_clear
-check http_timeout_zero_means_none bash -c "VMI_TIMEOUT=0 VMI_PIECE=1048576 '$OT' head '$NGINX_URL/disk.img' 1048576 '$T/slow.out' && ! grep '\"GET /disk.img' '$NGINX_LOG' | grep -qv '\"bytes=0-'"
+# (Read-ahead may ask for bytes past the first MiB; a resumed request
+# would start inside it.)
+check http_timeout_zero_means_none bash -c "VMI_TIMEOUT=0 VMI_PIECE=1048576 '$OT' head '$NGINX_URL/disk.img' 1048576 '$T/slow.out' && grep -q '\"bytes=0-1048575\"' '$NGINX_LOG'"
+inside=$(grep '"GET /disk.img' "$NGINX_LOG" | grep -o '"bytes=[0-9]*-' | tr -dc '0-9\n' \
+  | awk '$1 > 0 && $1 < 1048576' | wc -l)
+check http_timeout_zero_request_not_cut_or_resumed test "$inside" -eq 0
 
 # HEAD refused (405): the size comes from a ranged GET.
 nginx_stop

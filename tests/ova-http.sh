@@ -45,6 +45,15 @@ check ovf_http_verify_good_passes "$OT" verify "$U/ovf/app.ovf"
 check_fails ova_http_verify_edited_byte_names_file 'sub/d1\.img.*mismatch' "$OT" verify "$U/bad.ova"
 check_fails ova_http_missing_file_404_named 'nothere\.ova.*(404|no such file)' "$LT" vmjson "$U/nothere.ova"
 
+# A daemon (no -f) forks after it opened the source, whose reads (tar
+# headers, OVF) may have read-ahead in flight: the daemon reads the disks
+# right, it does not wait for fetcher threads it lost in the fork.
+mkdir -p "$T/dmnt"
+at_exit "fusermount3 -u '$T/dmnt' 2>/dev/null"
+check ova_http_daemon_mount "$VMIFS" "$U/app.ova" "$T/dmnt"
+check ova_http_daemon_mount_reads_match timeout 60 cmp "$T/dmnt/appliance/disk-0.img" "$T/a/sub/d1.img"
+fusermount3 -u "$T/dmnt"
+
 # Laziness: mount (tar headers, OVF, disk headers) and read the first MiB
 # of a disk holding 1 GiB of data: less than 4 MiB on the wire.
 mkdir -p "$T/big"

@@ -6,9 +6,30 @@
  * "Range: bytes=A-B" GET.  Requests run on a pool of easy handles, each
  * keeping its own keep-alive connection, so readers on many threads have
  * many requests in flight and none waits for another's transfer; DNS and
- * TLS sessions are shared between them.  A reader that reads on from where
- * its last read stopped gets read-ahead: its requests grow (64 KiB doubling
- * to 2 MiB) and the surplus is kept in a few buffers for its next reads.
+ * TLS sessions are shared between them.
+ *
+ * Read-ahead (a link's latency is paid once per request, and HTTP/1.1 has
+ * one request in flight per connection): reads that continue one another
+ * form a stream, also when several threads read neighbouring ranges (the
+ * workers of a copy).  A stream's next bytes are fetched in windows,
+ * several in flight at once on fetcher threads (up to one per
+ * connection).  A window is 4 bandwidth-delay products of one connection,
+ * measured on the requests, from 2 MiB to RA_MAX (3 MiB: over 50 ms at
+ * 40 MB/s a request of 3 MiB spends 61% of its time receiving; a larger
+ * one would not fit one per connection in RA_BUDGET); a stream has at most one
+ * window in flight per read that continued it, and reads ahead at most as
+ * far as it has read, as far as fills every connection (at least two
+ * windows), and RA_AHEAD.
+ * Reads as large as a window fill the link by themselves: no read-ahead.
+ * A read waits only for the bytes it wants of a window being received.
+ * Memory is bounded: at most RA_BUDGET bytes of windows, each in its own
+ * mapping, given back once read to the end (else the least recently read
+ * first).  A window is tried once: when it fails,
+ * the readers that want its bytes fetch them themselves, with the retries
+ * below, so a failed read-ahead costs time, never an error or a wrong
+ * byte.  Small reads (≤ 64 KiB, 256 KiB in all) are kept a while: metadata
+ * is read again in parts.
+ * Closing, and fork (pthread_atfork), stop the windows in flight.
  *
  * Connection errors, 5xx, 408, 429 and short bodies are retried with the
  * shared back-off policy; a broken transfer resumes at the first byte it
@@ -22,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #include <curl/curl.h>
 
@@ -30,11 +52,28 @@
 #include "vmimport/transport.h"
 
 #define MAX_CONNS 8
-#define RA_SLOTS 8
-#define RA_STREAMS 8
-#define RA_MIN (64u << 10)
-#define RA_MAX (2u << 20)
 #define RECV_BUFFER (512L << 10)
+
+/* Read-ahead (see the top of the file). */
+#define RA_STREAMS 8                 /* sequential readers followed */
+#define RA_WINDOWS 32                /* windows held at once */
+#define RA_MIN (64u << 10)           /* smallest window */
+#define RA_WIN_MIN (2u << 20)        /* smallest full-grown window: fewer
+                                        requests than reads, on any link */
+#define RA_BUDGET (24u << 20)        /* bytes of all windows */
+#define RA_MAX (RA_BUDGET / MAX_CONNS)  /* largest window: one in flight
+                                        per connection fits the budget */
+#define RA_DEPTH MAX_CONNS           /* windows in flight per stream */
+#define RA_AHEAD RA_BUDGET           /* launched past a stream's front */
+#define RA_BACK (16u << 20)          /* a read this far behind a stream's
+                                        front still belongs to it (workers
+                                        reading neighbouring ranges) */
+#define RA_GAP (256u << 10)          /* ... or this far past its end */
+#define RA_BDP_GUESS (256u << 10)    /* until the link is measured */
+#define RA_KEEP (64u << 10)          /* reads kept for re-reading, at most */
+#define RA_KEEP_TOTAL (256u << 10)   /* ... and all of them */
+#define RA_STALE 4096                /* reads after which an unread window
+                                        may be dropped */
 
 struct conn {
   CURL *h;
@@ -43,18 +82,33 @@ struct conn {
   char errbuf[CURL_ERROR_SIZE];
 };
 
-/* Bytes read ahead for a sequential reader: [off, off+len). */
-struct ra_slot {
+enum win_state { WIN_FREE, WIN_QUEUED, WIN_FETCHING, WIN_DONE, WIN_FAILED };
+
+/* A window of read-ahead: [off, off+len) fetched into buf by a fetcher.
+ * Bytes [0, got) are in buf and never change; a reader copies them out
+ * with the lock released, holding a pin so the window is not dropped. */
+struct window {
+  enum win_state state;
   uint64_t off;
   size_t len;
-  char *buf;
-  uint64_t used;   /* for LRU */
+  char *buf;            /* its own mapping of len bytes */
+  size_t got;
+  size_t hit;           /* bytes copied out (a byte read twice counts twice) */
+  int pins;
+  bool kept;            /* a copy of a small read (win_keep) */
+  uint64_t stream;      /* id of the stream that launched it */
+  uint64_t seq;         /* launch order: fetched first come, first served */
+  uint64_t used;
 };
 
-/* A sequential reader: its next expected offset and its window. */
+/* A sequential reader. */
 struct ra_stream {
-  uint64_t next;
-  size_t window;
+  uint64_t id;          /* 0: slot unused */
+  uint64_t front;       /* end of the furthest read */
+  uint64_t ra_end;      /* end of the read-ahead launched */
+  unsigned hits;        /* reads that continued it (up to RA_DEPTH): the
+                           windows it may have in flight */
+  uint64_t bytes;       /* bytes it read: how far ahead it may read */
   uint64_t used;
 };
 
@@ -65,6 +119,7 @@ struct http {
   bool insecure;
   long timeout, connect_timeout;
   struct vmi_retry_policy retry;
+  uint64_t size;
   struct vmi_http_session session;   /* cookie == NULL: none */
   char *session_header;              /* NULL: the session is a cookie */
 
@@ -76,9 +131,21 @@ struct http {
   struct conn *idle;
   int nconns;
 
-  struct ra_slot slots[RA_SLOTS];
+  /* Read-ahead, under lock. */
+  struct window win[RA_WINDOWS];
   struct ra_stream streams[RA_STREAMS];
-  uint64_t tick;
+  uint64_t tick, seq, next_stream_id;
+  size_t win_bytes;          /* sum of the windows' len */
+  size_t kept_bytes;         /* of which kept reads */
+  double bdp;                /* bytes in flight that fill one connection
+                                (0: not measured yet) */
+  pthread_cond_t ra_cond;    /* a window got bytes or ended; a pin dropped */
+  pthread_cond_t work_cond;  /* a window was queued; closing */
+  pthread_t fetchers[RA_DEPTH];
+  int nfetchers;
+  int queued;                /* windows in WIN_QUEUED */
+  bool closing;              /* stop the windows (close, or a fork) */
+  struct http *reg_prev, *reg_next;   /* the instances, for fork */
 };
 
 /* What one request is receiving. */
@@ -95,15 +162,65 @@ struct xfer {
   long status;
   int64_t cr_start, cr_total;  /* from Content-Range; -1 unknown */
   bool accept_none;   /* Accept-Ranges: none */
+  struct http *s;
+  struct window *win; /* a read-ahead window: publish what arrives */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result;
 
+/* Every open instance, so that a fork (vmimportfs becoming a daemon after
+ * it opened its source) finds no fetcher thread in the middle of a window:
+ * the child would wait for threads it does not have. */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct http *reg_head;
+
+static void ra_stop (struct http *s);
+
+static void
+fork_prepare (void)
+{
+  pthread_mutex_lock (&reg_lock);
+  for (struct http *s = reg_head; s; s = s->reg_next)
+    ra_stop (s);
+}
+
+static void
+fork_done (void)
+{
+  pthread_mutex_unlock (&reg_lock);
+}
+
 static void
 curl_init (void)
 {
   curl_init_result = curl_global_init (CURL_GLOBAL_ALL);
+  pthread_atfork (fork_prepare, fork_done, fork_done);
+}
+
+static void
+reg_add (struct http *s)
+{
+  pthread_mutex_lock (&reg_lock);
+  s->reg_next = reg_head;
+  if (reg_head)
+    reg_head->reg_prev = s;
+  reg_head = s;
+  pthread_mutex_unlock (&reg_lock);
+}
+
+static void
+reg_remove (struct http *s)
+{
+  pthread_mutex_lock (&reg_lock);
+  if (s->reg_prev)
+    s->reg_prev->reg_next = s->reg_next;
+  else if (reg_head == s)
+    reg_head = s->reg_next;
+  if (s->reg_next)
+    s->reg_next->reg_prev = s->reg_prev;
+  s->reg_prev = s->reg_next = NULL;
+  pthread_mutex_unlock (&reg_lock);
 }
 
 /* The share handle's locks: one mutex per kind of shared data. */
@@ -189,9 +306,36 @@ write_cb (char *data, size_t size, size_t n, void *opaque)
     return len;   /* an error page: drop it */
   if (len > x->want - x->got)
     len = x->want - x->got;   /* more than asked for: keep what we need */
+  if (x->win) {
+    /* A read-ahead window: readers may be waiting for these bytes. */
+    bool stop;
+    memcpy (x->buf + x->got, data, len);
+    pthread_mutex_lock (&x->s->lock);
+    x->got += len;
+    x->win->got = x->got;
+    stop = x->s->closing;
+    pthread_cond_broadcast (&x->s->ra_cond);
+    pthread_mutex_unlock (&x->s->lock);
+    return stop ? 0 : size * n;
+  }
   memcpy (x->buf + x->got, data, len);
   x->got += len;
   return size * n;
+}
+
+/* Stops a read-ahead window's transfer when the transport closes (or
+ * forks), also while it waits for the server. */
+static int
+xferinfo_cb (void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+             curl_off_t ulnow)
+{
+  struct xfer *x = p;
+
+  (void) dltotal;
+  (void) dlnow;
+  (void) ultotal;
+  (void) ulnow;
+  return x->win && __atomic_load_n (&x->s->closing, __ATOMIC_RELAXED);
 }
 
 static struct conn *
@@ -223,6 +367,8 @@ conn_new (struct http *s)
   curl_easy_setopt (h, CURLOPT_USERAGENT, "vmimport/" VMIMPORT_VERSION);
   curl_easy_setopt (h, CURLOPT_HEADERFUNCTION, header_cb);
   curl_easy_setopt (h, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt (h, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt (h, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
   if (s->username || s->password) {
     curl_easy_setopt (h, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
     curl_easy_setopt (h, CURLOPT_USERNAME, s->username ? s->username : "");
@@ -455,24 +601,53 @@ session_renewed (struct http *s, long status, bool *renewed, char **sent)
   return again;
 }
 
+/* Learn the link from a request that just ended: its wait for the first
+ * byte (a round trip) times its rate once bytes flowed is the
+ * bandwidth-delay product of one connection, which sizes the read-ahead
+ * (see ra_plan).  Small requests say nothing of the rate. */
+static void
+link_sample (struct http *s, struct conn *c, size_t count, uint64_t offset,
+             bool ahead)
+{
+  double pre = 0, first = 0, total = 0, bdp;
+
+  curl_easy_getinfo (c->h, CURLINFO_PRETRANSFER_TIME, &pre);
+  curl_easy_getinfo (c->h, CURLINFO_STARTTRANSFER_TIME, &first);
+  curl_easy_getinfo (c->h, CURLINFO_TOTAL_TIME, &total);
+  vmi_log (VMI_LOG_DEBUG, "%s: GET %" PRIu64 "+%zu (%s): first byte %.3f s, "
+           "done %.3f s", s->url, offset, count, ahead ? "read-ahead" : "read",
+           first, total);
+  if (count < RA_MIN || total - first < 0.002 || first < pre)
+    return;
+  bdp = (double) count / (total - first) * (first - pre);
+  pthread_mutex_lock (&s->lock);
+  s->bdp = s->bdp == 0 ? bdp : (3 * s->bdp + bdp) / 4;
+  pthread_mutex_unlock (&s->lock);
+}
+
 /* One GET of [offset, offset+count) into BUF, retried and resumed.  WHOLE
- * says the range is the whole file (a 200 answer is then fine). */
+ * says the range is the whole file (a 200 answer is then fine).  With WIN
+ * (a read-ahead window, BUF its buffer): one try, no retry, and what
+ * arrives is published to the window as it arrives. */
 static int
-http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole)
+http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole,
+          struct window *win)
 {
   struct vmi_retry r;
+  struct vmi_retry_policy once = s->retry;
   char what[96];
   int ret = -1, again;
   bool renewed = false;
 
-  vmi_retry_start (&r, &s->retry);
+  once.attempts = 0;
+  vmi_retry_start (&r, win ? &once : &s->retry);
   snprintf (what, sizeof what, "read of %zu bytes at offset %" PRIu64, count,
             offset);
   for (;;) {
     struct conn *c = conn_get (s);
     struct xfer x = {
       .buf = buf, .want = count, .offset = offset, .ranged = true,
-      .whole = whole, .cr_start = -1, .cr_total = -1,
+      .whole = whole, .cr_start = -1, .cr_total = -1, .s = s, .win = win,
     };
     char range[64], cause[CURL_ERROR_SIZE + 64], *sent;
     CURLcode rc;
@@ -490,6 +665,7 @@ http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole)
     curl_easy_setopt (c->h, CURLOPT_RANGE, range);
     curl_easy_setopt (c->h, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt (c->h, CURLOPT_XFERINFODATA, &x);
     rc = curl_easy_perform (c->h);
     curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
     if ((again = session_renewed (s, rc == CURLE_OK ? status : 0, &renewed,
@@ -519,6 +695,7 @@ http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole)
     }
     if (rc == CURLE_OK && (status == 206 || (status == 200 && whole))
         && x.got == x.want) {
+      link_sample (s, c, count, offset, win != NULL);
       conn_put (s, c);
       ret = 0;
       goto out;
@@ -597,6 +774,7 @@ http_size (struct http *s, uint64_t *size)
     curl_easy_setopt (c->h, CURLOPT_RANGE, NULL);
     curl_easy_setopt (c->h, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt (c->h, CURLOPT_XFERINFODATA, &x);
     rc = curl_easy_perform (c->h);
     curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo (c->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
@@ -672,6 +850,7 @@ http_size (struct http *s, uint64_t *size)
     curl_easy_setopt (c->h, CURLOPT_RANGE, "0-0");
     curl_easy_setopt (c->h, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt (c->h, CURLOPT_XFERINFODATA, &x);
     rc = curl_easy_perform (c->h);
     curl_easy_getinfo (c->h, CURLINFO_RESPONSE_CODE, &status);
     if ((again = session_renewed (s, rc == CURLE_OK ? status : 0, &renewed,
@@ -716,127 +895,428 @@ http_size (struct http *s, uint64_t *size)
   }
 }
 
-/* Copy what the read-ahead buffers hold of the front of the request.
- * Under s->lock.  Returns the number of bytes copied. */
-static size_t
-ra_copy_front (struct http *s, char *buf, size_t count, uint64_t offset)
-{
-  size_t done = 0;
-  bool progress = true;
+/* ---- Read-ahead: windows in flight for sequential readers. ---- */
 
-  while (done < count && progress) {
-    progress = false;
-    for (int i = 0; i < RA_SLOTS; i++) {
-      struct ra_slot *sl = &s->slots[i];
-      uint64_t pos = offset + done;
-      if (sl->buf && pos >= sl->off && pos < sl->off + sl->len) {
-        size_t n = sl->off + sl->len - pos;
-        if (n > count - done)
-          n = count - done;
-        memcpy (buf + done, sl->buf + (pos - sl->off), n);
-        sl->used = ++s->tick;
-        done += n;
-        progress = true;
-        break;
-      }
-    }
-  }
-  return done;
+static bool
+win_busy (const struct window *w)
+{
+  return w->state == WIN_QUEUED || w->state == WIN_FETCHING;
 }
 
-/* Find (or start) the stream this read continues; return the bytes to
- * fetch for it.  Under s->lock. */
-static size_t
-ra_plan (struct http *s, uint64_t offset, size_t count, uint64_t size)
+/* Give a window's memory back.  Under s->lock; not busy, not pinned. */
+static void
+win_drop (struct http *s, struct window *w)
+{
+  munmap (w->buf, w->len);
+  s->win_bytes -= w->len;
+  if (w->kept)
+    s->kept_bytes -= w->len;
+  *w = (struct window) { .state = WIN_FREE };
+}
+
+/* A window whose bytes were all read once is no longer needed. */
+static void
+win_maybe_drop (struct http *s, struct window *w)
+{
+  if (!win_busy (w) && w->pins == 0 && w->hit >= w->len)
+    win_drop (s, w);
+}
+
+/* The window holding byte POS, or NULL.  Under s->lock. */
+static struct window *
+win_at (struct http *s, uint64_t pos)
+{
+  for (int i = 0; i < RA_WINDOWS; i++) {
+    struct window *w = &s->win[i];
+    if (w->state != WIN_FREE && pos >= w->off && pos < w->off + w->len)
+      return w;
+  }
+  return NULL;
+}
+
+/* Start of the first window after POS (or LIMIT), kept reads counted
+ * or not.  Under s->lock. */
+static uint64_t
+win_next (struct http *s, uint64_t pos, uint64_t limit, bool kept)
+{
+  for (int i = 0; i < RA_WINDOWS; i++) {
+    struct window *w = &s->win[i];
+    if (w->state != WIN_FREE && (kept || !w->kept) && w->off > pos
+        && w->off < limit)
+      limit = w->off;
+  }
+  return limit;
+}
+
+/* A stream is reading inside W: its front lies in it.  Under s->lock. */
+static bool
+win_in_use (struct http *s, const struct window *w)
+{
+  for (int i = 0; i < RA_STREAMS; i++)
+    if (s->streams[i].id && s->streams[i].front >= w->off
+        && s->streams[i].front <= w->off + w->len)
+      return true;
+  return false;
+}
+
+/* The stream ID is still followed (its slot not taken by another). */
+static bool
+stream_alive (struct http *s, uint64_t id)
+{
+  for (int i = 0; i < RA_STREAMS; i++)
+    if (id != 0 && s->streams[i].id == id)
+      return true;
+  return false;
+}
+
+/* Drop a window to make room: a kept read or one read to the end first,
+ * then the least recently read.  Windows in flight, pinned, being read
+ * (a stream's front in them) or read ahead for a stream still followed and
+ * not read yet (for RA_STALE reads) stay: read-ahead never pushes out what
+ * a reader is about to read.  Returns false when none can go.  Under s->lock. */
+static bool
+win_evict (struct http *s)
+{
+  struct window *v = NULL;
+
+  for (int i = 0; i < RA_WINDOWS; i++) {
+    struct window *w = &s->win[i];
+    bool done = w->kept || w->hit >= w->len;
+    if (w->state == WIN_FREE || win_busy (w) || w->pins > 0)
+      continue;
+    if (!done && s->tick - w->used < RA_STALE
+        && ((w->hit == 0 && stream_alive (s, w->stream)) || win_in_use (s, w)))
+      continue;
+    if (v == NULL || done > (v->kept || v->hit >= v->len)
+        || (done == (v->kept || v->hit >= v->len) && w->used < v->used))
+      v = w;
+  }
+  if (v == NULL)
+    return false;
+  win_drop (s, v);
+  return true;
+}
+
+static void *fetcher (void *arg);
+
+/* A free window of LEN bytes at OFF (state WIN_DONE, nothing in it), or
+ * NULL when there is no room.  Under s->lock. */
+static struct window *
+win_new (struct http *s, uint64_t off, size_t len)
+{
+  struct window *w = NULL;
+  char *buf;
+
+  if (s->closing)
+    return NULL;
+  while (s->win_bytes + len > RA_BUDGET)
+    if (!win_evict (s))
+      return NULL;
+  for (int pass = 0; pass < 2 && w == NULL; pass++) {
+    for (int i = 0; i < RA_WINDOWS && w == NULL; i++)
+      if (s->win[i].state == WIN_FREE)
+        w = &s->win[i];
+    if (w == NULL && (pass == 1 || !win_evict (s)))
+      return NULL;
+  }
+  /* Pages are touched as bytes arrive, and given back whole on drop. */
+  buf = mmap (NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+              -1, 0);
+  if (buf == MAP_FAILED)
+    return NULL;
+  *w = (struct window) {
+    .state = WIN_DONE, .off = off, .len = len, .buf = buf, .used = s->tick,
+  };
+  s->win_bytes += len;
+  return w;
+}
+
+/* Queue a window [off, off+len) for stream ST.  Under s->lock.  Returns
+ * false when there is no room or no fetcher thread. */
+static bool
+win_launch (struct http *s, struct ra_stream *st, uint64_t off, size_t len)
+{
+  struct window *w;
+
+  /* One fetcher per window queued or in flight, up to RA_DEPTH. */
+  if (s->nfetchers < RA_DEPTH && s->nfetchers <= s->queued && !s->closing
+      && pthread_create (&s->fetchers[s->nfetchers], NULL, fetcher, s) == 0)
+    s->nfetchers++;
+  if (s->nfetchers == 0 || (w = win_new (s, off, len)) == NULL)
+    return false;
+  w->state = WIN_QUEUED;
+  w->stream = st->id;
+  w->seq = ++s->seq;
+  s->queued++;
+  pthread_cond_signal (&s->work_cond);
+  return true;
+}
+
+/* A fetcher thread: takes the oldest queued window and receives it. */
+static void *
+fetcher (void *arg)
+{
+  struct http *s = arg;
+
+  pthread_mutex_lock (&s->lock);
+  for (;;) {
+    struct window *w = NULL;
+    uint64_t size;
+    int r;
+
+    while (!s->closing && s->queued == 0)
+      pthread_cond_wait (&s->work_cond, &s->lock);
+    if (s->closing)
+      break;
+    for (int i = 0; i < RA_WINDOWS; i++)
+      if (s->win[i].state == WIN_QUEUED
+          && (w == NULL || s->win[i].seq < w->seq))
+        w = &s->win[i];
+    w->state = WIN_FETCHING;
+    s->queued--;
+    size = s->size;
+    pthread_mutex_unlock (&s->lock);
+    /* Its errors are the reader's to meet again, with retries. */
+    r = http_get (s, w->buf, w->len, w->off, w->off == 0 && w->len == size,
+                  w);
+    pthread_mutex_lock (&s->lock);
+    if (r == -1 && !s->closing)
+      vmi_log (VMI_LOG_INFO, "%s: read-ahead of %zu bytes at offset %" PRIu64
+               " stopped after %zu bytes (%s); the reads fetch the rest",
+               s->url, w->len, w->off, w->got, vmi_error_get ());
+    w->state = r == 0 ? WIN_DONE : WIN_FAILED;
+    pthread_cond_broadcast (&s->ra_cond);
+    if (w->pins == 0 && w->hit == 0 && !stream_alive (s, w->stream))
+      win_drop (s, w);   /* its stream is no longer followed */
+  }
+  pthread_mutex_unlock (&s->lock);
+  return NULL;
+}
+
+/* Keep a copy of a small read (metadata: headers, tables), for the
+ * readers that come back for part of it: opening a source often reads a
+ * header and then a field of it, one round trip each.  Dropped first when
+ * room is needed.  Under s->lock. */
+static void
+win_keep (struct http *s, const char *data, uint64_t off, size_t len)
+{
+  struct window *w;
+
+  if (len > RA_KEEP || win_at (s, off)
+      || win_next (s, off, off + len, true) < off + len)
+    return;
+  while (s->kept_bytes + len > RA_KEEP_TOTAL) {
+    struct window *v = NULL;
+    for (int i = 0; i < RA_WINDOWS; i++) {
+      w = &s->win[i];
+      if (w->state != WIN_FREE && w->kept && w->pins == 0
+          && (v == NULL || w->used < v->used))
+        v = w;
+    }
+    if (v == NULL)
+      return;
+    win_drop (s, v);
+  }
+  if ((w = win_new (s, off, len)) == NULL)
+    return;
+  s->kept_bytes += len;
+  memcpy (w->buf, data, len);
+  w->got = len;
+  w->kept = true;
+  w->hit = 1;   /* as if read once: among the first to go */
+}
+
+/* Windows of stream ST queued or in flight.  Under s->lock. */
+static int
+ra_in_flight (struct http *s, const struct ra_stream *st)
+{
+  int n = 0;
+
+  for (int i = 0; i < RA_WINDOWS; i++)
+    n += win_busy (&s->win[i]) && s->win[i].stream == st->id;
+  return n;
+}
+
+/* Follow the read [a, b): find the stream it continues (or start one) and
+ * launch the windows that stream may have.  Under s->lock. */
+static void
+ra_plan (struct http *s, uint64_t a, uint64_t b)
 {
   struct ra_stream *st = NULL, *oldest = &s->streams[0];
-  size_t fetch = count;
+  struct window *w;
+  uint64_t ahead, wlen, fill;
 
-  for (int i = 0; i < RA_STREAMS; i++) {
-    if (s->streams[i].window && s->streams[i].next == offset) {
-      st = &s->streams[i];
-      break;
+  s->tick++;
+  /* A read continues a stream when it starts at its front (give or take
+   * RA_GAP) or in one of its windows. */
+  for (int i = 0; i < RA_STREAMS && st == NULL; i++) {
+    struct ra_stream *t = &s->streams[i];
+    if (t->id && a + RA_GAP >= t->front && a <= t->front + RA_GAP)
+      st = t;
+    if (t->used < oldest->used)
+      oldest = t;
+  }
+  if (st == NULL && (w = win_at (s, a)) != NULL && w->stream != 0)
+    for (int i = 0; i < RA_STREAMS && st == NULL; i++)
+      if (s->streams[i].id == w->stream)
+        st = &s->streams[i];
+  if (st == NULL)
+    for (int i = 0; i < RA_STREAMS; i++) {
+      struct ra_stream *t = &s->streams[i];
+      if (t->id && a < t->front && a + RA_BACK >= t->front)
+        return;   /* a worker behind the others: the stream stays */
     }
-    if (s->streams[i].used < oldest->used)
-      oldest = &s->streams[i];
+  if (st == NULL) {
+    /* A first read: no read-ahead until more continue it.  The stream it
+     * replaces is no longer followed: what it read ahead and nobody
+     * read goes. */
+    for (int i = 0; i < RA_WINDOWS; i++) {
+      w = &s->win[i];
+      if (w->state != WIN_FREE && oldest->id && w->stream == oldest->id
+          && !win_busy (w) && w->pins == 0 && w->hit == 0)
+        win_drop (s, w);
+    }
+    *oldest = (struct ra_stream) {
+      .id = ++s->next_stream_id, .front = b, .ra_end = b, .bytes = b - a,
+      .used = s->tick,
+    };
+    return;
   }
-  if (st) {
-    if (st->window < RA_MAX)
-      st->window *= 2;
-    if (count < st->window)
-      fetch = st->window;
+  st->used = s->tick;
+  if (st->hits < RA_DEPTH)
+    st->hits++;
+  st->bytes += b - a;
+  if (b > st->front)
+    st->front = b;
+  /* A reader fetches what it asked for that no window holds; windows go
+   * past the front, at most as far ahead as the stream has read. */
+  if (st->ra_end < st->front)
+    st->ra_end = st->front;
+  /* A window of 4 bandwidth-delay products spends 80% of its time
+   * receiving; one in flight per connection fills the link.  Ahead: at
+   * most what the stream read, what fills every connection, RA_AHEAD. */
+  fill = (uint64_t) (4 * (s->bdp > 0 ? s->bdp : RA_BDP_GUESS));
+  wlen = fill < RA_WIN_MIN ? RA_WIN_MIN : fill > RA_MAX ? RA_MAX : fill;
+  ahead = st->bytes < RA_AHEAD ? st->bytes : RA_AHEAD;
+  if (ahead > 2 * wlen && ahead > fill * MAX_CONNS)
+    ahead = 2 * wlen > fill * MAX_CONNS ? 2 * wlen : fill * MAX_CONNS;
+  if (b - a >= wlen)
+    return;   /* reads this large fill the link by themselves */
+  if (st->hits < 2 || st->bytes < RA_WIN_MIN)
+    return;   /* not yet: random readers (a FUSE read of 1 MiB comes as
+                 several of 128 KiB) look sequential for a while */
+  if (ahead / 2 < wlen)
+    wlen = ahead / 2 < RA_MIN ? RA_MIN : ahead / 2;
+  while (st->ra_end < s->size && st->ra_end < st->front + ahead
+         && ra_in_flight (s, st) < (int) st->hits) {
+    uint64_t len = wlen, stop;
+    if ((w = win_at (s, st->ra_end)) != NULL) {   /* already read ahead (by another stream): skip it */
+      st->ra_end = w->off + w->len;
+      continue;
+    }
+    stop = win_next (s, st->ra_end, s->size, true);
+    if (len > stop - st->ra_end)
+      len = stop - st->ra_end;
+    if (!win_launch (s, st, st->ra_end, len))
+      break;
+    st->ra_end += len;
   }
-  else {
-    st = oldest;
-    st->window = RA_MIN / 2;
-  }
-  if (fetch > size - offset)
-    fetch = size - offset;
-  st->next = offset + fetch;
-  st->used = ++s->tick;
-  return fetch;
 }
 
-/* Keep BUF (fetch bytes at offset) for later reads.  Under s->lock. */
-static void
-ra_keep (struct http *s, char *buf, size_t len, uint64_t offset)
+/* Copy [pos, stop) out of window W, waiting for its bytes while it is
+ * being received.  Returns the bytes copied (0: the window failed before
+ * them).  Under s->lock; drops it while copying. */
+static size_t
+win_copy (struct http *s, struct window *w, char *dst, uint64_t pos,
+          uint64_t stop)
 {
-  struct ra_slot *victim = &s->slots[0];
+  size_t need = stop - w->off, n = 0;
 
-  for (int i = 0; i < RA_SLOTS; i++) {
-    if (s->slots[i].buf == NULL) {
-      victim = &s->slots[i];
-      break;
-    }
-    if (s->slots[i].used < victim->used)
-      victim = &s->slots[i];
+  w->pins++;
+  while (win_busy (w) && w->got < need)
+    pthread_cond_wait (&s->ra_cond, &s->lock);
+  if (w->got > pos - w->off) {
+    n = (w->got < need ? w->got : need) - (pos - w->off);
+    pthread_mutex_unlock (&s->lock);
+    memcpy (dst, w->buf + (pos - w->off), n);
+    pthread_mutex_lock (&s->lock);
+    w->hit += n;
+    w->used = s->tick;
   }
-  free (victim->buf);
-  victim->buf = buf;
-  victim->off = offset;
-  victim->len = len;
-  victim->used = ++s->tick;
+  w->pins--;
+  if (w->pins == 0)
+    pthread_cond_broadcast (&s->ra_cond);
+  win_maybe_drop (s, w);
+  return n;
+}
+
+/* Stop the fetchers: their transfers end at the next callback, the
+ * windows not received are failed (their readers fetch the bytes), and
+ * fetchers start again with the next window.  Not under s->lock. */
+static void
+ra_stop (struct http *s)
+{
+  int n;
+
+  pthread_mutex_lock (&s->lock);
+  __atomic_store_n (&s->closing, true, __ATOMIC_RELAXED);
+  pthread_cond_broadcast (&s->work_cond);
+  n = s->nfetchers;
+  pthread_mutex_unlock (&s->lock);
+  for (int i = 0; i < n; i++)
+    pthread_join (s->fetchers[i], NULL);
+  pthread_mutex_lock (&s->lock);
+  for (int i = 0; i < RA_WINDOWS; i++)
+    if (win_busy (&s->win[i]))
+      s->win[i].state = WIN_FAILED;
+  s->queued = 0;
+  s->nfetchers = 0;
+  __atomic_store_n (&s->closing, false, __ATOMIC_RELAXED);
+  pthread_cond_broadcast (&s->ra_cond);
+  pthread_mutex_unlock (&s->lock);
 }
 
 static int
 http_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
 {
   struct http *s = l->priv;
-  char *p = buf, *tmp;
-  size_t done, fetch;
+  uint64_t pos = offset, end = offset + count;
+  struct window *w0;
+  char *p = buf;
 
   pthread_mutex_lock (&s->lock);
-  done = ra_copy_front (s, p, count, offset);
-  if (done == count) {
-    /* Served from read-ahead: the stream moves on. */
-    for (int i = 0; i < RA_STREAMS; i++)
-      if (s->streams[i].window && s->streams[i].next >= offset
-          && s->streams[i].next <= offset + count) {
-        s->streams[i].used = ++s->tick;
-        break;
+  /* The window this read starts in stays while the read-ahead makes room. */
+  if ((w0 = win_at (s, offset)) != NULL)
+    w0->pins++;
+  ra_plan (s, offset, end);
+  if (w0)
+    w0->pins--;
+  while (pos < end) {
+    struct window *w = win_at (s, pos);
+    uint64_t stop;
+
+    /* A read that runs past a kept one is one request, not two. */
+    if (w && w->kept && w->off + w->len < end)
+      w = NULL;
+    if (w) {
+      stop = w->off + w->len < end ? w->off + w->len : end;
+      size_t n = win_copy (s, w, p + (pos - offset), pos, stop);
+      if (n > 0) {
+        pos += n;
+        continue;
       }
+      /* The window failed short of POS: fetch the rest ourselves. */
+    }
+    else
+      stop = win_next (s, pos, end, false);
     pthread_mutex_unlock (&s->lock);
-    return 0;
+    if (http_get (s, p + (pos - offset), stop - pos, pos,
+                  pos == 0 && stop == l->size, NULL) == -1)
+      return -1;
+    pthread_mutex_lock (&s->lock);
+    win_keep (s, p + (pos - offset), pos, stop - pos);
+    pos = stop;
   }
-  p += done;
-  count -= done;
-  offset += done;
-  fetch = ra_plan (s, offset, count, l->size);
-  pthread_mutex_unlock (&s->lock);
-
-  if (fetch <= count)
-    return http_get (s, p, count, offset, offset == 0 && count == l->size);
-
-  tmp = malloc (fetch);
-  if (tmp == NULL)
-    return http_get (s, p, count, offset, false);
-  if (http_get (s, tmp, fetch, offset, offset == 0 && fetch == l->size) == -1) {
-    free (tmp);
-    return -1;
-  }
-  memcpy (p, tmp, count);
-  pthread_mutex_lock (&s->lock);
-  ra_keep (s, tmp, fetch, offset);
   pthread_mutex_unlock (&s->lock);
   return 0;
 }
@@ -855,6 +1335,12 @@ http_free (struct http *s)
 {
   if (s == NULL)
     return;
+  /* Stop the windows in flight: their transfers end at the next callback. */
+  reg_remove (s);
+  ra_stop (s);
+  for (int i = 0; i < RA_WINDOWS; i++)
+    if (s->win[i].state != WIN_FREE)
+      win_drop (s, &s->win[i]);
   while (s->idle) {
     struct conn *c = s->idle;
     s->idle = c->next;
@@ -866,8 +1352,8 @@ http_free (struct http *s)
     pthread_mutex_destroy (&s->share_locks[i]);
   pthread_mutex_destroy (&s->lock);
   pthread_cond_destroy (&s->cond);
-  for (int i = 0; i < RA_SLOTS; i++)
-    free (s->slots[i].buf);
+  pthread_cond_destroy (&s->ra_cond);
+  pthread_cond_destroy (&s->work_cond);
   free (s->url);
   free (s->session_header);
   free (s->username);
@@ -998,6 +1484,8 @@ vmi_http_open_session_header (const char *url, const struct vmi_source_opts *opt
     pthread_mutex_init (&s->share_locks[i], NULL);
   pthread_mutex_init (&s->lock, NULL);
   pthread_cond_init (&s->cond, NULL);
+  pthread_cond_init (&s->ra_cond, NULL);
+  pthread_cond_init (&s->work_cond, NULL);
   if (opts) {
     s->username = dup_opt (opts->username, &err);
     s->password = dup_opt (opts->password, &err);
@@ -1034,6 +1522,8 @@ vmi_http_open_session_header (const char *url, const struct vmi_source_opts *opt
   curl_share_setopt (s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   if (http_size (s, &size) == -1)
     goto fail;
+  s->size = size;
+  reg_add (s);
   {
     struct vmi_layer *l = vmi_layer_new (&http_ops, s, size, s->url, NULL);
     if (l == NULL)

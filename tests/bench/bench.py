@@ -780,6 +780,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds before a contender fails")
     ap.add_argument("--json", default=None)
     ap.add_argument("--only", default=None, help="comma-separated case names")
+    ap.add_argument("--contenders", default=None,
+                    help="comma-separated contender names (e.g. 'vmimport copy,cp from mount'); "
+                    "the physical-limit row is always printed")
     a = ap.parse_args()
     TIMEOUT = a.timeout
     a.dir = a.dir or os.path.join(a.build, "bench-fixture" + (f"-s{a.scale}" if a.scale > 1 else ""))
@@ -823,9 +826,12 @@ def main():
                     ("vmimport copy 64G", lambda: b.vmimport_copy(vmdk64), b.hand_vmimport(vmdk64)),
                 ], None),
             }
+        keep = set(a.contenders.split(",")) if a.contenders else None
         for name, (ref, sources, contenders, nbytes) in cases.items():
             if only and name not in only:
                 continue
+            if keep:
+                contenders = [c for c in contenders if c[0] in keep]
             log(f"bench: case {name}")
             # The scaling case is two copies of about a second each, and its
             # ratio of two medians of 3 noisy runs missed 1.1 once with no

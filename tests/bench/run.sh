@@ -7,7 +7,7 @@
 # disk for the fixture (cached in --dir, default BUILD/bench-fixture; --quick
 # makes one 8 times smaller in BUILD/bench-fixture-s8).
 #   tests/bench/run.sh [BUILD] [--runs N] [--hand-runs N] [--json FILE] [--dir DIR]
-#                      [--only CASES] [--quick | --scale N] [--cache cold|warm]
+#                      [--only CASES] [--contenders NAMES] [--quick | --scale N] [--cache cold|warm]
 #                      [--link [--rtt-ms 50] [--cap-mbps 40] [--conns 8]] [--timeout S]
 # --link runs the remote cases through tests/bench/linkproxy.py (a round trip
 # and a per-connection cap on 127.0.0.1) instead of loopback.
