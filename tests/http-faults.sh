@@ -32,17 +32,17 @@ for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && br
 check cut_responses_raw_copy_identical bash -c "'$VMI' copy --quiet 'http://127.0.0.1:$port/rand.raw' '$T/out2.img' && cmp '$T/out2.img' '$W/rand.raw'"
 check cut_responses_qcow2_copy_identical bash -c "'$VMI' copy --quiet 'http://127.0.0.1:$port/disk.qcow2' '$T/out3.img' && cmp '$T/out3.img' '$T/disk.ref'"
 
-# 3. Read-ahead windows (from 2 MiB read on): a server that cuts every
+# 3. Read-ahead windows (from 4 MiB read on): a server that cuts every
 #    response after 100000 bytes cuts the windows too (their readers fetch
-#    the rest: the bytes are right), and stalls every range from 4 MiB on:
+#    the rest: the bytes are right), and stalls every range from 8 MiB on:
 #    the windows launched past what was read stop when the reader closes, it
 #    does not wait for them.
 port=$(free_port)
-python3 "$S/tests/cutserver.py" "$W" "$port" 100000 4194304 &
+python3 "$S/tests/cutserver.py" "$W" "$port" 100000 8388608 &
 at_exit "kill $!"
 for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 start=$SECONDS
-check readahead_cut_windows_bytes_identical bash -c "VMI_VERBOSE=1 VMI_PIECE=65536 timeout 50 '$B/tests/ova-tool' head 'http://127.0.0.1:$port/rand.raw' 4194304 '$T/ra.out' 2>'$T/ra.err' && cmp '$T/ra.out' <(head -c 4194304 '$W/rand.raw')"
+check readahead_cut_windows_bytes_identical bash -c "VMI_VERBOSE=1 VMI_PIECE=65536 timeout 50 '$B/tests/ova-tool' head 'http://127.0.0.1:$port/rand.raw' 8388608 '$T/ra.out' 2>'$T/ra.err' && cmp '$T/ra.out' <(head -c 8388608 '$W/rand.raw')"
 check readahead_stalled_windows_stopped_at_close test $((SECONDS - start)) -lt 20
 check readahead_cut_windows_were_fetched_again grep -q 'read-ahead of .* stopped after' "$T/ra.err"
 

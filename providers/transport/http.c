@@ -60,6 +60,10 @@
 #define RA_MIN (64u << 10)           /* smallest window */
 #define RA_WIN_MIN (2u << 20)        /* smallest full-grown window: fewer
                                         requests than reads, on any link */
+#define RA_START (4u << 20)          /* bytes a stream reads before it reads
+                                        ahead: a random reader through FUSE
+                                        makes runs of about 2 MiB (its read
+                                        of 1 MiB, the grains around it) */
 #define RA_BUDGET (24u << 20)        /* bytes of all windows */
 #define RA_MAX (RA_BUDGET / MAX_CONNS)  /* largest window: one in flight
                                         per connection fits the budget */
@@ -1202,7 +1206,7 @@ ra_plan (struct http *s, uint64_t a, uint64_t b)
     ahead = 2 * wlen > fill * MAX_CONNS ? 2 * wlen : fill * MAX_CONNS;
   if (b - a >= wlen)
     return;   /* reads this large fill the link by themselves */
-  if (st->hits < 2 || st->bytes < RA_WIN_MIN)
+  if (st->hits < 2 || st->bytes < RA_START)
     return;   /* not yet: random readers (a FUSE read of 1 MiB comes as
                  several of 128 KiB) look sequential for a while */
   if (ahead / 2 < wlen)
