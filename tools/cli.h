@@ -118,6 +118,11 @@ struct vmi_provider *cli_open_one_source(int argc, char **argv,
  * none is left.  Without --vm every VM matches. */
 long cli_next_vm(const struct cli_common *c, const struct vmi_provider *p,
                  long i);
+/* Exactly one VM: --vm (needed if the source holds several VMs), not
+ * shared by several.  Prints why not, as "vmimport CMD: ...", and returns
+ * -1. */
+long cli_pick_vm(const struct cli_common *c, const struct vmi_provider *p,
+                 const char *cmd);
 /* Exactly one disk: --vm (needed if the source holds several VMs) and
  * --disk (needed if the VM holds several disks).  Prints why not. */
 int cli_pick_disk(const struct cli_common *c, const struct vmi_provider *p,

@@ -643,11 +643,8 @@ cli_convert (int argc, char **argv)
   if ((p = cli_open_source (&c, c.source_file ? NULL : argv[optind], &rc)) == NULL)
     goto out;
   rc = EXIT_USAGE;
-  if ((v = cli_next_vm (&c, p, 0)) == -1 || (c.vm == NULL && p->nvms > 1)) {
-    fprintf (stderr, "vmimport convert: %s\n", v == -1 ? "no such VM"
-             : "the source holds several VMs: choose one with --vm NAME");
+  if ((v = cli_pick_vm (&c, p, "convert")) == -1)
     goto out;
-  }
   vm = p->vms[v];
   ndisks = (size_t) (argc - optind - (c.source_file ? 0 : 1));
   if (ndisks != vm->ndisks) {

@@ -40,28 +40,6 @@ print_disks (const struct vmi_vm *vm)
   }
 }
 
-/* The one VM --vm names; -1 (message printed) when none or several. */
-static long
-one_vm (const struct cli_common *c, const struct vmi_provider *p)
-{
-  long v = cli_next_vm (c, p, 0);
-
-  if (v == -1) {
-    fprintf (stderr, "vmimport export: no VM named '%s' in the source\n",
-             c->vm);
-    return -1;
-  }
-  if (cli_next_vm (c, p, v + 1) != -1) {
-    fprintf (stderr, "vmimport export: several VMs are named '%s'; give its "
-             "ID:", c->vm);
-    for (long i = v; i != -1; i = cli_next_vm (c, p, i + 1))
-      fprintf (stderr, " %s", p->vms[i]->id ? p->vms[i]->id : "(no ID)");
-    fprintf (stderr, "\n");
-    return -1;
-  }
-  return v;
-}
-
 int
 cli_export (int argc, char **argv)
 {
@@ -107,7 +85,7 @@ cli_export (int argc, char **argv)
   if ((p = cli_open_source (&c, npos ? argv[optind] : NULL, &rc)) == NULL)
     goto out;
   rc = EXIT_USAGE;
-  if ((v = one_vm (&c, p)) == -1)
+  if ((v = cli_pick_vm (&c, p, "export")) == -1)
     goto out;
   cli_warn_notes (p->vms[v]);
   rc = EXIT_SOURCE;

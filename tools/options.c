@@ -253,32 +253,44 @@ cli_warn_notes (const struct vmi_vm *vm)
     fprintf (stderr, "vmimport: WARNING: VM %s: %s\n", vm->name, vm->notes[i]);
 }
 
-int
-cli_pick_disk (const struct cli_common *c, const struct vmi_provider *p,
-               size_t *vm_index, size_t *disk_index)
+long
+cli_pick_vm (const struct cli_common *c, const struct vmi_provider *p,
+             const char *cmd)
 {
   long v = cli_next_vm (c, p, 0);
-  const struct vmi_vm *vm;
 
   if (v == -1) {
-    fprintf (stderr, "vmimport: no VM named '%s' in the source\n", c->vm);
+    fprintf (stderr, "vmimport %s: no VM named '%s' in the source\n", cmd,
+             c->vm);
     list_vms (p);
     return -1;
   }
   if (c->vm == NULL && p->nvms > 1) {
-    fprintf (stderr, "vmimport: the source holds %zu VMs; choose one with "
-             "--vm NAME\n", p->nvms);
+    fprintf (stderr, "vmimport %s: the source holds %zu VMs; choose one with "
+             "--vm NAME\n", cmd, p->nvms);
     list_vms (p);
     return -1;
   }
   if (c->vm && cli_next_vm (c, p, v + 1) != -1) {
-    fprintf (stderr, "vmimport: several VMs are named '%s'; give its ID "
-             "with --vm:", c->vm);
+    fprintf (stderr, "vmimport %s: several VMs are named '%s'; give its ID "
+             "with --vm:", cmd, c->vm);
     for (long i = v; i != -1; i = cli_next_vm (c, p, i + 1))
       fprintf (stderr, " %s", p->vms[i]->id ? p->vms[i]->id : "(no ID)");
     fprintf (stderr, "\n");
     return -1;
   }
+  return v;
+}
+
+int
+cli_pick_disk (const struct cli_common *c, const struct vmi_provider *p,
+               size_t *vm_index, size_t *disk_index)
+{
+  long v = cli_pick_vm (c, p, "copy");
+  const struct vmi_vm *vm;
+
+  if (v == -1)
+    return -1;
   vm = p->vms[v];
   cli_warn_notes (vm);
   if (c->disk < 0 && vm->ndisks != 1) {

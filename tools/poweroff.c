@@ -95,16 +95,8 @@ cli_poweroff (int argc, char **argv)
   if ((p = cli_open_source (&c, npos ? argv[optind] : NULL, &rc)) == NULL)
     goto out;
   rc = EXIT_USAGE;
-  if ((v = cli_next_vm (&c, p, 0)) == -1) {
-    fprintf (stderr, "vmimport poweroff: no VM named '%s' in the source\n",
-             c.vm);
+  if ((v = cli_pick_vm (&c, p, "poweroff")) == -1)
     goto out;
-  }
-  if (cli_next_vm (&c, p, v + 1) != -1) {
-    fprintf (stderr, "vmimport poweroff: several VMs are named '%s'; give "
-             "its ID\n", c.vm);
-    goto out;
-  }
   if (p->ops->power_off == NULL) {
     fprintf (stderr, "vmimport poweroff: this source (%s) has no power to "
              "turn off\n", p->ops->name);
