@@ -309,6 +309,18 @@ fails_with bad_mapping virtualMachineImportInvalid 'destinationNetwork' -f "$T/b
 sed "s|url: .*|url: http://127.0.0.1:$(free_port)/app.ova|" "$T/import.yaml" > "$T/unreachable.yaml"
 fails_with unreachable_source VMMigrationFailed 'source: .*(onnect|refused)' -f "$T/unreachable.yaml" --retries 0
 check unreachable_source_touched_no_target test ! -e "$T/out-pvc/never"
+# A disk cut short in the archive fails in the middle of its copy: the
+# reason is what failed, not a hint at a --resume that import does not have.
+mkdir -p "$T/cut"
+cp "$T/a/root.vmdk" "$T/cut/"
+head -c $(( $(stat -c %s "$T/a/data.qcow2") - 512 * 1024 )) "$T/a/data.qcow2" > "$T/cut/data.qcow2"
+cp "$T/a/app.ovf" "$T/cut/app.ovf"
+make_ova "$T/www/cut.ova" "$T/cut" ustar app.ovf root.vmdk data.qcow2
+sed "s|url: .*|url: $NGINX_URL/cut.ova|" "$T/import.yaml" > "$T/cut.yaml"
+fails_with disk_cut_short VMMigrationFailed 'disk could not be copied' -f "$T/cut.yaml" --mode pvc --out "$T/out-cut" \
+  --target "disk-0=$T/cut-0.raw" --target "disk-1=$T/cut-1.raw"
+check disk_cut_short_reason_is_the_failure_not_a_resume_hint bash -c "
+  grep 'VirtualMachineImageFailed' '$T/disk_cut_short.log' | tee /dev/stderr | grep 'disk-1' | grep -v -- '--resume' | grep -q 'qcow2'"
 check_fails pvc_mode_needs_a_target_per_disk 'give --target disk-1=PATH' "$VMI" import -f "$T/import.yaml" --target "disk-0=$T/x.raw"
 check_fails bad_target_is_a_usage_error 'expected disk-N=PATH' "$VMI" import -f "$T/import.yaml" --target "root=$T/x.raw"
 check no_target_file_written_on_usage_error test ! -e "$T/x.raw"

@@ -159,6 +159,8 @@ struct copy_args {
   int jobs;                    /* workers; copy_default_jobs () */
   bool target_is_zero, verify, force, resume, quiet, fsync, buffered, convert;
   const char *progress, *state_file, *virtio_win;
+  bool hint_resume;            /* a failure says "run it again with --resume"
+                                  (vmimport copy; import has no --resume) */
 };
 /* Cores x 2; at least 8 for a remote source (SRC_ARG a URL, or NULL for
  * a --source-file's). */

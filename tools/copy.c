@@ -773,7 +773,7 @@ copy_disk (struct vmi_provider *p, size_t vmi, size_t di, const char *source,
     else
       fprintf (stderr, "vmimport copy: stopped by signal %d\n",
                (int) stop_signal);
-    if (save_state)
+    if (save_state && a.hint_resume)
       fprintf (stderr, "vmimport copy: what was copied is kept; run the same "
                "command with --resume to continue (state: %s)\n", state_path);
     rc = c.failed ? c.fail_code : EXIT_SOURCE;
@@ -842,6 +842,7 @@ cli_copy (int argc, char **argv)
   cli_common_init (&cc);
   if ((rc = parse (argc, argv, &cc, &a)) != -1)
     goto out;
+  a.hint_resume = true;
   src_arg = cc.source_file ? NULL : argv[optind];
   dst_arg = argv[argc - 1];
   if (a.jobs == 0)
