@@ -9,6 +9,10 @@
 extern "C" {
 #endif
 
+/* A libcurl error code worth trying again: the network or the server
+ * hiccuped (refused, reset, nothing received, timed out). */
+bool vmi_curl_transient(int curl_code);
+
 /* HTTP(S) with range requests (libcurl).  Size from HEAD (or a ranged GET).
  * Credentials and TLS settings from OPTS; the URL must not carry them. */
 struct vmi_layer *vmi_http_open(const char *url,

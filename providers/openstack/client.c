@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "vmimport/error.h"
+#include "vmimport/transport.h"
 #include "os-internal.h"
 
 #define MAX_BODY (64u << 20)
@@ -591,6 +592,16 @@ service_base (struct os_client *c, const char *service, const char **label)
   return c->image;
 }
 
+/* Calls that may be sent again after a server error (5xx) or a broken
+ * connection, with the source's retry policy: the same request twice has
+ * the effect of once.  A POST makes something: create_retry (export.c)
+ * looks for what a failed one left before it tries again. */
+static bool
+idempotent (const char *method)
+{
+  return strcmp (method, "POST") != 0;
+}
+
 int
 os_call_status (struct os_client *c, const char *service, const char *method,
                 const char *path, json_object *body, json_object **out,
@@ -599,6 +610,7 @@ os_call_status (struct os_client *c, const char *service, const char *method,
   const char *label, *text = body
     ? json_object_to_json_string_ext (body, JSON_C_TO_STRING_PLAIN) : NULL;
   struct reply r = { 0 };
+  struct vmi_retry retry;
   char *url = NULL, msg[512];
   long status = 0;
   int ret = -1;
@@ -607,6 +619,8 @@ os_call_status (struct os_client *c, const char *service, const char *method,
   if (out)
     *out = NULL;
   pthread_mutex_lock (&c->lock);
+  vmi_retry_start (&retry, &c->opts->retry);
+ again:
   for (int attempt = 0; attempt < 2; attempt++) {
     const char *base;
     if (token_fresh (c) == -1)
@@ -625,6 +639,9 @@ os_call_status (struct os_client *c, const char *service, const char *method,
       errno = EIO;
       vmi_error ("%s: %s %s: %s", label, method, path,
                  r.too_big ? "the answer is too large" : curl_easy_strerror (rc));
+      if (!r.too_big && idempotent (method) && vmi_curl_transient (rc)
+          && vmi_retry_again (&retry, label, curl_easy_strerror (rc)))
+        goto again;
       goto out;
     }
     if (status != 401 || attempt == 1)
@@ -647,6 +664,9 @@ os_call_status (struct os_client *c, const char *service, const char *method,
     errno = status == 404 ? ENOENT : status == 401 || status == 403 ? EACCES : EIO;
     vmi_error ("%s: %s %s: HTTP %ld: %s", label, method, path, status,
                msg[0] ? msg : "(no message)");
+    if (status >= 500 && status != accept && idempotent (method)
+        && vmi_retry_again (&retry, label, vmi_error_get ()))
+      goto again;
     goto out;
   }
   if (out && r.body && r.len) {

@@ -197,18 +197,78 @@ tmp_metadata (void)
   return m;
 }
 
+/* Where what a POST makes is listed, to find it by name. */
+struct made {
+  const char *service;   /* "volume" / "image" */
+  const char *list;      /* "/snapshots/detail", "/volumes/detail", "/images" */
+  const char *key;       /* the list's member */
+  const char *item;      /* "/snapshots/%s" ... */
+};
+static const struct made made_snapshot = {
+  "volume", "/snapshots/detail", "snapshots", "/snapshots/%s" };
+static const struct made made_volume = {
+  "volume", "/volumes/detail", "volumes", "/volumes/%s" };
+static const struct made made_image = { "image", "/images", "images", "/images/%s" };
+
+/* After a POST that failed with a server error: delete what it may have
+ * left under NAME (Nova makes the image before it fails to record the
+ * snapshot task, and leaves it "queued" for good). */
+static void
+drop_leftovers (struct os_client *c, const struct made *m, const char *name)
+{
+  json_object *items = NULL;
+  char *enc = curl_easy_escape (NULL, name, 0), path[400];
+
+  if (strcmp (m->service, "image") == 0)
+    snprintf (path, sizeof path, "%s?owner=%s&name=%s", m->list,
+              c->project_id ? c->project_id : "", enc ? enc : "");
+  else
+    snprintf (path, sizeof path, "%s?name=%s", m->list, enc ? enc : "");
+  curl_free (enc);
+  if (os_list_all (c, m->service, path, m->key, &items) == -1) {
+    vmi_log (VMI_LOG_WARN, "%s", vmi_error_get ());
+    return;
+  }
+  for (size_t i = 0; i < os_jlen (items); i++) {
+    json_object *o = json_object_array_get_idx (items, i);
+    const char *n = os_jstr (o, "name"), *id = os_jstr (o, "id");
+    const char *st = os_jstr (o, "status");
+    if (n == NULL || id == NULL || strcmp (n, name) || !os_id_ok (id)
+        || (st && (strncmp (st, "delet", 5) == 0 || strcmp (st, "killed") == 0)))
+      continue;
+    snprintf (path, sizeof path, m->item, id);
+    vmi_log (VMI_LOG_INFO, "openstack: removing %s, left by the call that "
+             "failed", path);
+    delete_obj (c, m->service, path);
+  }
+  json_object_put (items);
+}
+
 /* POST to SERVICE PATH; the new object's id from OUT_MEMBER.id (or
- * OUT_MEMBER itself when it is a string, as image_id is). */
+ * OUT_MEMBER itself when it is a string, as image_id is).  A server error
+ * (5xx: "database is locked", a restarting service) is tried twice more,
+ * after removing what the failed call made (M, named NAME): an export is
+ * minutes of the cloud's work, not to be lost to one hiccup. */
 static char *
 create (struct os_client *c, const char *service, const char *path,
-        json_object *body, const char *m1, const char *m2)
+        json_object *body, const char *m1, const char *m2,
+        const struct made *m, const char *name)
 {
   json_object *j = NULL, *o;
   const char *id;
   char *r = NULL;
 
-  if (os_call (c, service, "POST", path, body, &j) == -1)
-    return NULL;
+  for (int attempt = 0;; attempt++) {
+    long st = 0;
+    if (os_call_status (c, service, "POST", path, body, &j, 0, &st) == 0)
+      break;
+    if (st < 500 || attempt == 2)
+      return NULL;
+    vmi_log (VMI_LOG_WARN, "%s (trying again in %d s)", vmi_error_get (),
+             2 << attempt);
+    os_sleep (2 << attempt);
+    drop_leftovers (c, m, name);
+  }
   o = j;
   if (m1)
     json_object_object_get_ex (o, m1, &o);
@@ -239,7 +299,8 @@ snapshot_volume (struct os_client *c, const char *volume, const char *name)
                           ("vmimport: temporary, for an export"));
   json_object_object_add (s, "metadata", tmp_metadata ());
   json_object_object_add (b, "snapshot", s);
-  id = create (c, "volume", "/snapshots", b, "snapshot", "id");
+  id = create (c, "volume", "/snapshots", b, "snapshot", "id", &made_snapshot,
+               name);
   json_object_put (b);
   if (id == NULL)
     return NULL;
@@ -265,7 +326,7 @@ volume_from_snapshot (struct os_client *c, const char *snap, int64_t gib,
   json_object_object_add (v, "name", json_object_new_string (name));
   json_object_object_add (v, "metadata", tmp_metadata ());
   json_object_object_add (b, "volume", v);
-  id = create (c, "volume", "/volumes", b, "volume", "id");
+  id = create (c, "volume", "/volumes", b, "volume", "id", &made_volume, name);
   json_object_put (b);
   if (id == NULL)
     return NULL;
@@ -292,7 +353,8 @@ upload_volume (struct os_client *c, const char *volume, const char *name)
   json_object_object_add (u, "force", json_object_new_boolean (0));
   json_object_object_add (b, "os-volume_upload_image", u);
   snprintf (path, sizeof path, "/volumes/%s/action", volume);
-  id = create (c, "volume", path, b, "os-volume_upload_image", "image_id");
+  id = create (c, "volume", path, b, "os-volume_upload_image", "image_id",
+               &made_image, name);
   json_object_put (b);
   return id;
 }
@@ -307,7 +369,7 @@ server_image (struct os_client *c, const char *server, const char *name)
   json_object_object_add (u, "metadata", tmp_metadata ());
   json_object_object_add (b, "createImage", u);
   snprintf (path, sizeof path, "/servers/%s/action", server);
-  id = create (c, "compute", path, b, NULL, "image_id");
+  id = create (c, "compute", path, b, NULL, "image_id", &made_image, name);
   json_object_put (b);
   return id;
 }

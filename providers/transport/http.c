@@ -460,9 +460,8 @@ status_text (long status)
   }
 }
 
-/* A curl error worth trying again: the network or the server hiccuped. */
-static bool
-curl_transient (CURLcode rc)
+bool
+vmi_curl_transient (int rc)
 {
   switch (rc) {
   case CURLE_COULDNT_CONNECT:
@@ -706,7 +705,7 @@ http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole,
     }
 
     /* Something went wrong: decide whether to try again. */
-    if (rc != CURLE_OK && !curl_transient (rc)) {
+    if (rc != CURLE_OK && !vmi_curl_transient (rc)) {
       curl_error (s, rc, c->errbuf, what);
       conn_put (s, c);
       goto out;
@@ -808,7 +807,7 @@ http_size (struct http *s, uint64_t *size)
     if (rc == CURLE_OK && (status == 200 || status == 405 || status == 501
                            || status == 403 || status == 400))
       break;   /* HEAD refused or no length: try a ranged GET */
-    if (rc != CURLE_OK && !curl_transient (rc)) {
+    if (rc != CURLE_OK && !vmi_curl_transient (rc)) {
       curl_error (s, rc, c->errbuf, "HEAD");
       conn_put (s, c);
       return -1;
@@ -884,7 +883,7 @@ http_size (struct http *s, uint64_t *size)
                  "total in Content-Range)", s->url);
       return -1;
     }
-    if ((rc != CURLE_OK && !curl_transient (rc))
+    if ((rc != CURLE_OK && !vmi_curl_transient (rc))
         || (rc == CURLE_OK && !status_transient (status))
         || !vmi_retry_again (&r, s->url, rc != CURLE_OK
                              ? curl_easy_strerror (rc) : status_text (status))) {

@@ -239,6 +239,25 @@ no_tmp_left () {  # deletions are asynchronous in Cinder: a minute at most
 }
 check "no temporary object left after the import ended" no_tmp_left
 
+echo "     [$(( $(date +%s) - t0 ))s] Nova's server errors, tried again"
+# ---- server errors (faultproxy.py in front of Nova, in region RegionFault):
+# a GET answered 503 is sent again; a createImage answered 500 after Nova
+# had Glance make the image (left queued) is sent again once that image
+# is removed.
+FP_PORT=$(free_port)
+/usr/bin/python3 "$HERE/faultproxy.py" "$FP_PORT" "$NO_PORT" "$GL_PORT" "$T/faults.log" &
+fp=$!
+at_exit "kill $fp 2>/dev/null; '${OSCTL[0]}' '${OSCTL[1]}' fault-region >/dev/null 2>&1"
+for i in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$FP_PORT") 2>/dev/null && break; sleep 0.05; done
+"${OSCTL[@]}" fault-region "$FP_PORT"
+check "through a 503 and createImage's 500: copy of vm-img = the image (cmp)" sh -c \
+  "'$VMI' copy -v ${CA[*]} --vm vm-img '${SRC/RegionOne/RegionFault}' '$T/fault.img' >/dev/null 2>'$T/fault.err' && cmp '$T/fault.img' '$T/image.raw'"
+check "both faults were injected; the copy tried again and removed the queued image" sh -c \
+  "cat '$T/faults.log'; grep -q '^503 GET' '$T/faults.log' && grep -q '^500 POST' '$T/faults.log' && grep -q 'HTTP 500.*trying again' '$T/fault.err' && grep -q 'removing /images/.*left by the call that failed' '$T/fault.err'"
+kill $fp 2>/dev/null
+"${OSCTL[@]}" fault-region
+check "no temporary object left after the faults" no_tmp_left
+
 echo "     [$(( $(date +%s) - t0 ))s] the ID selects one of the duplicates"
 # ---- the ID selects one of the duplicates -------------------------------------------
 # Nova's log: servers/detail without a query is a listing of the project.
