@@ -19,7 +19,7 @@ pkgs=(
   keystone glance-api cinder-api cinder-scheduler cinder-volume
   python3-nova nova-api nova-conductor nova-scheduler placement-api
   rabbitmq-server uwsgi-core uwsgi-plugin-python3 nfs-common python3-requests
-  neutron-server
+  neutron-server mariadb-server python3-pymysql
   # guest inspection and conversion, the test guest
   virt-v2v guestfs-tools guestfish debootstrap
   # tests: the vCenter simulator (tests/vcsim) is built from these

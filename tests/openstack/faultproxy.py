@@ -5,7 +5,8 @@
 #   - the first POST of a createImage action is answered 500 after the
 #     image it names is made in Glance (left "queued"), as Nova does when
 #     recording the snapshot task fails after it asked Glance for the image
-#     (sqlite's "database is locked" on the test peer).
+#     (seen with the test peer's former sqlite databases: "database is
+#     locked").
 # Everything else is forwarded as it is.  Each injection is a line in LOG.
 #   faultproxy.py PORT NOVA_PORT GLANCE_PORT LOG
 import http.client

@@ -235,9 +235,9 @@ def create_volume(c, name, gib, fill=None, image_meta=None, boot=True):
                 'available', timeout=90)
             break
         except RuntimeError as e:
-            # This peer's sqlite: cinder-volume's status update can fail
-            # with "database is locked", leaving the volume "creating" for
-            # good.  An admin resets and deletes it; the fixture is made
+            # Seen with this peer's former sqlite databases: cinder-volume's
+            # status update failed with "database is locked", leaving the
+            # volume "creating" for good.  An admin resets and deletes it; the fixture is made
             # again.
             if attempt == 2:
                 raise
@@ -294,9 +294,9 @@ def network(c, name, cidr):
 
 
 def create_server(c, name, flavor_id, image=None, bdm=None, nets=None):
-    """One at a time, until ACTIVE.  The services share sqlite files, and
-    sqlite answers "database is locked" at once (no waiting) when two write
-    transactions cross: a server that went to ERROR that way is made again."""
+    """One at a time, until ACTIVE.  A server that went to ERROR is made
+    again (with the sqlite databases this peer had before MariaDB, two
+    write transactions that crossed failed at once: "database is locked")."""
     s = {'name': name, 'flavorRef': flavor_id,
          'networks': [{'uuid': n} for n in nets] if nets else 'none'}
     if image:
@@ -393,7 +393,7 @@ def delete_fixtures():
             try:
                 c.call('DELETE', 'compute', '/servers/' + srv['id'],
                        ok=(204, 404, 409))
-            except RuntimeError as e:   # a busy sqlite: try again
+            except RuntimeError as e:   # a busy service: try again
                 print(e, file=sys.stderr)
         time.sleep(1)
     while time.time() < end:
@@ -480,9 +480,11 @@ def pad():
 
 def unstick():
     """Our temporary snapshots and volumes that Cinder left in "deleting" or
-    "uploading" (this peer's sqlite: cinder-volume's last status update can
-    fail with "database is locked", and the object stays so) are reset to "error" and deleted again, as an
-    admin of a real cloud would.  Prints each one, for the test log."""
+    "uploading" (seen with the sqlite databases this peer had before
+    MariaDB: cinder-volume's last status update failed with "database is
+    locked", and the object stayed so) are reset to "error" and deleted
+    again, as an admin of a real cloud would.  Prints each one, for the
+    test log."""
     a = admin()
     for kind in ('snapshots', 'volumes'):
         for x in listall(a, 'volumev3', '/%s/detail?all_tenants=1' % kind,

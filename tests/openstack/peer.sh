@@ -5,21 +5,23 @@
 #                         nova-api/-conductor/-scheduler/-compute (fake
 #                         driver), cinder-api/-scheduler/-volume (NFS driver
 #                         on a bind-mounted local folder), neutron-server
-#                         (ML2, no agents) and rabbitmq-server;
+#                         (ML2, no agents), rabbitmq-server and mariadbd;
 #                         writes STATE/env (ports, URLs, passwords)
-#   peer.sh stop STATE    stop them all (OpenStack daemons before RabbitMQ)
+#   peer.sh stop STATE    stop them all (OpenStack daemons before RabbitMQ
+#                         and MariaDB)
 #
 # Installs nothing (scripts/deps.sh does).  No systemd: every daemon is a
 # plain process (uwsgi_python3 --http(s)-socket for the WSGI-only ones).
-# Databases are sqlite files (WAL journal) in STATE/db, set up once: a
-# re-run with the same STATE only starts the daemons.  Ports are chosen at
+# Databases are MariaDB's (its files in STATE/mysql, its socket in
+# STATE/run, a TCP port on 127.0.0.1), set up once: a re-run with the same
+# STATE only starts the daemons.  Ports are chosen at
 # setup and kept in STATE/env; if one is taken on a re-run, STATE is rebuilt.
 set -eu
 cmd=${1:?usage: peer.sh start|stop STATE}
 ST=${2:?usage: peer.sh start|stop STATE}
 HERE=$(cd "$(dirname "$0")" && pwd)
 export VMI_OS_STATE=$ST
-SETUP_VERSION=5     # bump when the set-up below changes
+SETUP_VERSION=6     # bump when the set-up below changes
 
 log () { echo "peer: $*" >&2; }
 
@@ -43,7 +45,7 @@ stop_one () {   # stop_one NAME: TERM, wait, KILL
   rm -f "$f"
 }
 stop_all () {
-  local n
+  local n pid i
   for n in nova-compute nova-conductor nova-scheduler nova-api placement neutron-server neutron-stub \
            cinder-volume cinder-scheduler cinder-api glance-api keystone; do
     stop_one "$n" &
@@ -56,6 +58,16 @@ stop_all () {
     stop_one rabbitmq
   fi
   [ -f "$ST/run/epmd.pid" ] && stop_one epmd
+  if [ -f "$ST/run/mariadb.pid" ]; then   # a clean shutdown: up to 30 s
+    pid=$(cat "$ST/run/mariadb.pid")
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    # (ps, not kill -0: an exited daemon nobody reaped yet is a zombie)
+    for i in $(seq 1 300); do
+      case $(ps -o stat= -p "$pid" 2>/dev/null) in ''|Z*) break ;; esac
+      sleep 0.1
+    done
+    stop_one mariadb
+  fi
   # An epmd the broker started by itself (-daemon) on our port, if any.
   if [ -f "$ST/env" ]; then
     # shellcheck disable=SC1091
@@ -82,7 +94,7 @@ mkdir -p "$ST"
 if [ -f "$ST/env" ] && [ "$(cat "$ST/version" 2>/dev/null)" = "$SETUP_VERSION" ]; then
   # shellcheck disable=SC1091
   . "$ST/env"
-  for p in $KS_PORT $GL_PORT $CI_PORT $NO_PORT $PL_PORT $NE_PORT $RB_PORT $RB_DIST $EPMD_PORT; do
+  for p in $KS_PORT $GL_PORT $CI_PORT $NO_PORT $PL_PORT $NE_PORT $RB_PORT $RB_DIST $EPMD_PORT $MY_PORT; do
     if port_busy "$p"; then
       log "port $p is taken: setting up again"
       stop_all
@@ -108,6 +120,8 @@ NE_PORT=$(free_port)
 RB_PORT=$(free_port)
 RB_DIST=$(free_port)
 EPMD_PORT=$(free_port)
+MY_PORT=$(free_port)
+DB_PW=$(pw)
 ADMIN_PW=$(pw)
 SERVICE_PW=$(pw)
 DEMO_PW=$(pw)
@@ -178,8 +192,11 @@ password = $SERVICE_PW
 region_name = RegionOne
 EOF
 }
-# A long busy timeout: the services write to their sqlite files at once.
-db () { echo "sqlite:///$ST/db/$1.sqlite?timeout=120"; }
+# MariaDB, as real clouds have it: with sqlite files the services' writes
+# at once failed now and then with "database is locked" (WAL's busy
+# snapshot, which no busy timeout helps), leaving objects "creating" or
+# "deleting" for good.
+db () { echo "mysql+pymysql://vmi:$DB_PW@127.0.0.1:$MY_PORT/$1?charset=utf8"; }
 
 mkdir -p "$ST/etc/keystone" "$ST/etc/glance" "$ST/etc/cinder" "$ST/etc/nova" "$ST/etc/placement"
 cat >"$ST/etc/keystone/keystone.conf" <<EOF
@@ -420,7 +437,36 @@ wait_http () {  # wait_http NAME URL SECONDS
   # Not /usr/sbin/rabbitmq-server: it su-s to rabbitmq and logs in /var/log.
   start_bg rabbitmq /usr/lib/rabbitmq/bin/rabbitmq-server
 )
-wal () { python3 -c 'import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute("pragma journal_mode=wal")' "$ST/db/$1.sqlite"; }
+
+# ---- MariaDB ----------------------------------------------------------------------------
+MYSOCK=$ST/run/mysqld.sock
+if [ "$fresh" = 1 ]; then
+  mariadb-install-db --no-defaults --datadir="$ST/mysql" --user=root \
+    --auth-root-authentication-method=socket --skip-test-db >>"$ST/log/setup.log" 2>&1 \
+    || { log "mariadb-install-db failed:"; tail -n 30 "$ST/log/setup.log" >&2; exit 1; }
+fi
+start_bg mariadb mariadbd --no-defaults --datadir="$ST/mysql" --user=root \
+  --socket="$MYSOCK" --port="$MY_PORT" --bind-address=127.0.0.1 --skip-name-resolve \
+  --log-error="$ST/log/mariadb.err" --pid-file="$ST/run/mariadbd.pid" \
+  --max-connections=1000 --innodb-buffer-pool-size=96M --innodb-flush-log-at-trx-commit=2 \
+  --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci
+for i in $(seq 1 300); do
+  mariadb-admin --no-defaults --socket="$MYSOCK" -u root ping >/dev/null 2>&1 && break
+  if ! kill -0 "$(cat "$ST/run/mariadb.pid")" 2>/dev/null || [ "$i" = 300 ]; then
+    log "mariadb did not start:"; tail -n 30 "$ST/log/mariadb.err" >&2; exit 1
+  fi
+  sleep 0.2
+done
+if [ "$fresh" = 1 ]; then
+  {
+    for d in keystone glance cinder placement nova_api nova_cell0 nova neutron; do
+      echo "CREATE DATABASE $d;"
+    done
+    echo "CREATE USER 'vmi'@'127.0.0.1' IDENTIFIED BY '$DB_PW';"
+    echo "GRANT ALL PRIVILEGES ON *.* TO 'vmi'@'127.0.0.1';"
+  } | mariadb --no-defaults --socket="$MYSOCK" -u root \
+    || { log "mariadb: the databases could not be made"; exit 1; }
+fi
 
 # ---- Keystone ---------------------------------------------------------------------
 export OS_KEYSTONE_CONFIG_DIR=$ST/etc/keystone
@@ -428,7 +474,6 @@ KCONF=(--config-file "$ST/etc/keystone/keystone.conf")
 if [ "$fresh" = 1 ]; then
   mkdir -p "$ST/keystone-fernet" "$ST/keystone-credential"
   keystone-manage "${KCONF[@]}" db_sync
-  wal keystone
   keystone-manage "${KCONF[@]}" fernet_setup --keystone-user root --keystone-group root
   keystone-manage "${KCONF[@]}" credential_setup --keystone-user root --keystone-group root
   keystone-manage "${KCONF[@]}" bootstrap --bootstrap-password "$ADMIN_PW" \
@@ -456,7 +501,6 @@ if [ "$fresh" = 1 ]; then
     nova-manage "${NCONF[@]}" db sync
   } >>"$ST/log/setup.log" 2>&1
   wait $gpid $cpid
-  for d in glance cinder placement nova_api nova_cell0 nova; do wal $d; done
 fi
 
 wait_http keystone "$KS/v3" 60
@@ -466,19 +510,9 @@ if [ "$fresh" = 1 ]; then
 fi
 
 # ---- the services ---------------------------------------------------------------------
-# Neutron's tables: its alembic migrations do not run on sqlite, so the
-# tables come from its models (as neutron's own sqlite tests make them),
-# then the migration heads are stamped.
 if [ ! -f "$ST/db/neutron.done" ]; then
-  /usr/bin/python3 - "$(db neutron)" <<'PY' >>"$ST/log/setup.log" 2>&1
-import sys
-import sqlalchemy
-from neutron.db.migration.models import head
-engine = sqlalchemy.create_engine(sys.argv[1])
-head.get_metadata().create_all(engine)
-PY
-  neutron-db-manage --config-file "$ST/etc/neutron/neutron.conf" stamp heads >>"$ST/log/setup.log" 2>&1
-  wal neutron
+  neutron-db-manage --config-file "$ST/etc/neutron/neutron.conf" upgrade heads >>"$ST/log/setup.log" 2>&1 \
+    || { log "neutron-db-manage failed:"; tail -n 30 "$ST/log/setup.log" >&2; exit 1; }
   touch "$ST/db/neutron.done"
 fi
 PYTHONPATH=$HERE start_bg neutron-server /usr/bin/python3 -c \

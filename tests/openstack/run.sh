@@ -165,7 +165,7 @@ eventually () {  # CMD...: true within a minute (Cinder deletes asynchronously)
   local i
   for i in $(seq 1 60); do
     "$@" >/dev/null 2>&1 && return 0
-    [ "$i" = 30 ] && "${OSCTL[@]}" unstick   # the peer's sqlite (see osctl.py)
+    [ "$i" = 30 ] && "${OSCTL[@]}" unstick   # a stuck object (see osctl.py)
     sleep 1
   done
   "$@"
@@ -232,7 +232,7 @@ no_tmp_left () {  # deletions are asynchronous in Cinder: a minute at most
   local i
   for i in $(seq 1 60); do
     [ "$(tmp_count)" = 0 ] && return 0
-    [ "$i" = 30 ] && "${OSCTL[@]}" unstick   # the peer's sqlite (see osctl.py)
+    [ "$i" = 30 ] && "${OSCTL[@]}" unstick   # a stuck object (see osctl.py)
     sleep 1
   done
   "${OSCTL[@]}" leftovers; return 1
