@@ -2,11 +2,14 @@
  * lists, closing a stack. */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vmimport/error.h"
 #include "vmimport/layer.h"
+#include "vmimport/pool.h"
 
 struct vmi_layer *
 vmi_layer_new (const struct vmi_layer_ops *ops, void *priv, uint64_t size,
@@ -148,24 +151,78 @@ vmi_layer_extents_below (struct vmi_layer *l, uint64_t offset, uint64_t length,
   return r;
 }
 
-int64_t
-vmi_layer_allocated (struct vmi_layer *l)
-{
-  struct vmi_extents e = { 0 };
-  const uint64_t chunk = UINT64_C (1) << 36;  /* bound the list's memory */
-  int64_t total = 0;
+/* The walk of vmi_layer_allocated, on WALKERS threads at most, each over
+ * its own part of the disk.  A format layer reads the tables that map a
+ * range on a miss (a QCOW2 L2 table maps 512 MiB), one request each: over
+ * a link of 50 ms, the benchmark's 4 GiB QCOW2 took 8 round trips one after
+ * another before its copy began; on 8 threads, one.  Threads of their own,
+ * not vmi_parallel's pool: they wait on the network, and the pool has one
+ * thread per core for inflating. */
+#define WALKERS 8
+#define WALK_MIN (UINT64_C (512) << 20)           /* a part, at least */
+#define WALK_PIECE (UINT64_C (1) << 36)           /* bounds a list's memory */
 
-  for (uint64_t pos = 0; pos < l->size; pos += chunk) {
-    if (vmi_layer_extents (l, pos, chunk, &e) == -1) {
-      vmi_extents_free (&e);
-      return -1;
+struct walk {
+  struct vmi_layer *l;
+  size_t part;
+  uint64_t start, end;
+  int64_t total;
+  struct vmi_parallel_error *err;
+};
+
+static void *
+walk_part (void *arg)
+{
+  struct walk *w = arg;
+  struct vmi_extents e = { 0 };
+
+  for (uint64_t pos = w->start; pos < w->end; pos += WALK_PIECE) {
+    uint64_t len = w->end - pos < WALK_PIECE ? w->end - pos : WALK_PIECE;
+    if (vmi_layer_extents (w->l, pos, len, &e) == -1) {
+      vmi_parallel_fail (w->err, w->part);
+      break;
     }
     for (size_t i = 0; i < e.n; i++)
       if (e.v[i].type == VMI_EXTENT_DATA)
-        total += e.v[i].length;
+        w->total += e.v[i].length;
   }
   vmi_extents_free (&e);
-  return total;
+  return NULL;
+}
+
+int64_t
+vmi_layer_allocated (struct vmi_layer *l)
+{
+  struct vmi_parallel_error err;
+  struct walk w[WALKERS];
+  pthread_t t[WALKERS];
+  bool started[WALKERS] = { false };
+  uint64_t part;
+  int64_t total = 0;
+  int n = (int) (l->size / WALK_MIN);
+
+  n = n < 1 ? 1 : n > WALKERS ? WALKERS : n;
+  part = (l->size + (uint64_t) n - 1) / (uint64_t) n;
+  vmi_parallel_error_init (&err);
+  for (int i = 0; i < n; i++) {
+    uint64_t a = (uint64_t) i * part < l->size ? (uint64_t) i * part : l->size;
+    w[i] = (struct walk) {
+      .l = l, .part = (size_t) i, .start = a, .err = &err,
+      .end = l->size - a < part ? l->size : a + part,
+    };
+    /* The first part is this thread's; a thread that cannot start leaves
+     * its part to this one too. */
+    started[i] = i > 0 && pthread_create (&t[i], NULL, walk_part, &w[i]) == 0;
+  }
+  for (int i = 0; i < n; i++)
+    if (!started[i])
+      walk_part (&w[i]);
+  for (int i = 0; i < n; i++) {
+    if (started[i])
+      pthread_join (t[i], NULL);
+    total += w[i].total;
+  }
+  return vmi_parallel_error_end (&err) == -1 ? -1 : total;
 }
 
 struct vmi_layer *

@@ -6,7 +6,8 @@
 #                        over RATE are answered with STATUS at once)
 # sets NGINX_PORT (a free port on 127.0.0.1), NGINX_URL (http(s)://127.0.0.1:PORT)
 # and NGINX_LOG (the access log: "METHOD URI PROTO" "RANGE" STATUS BYTES_SENT
-# per line; emptied by nginx_start).  nginx_stop stops it (also done at
+# per line; emptied by nginx_start) and NGINX_CONN_LOG (the connection
+# serial number and the range of each request).  nginx_stop stops it (also done at
 # exit); nginx_restart stops it and starts it again on the same port with the
 # same settings, keeping the log.  Calling nginx_start again after nginx_stop
 # reuses the port with new settings.
@@ -16,6 +17,7 @@
 NGINX_PORT=
 NGINX_URL=
 NGINX_LOG=
+NGINX_CONN_LOG=
 _nginx_dir=
 _nginx_started=0
 
@@ -37,7 +39,9 @@ nginx_start () {
   _nginx_dir="$T/nginx-$NGINX_PORT"
   mkdir -p "$_nginx_dir/tmp"
   NGINX_LOG="$_nginx_dir/access.log"
+  NGINX_CONN_LOG="$_nginx_dir/conn.log"
   : > "$NGINX_LOG"
+  : > "$NGINX_CONN_LOG"
   local scheme=http listen="127.0.0.1:$NGINX_PORT" extra=
   if [ -n "$tls" ]; then
     scheme=https; listen="$listen ssl"
@@ -63,6 +67,8 @@ events { worker_connections 512; }
 http {
   log_format vmi '"\$request" "\$http_range" \$status \$bytes_sent';
   access_log $NGINX_LOG vmi;
+  log_format vmiconn '\$connection "\$http_range"';
+  access_log $NGINX_CONN_LOG vmiconn;
   client_body_temp_path $_nginx_dir/tmp/body;
   proxy_temp_path $_nginx_dir/tmp/proxy;
   fastcgi_temp_path $_nginx_dir/tmp/fastcgi;
@@ -131,6 +137,7 @@ nginx_bytes_sent () {
 
 nginx_log_clear () {
   : > "$NGINX_LOG"
+  : > "$NGINX_CONN_LOG"
 }
 
 # A CA and a server certificate for 127.0.0.1 signed by it, in DIR.

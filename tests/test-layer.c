@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmimport/error.h"
 #include "vmimport/formats.h"
@@ -132,6 +134,55 @@ layer_extents_default_is_all_data_and_clipped (void)
   vmi_layer_close (m);
 }
 
+/* vmi_layer_allocated asks for the map of several parts of a large disk at
+ * once (a format layer's table reads wait on the network), adds them up,
+ * and reports a failed part's error. */
+static int walk_now, walk_max;
+static uint64_t walk_fail_at = UINT64_MAX;
+static int
+slow_extents (struct vmi_layer *l, uint64_t off, uint64_t len,
+              struct vmi_extents *out)
+{
+  int now = __atomic_add_fetch (&walk_now, 1, __ATOMIC_RELAXED), max;
+  (void) l;
+  while ((max = __atomic_load_n (&walk_max, __ATOMIC_RELAXED)) < now
+         && !__atomic_compare_exchange_n (&walk_max, &max, now, false,
+                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    ;
+  usleep (20000);
+  __atomic_sub_fetch (&walk_now, 1, __ATOMIC_RELAXED);
+  if (off + len > walk_fail_at && off <= walk_fail_at) {
+    errno = EIO;
+    vmi_error ("map of %" PRIu64 " failed", off);
+    return -1;
+  }
+  /* Every other MiB is data. */
+  for (uint64_t p = off; p < off + len; p += 1 << 20)
+    if (vmi_extents_add (out, p, 1 << 20, (p >> 20) % 2 ? VMI_EXTENT_HOLE
+                                                         : VMI_EXTENT_DATA))
+      return -1;
+  return 0;
+}
+static const struct vmi_layer_ops slow_ops = {
+  .name = "slow", .extents = slow_extents,
+};
+
+static void
+allocated_walks_parts_at_once_and_reports_errors (void)
+{
+  struct vmi_layer *l = vmi_layer_new (&slow_ops, NULL, UINT64_C (4) << 30,
+                                       "slow", NULL);
+  CHECK (l != NULL);
+  CHECK (vmi_layer_allocated (l) == (int64_t) (UINT64_C (2) << 30));
+  CHECK (walk_max > 1);
+  walk_fail_at = UINT64_C (3) << 30;
+  errno = 0;
+  CHECK (vmi_layer_allocated (l) == -1);
+  CHECK (errno == EIO);
+  CHECK (strcmp (vmi_error_get (), "map of 3221225472 failed") == 0);
+  vmi_layer_close (l);
+}
+
 /* vmi_parallel: every item runs once, on more than one thread when the
  * pool has any, nested calls finish, and the error reported is the first
  * failed item's whatever thread saw it. */
@@ -204,6 +255,7 @@ main (void)
   cache_returns_same_bytes_and_reads_below_once ();
   cache_memory_stays_bounded ();
   layer_extents_default_is_all_data_and_clipped ();
+  allocated_walks_parts_at_once_and_reports_errors ();
   parallel_runs_each_item_once_and_reports_the_first_error ();
   printf ("%s\n", failures ? "FAILED" : "all passed");
   return failures != 0;

@@ -1,8 +1,10 @@
 /* Transport: a file on a web server, read with HTTP range requests
  * (libcurl).
  *
- * The size comes from HEAD (or, when HEAD is refused, from the
- * Content-Range of a one-byte ranged GET).  Each pread is one
+ * The size comes from the Content-Range of a ranged GET of the first
+ * 64 KiB, which are kept for the reads that follow (opening a source
+ * reads them first; HEAD and a read would cost two round trips); from
+ * HEAD when that range has no total.  Each pread is one
  * "Range: bytes=A-B" GET.  Requests run on a pool of easy handles, each
  * keeping its own keep-alive connection, so readers on many threads have
  * many requests in flight and none waits for another's transfer; DNS and
@@ -51,7 +53,10 @@
 #include "vmimport/retry.h"
 #include "vmimport/transport.h"
 
-#define MAX_CONNS 8
+#define CONNS 8                /* connections on a short or slow link */
+#define WIDE_CONNS 16          /* ... on a wide one (see link_wide) */
+#define WIDE_LATENCY 0.010     /* seconds to the first byte, at least */
+#define WIDE_SAMPLES 4         /* requests measured before a link is wide */
 #define RECV_BUFFER (512L << 10)
 
 /* Read-ahead (see the top of the file). */
@@ -65,10 +70,12 @@
                                         makes runs of about 2 MiB (its read
                                         of 1 MiB, the grains around it) */
 #define RA_BUDGET (24u << 20)        /* bytes of all windows */
-#define RA_MAX (RA_BUDGET / MAX_CONNS)  /* largest window: one in flight
-                                        per connection fits the budget */
-#define RA_DEPTH MAX_CONNS           /* windows in flight per stream */
-#define RA_AHEAD RA_BUDGET           /* launched past a stream's front */
+#define RA_WIDE_BUDGET (48u << 20)   /* ... on a wide link */
+#define RA_MAX (3u << 20)            /* largest window: one in flight per
+                                        connection fits the budget */
+#define RA_SPLIT (1u << 20)          /* on a wide link, a read missing this
+                                        many bytes twice over is fetched in
+                                        parts on several connections */
 #define RA_BACK (16u << 20)          /* a read this far behind a stream's
                                         front still belongs to it (workers
                                         reading neighbouring ranges) */
@@ -76,6 +83,9 @@
 #define RA_BDP_GUESS (256u << 10)    /* until the link is measured */
 #define RA_KEEP (64u << 10)          /* reads kept for re-reading, at most */
 #define RA_KEEP_TOTAL (256u << 10)   /* ... and all of them */
+#define SEEN_PAGE 4096               /* a window counts the pages read of it:
+                                        a grain read by two FUSE reads must
+                                        not make it look read to the end */
 #define RA_STALE 4096                /* reads after which an unread window
                                         may be dropped */
 
@@ -98,6 +108,8 @@ struct window {
   char *buf;            /* its own mapping of len bytes */
   size_t got;
   size_t hit;           /* bytes copied out (a byte read twice counts twice) */
+  uint64_t *seen;       /* pages (SEEN_PAGE) of it a read copied from */
+  size_t pages, pages_seen;
   int pins;
   bool kept;            /* a copy of a small read (win_keep) */
   uint64_t stream;      /* id of the stream that launched it */
@@ -110,7 +122,7 @@ struct ra_stream {
   uint64_t id;          /* 0: slot unused */
   uint64_t front;       /* end of the furthest read */
   uint64_t ra_end;      /* end of the read-ahead launched */
-  unsigned hits;        /* reads that continued it (up to RA_DEPTH): the
+  unsigned hits;        /* reads that continued it (up to WIDE_CONNS): the
                            windows it may have in flight */
   uint64_t bytes;       /* bytes it read: how far ahead it may read */
   uint64_t used;
@@ -143,11 +155,16 @@ struct http {
   size_t kept_bytes;         /* of which kept reads */
   double bdp;                /* bytes in flight that fill one connection
                                 (0: not measured yet) */
+  double min_latency;        /* shortest wait for a first byte (s) */
+  unsigned samples;          /* requests measured */
   pthread_cond_t ra_cond;    /* a window got bytes or ended; a pin dropped */
   pthread_cond_t work_cond;  /* a window was queued; closing */
-  pthread_t fetchers[RA_DEPTH];
+  bool wide;                 /* a window cannot hold 4 bandwidth-delay
+                                products (link_wide): more connections */
+  pthread_t fetchers[WIDE_CONNS];
   int nfetchers;
   int queued;                /* windows in WIN_QUEUED */
+  int fetching;              /* ... in WIN_FETCHING */
   bool closing;              /* stop the windows (close, or a fork) */
   struct http *reg_prev, *reg_next;   /* the instances, for fork */
 };
@@ -401,14 +418,29 @@ conn_free (struct conn *c)
   }
 }
 
-/* Take an idle connection, make one, or wait for one (at most MAX_CONNS). */
+/* Connections at most: a link whose every connection is capped and far
+ * away gets more of them, the only way up (see link_wide).  Under s->lock. */
+static int
+conn_limit (const struct http *s)
+{
+  return s->wide ? WIDE_CONNS : CONNS;
+}
+
+/* Bytes of read-ahead windows at most.  Under s->lock. */
+static size_t
+ra_budget (const struct http *s)
+{
+  return s->wide ? RA_WIDE_BUDGET : RA_BUDGET;
+}
+
+/* Take an idle connection, make one, or wait for one (at most conn_limit). */
 static struct conn *
 conn_get (struct http *s)
 {
   struct conn *c = NULL;
 
   pthread_mutex_lock (&s->lock);
-  while (s->idle == NULL && s->nconns >= MAX_CONNS)
+  while (s->idle == NULL && s->nconns >= conn_limit (s))
     pthread_cond_wait (&s->cond, &s->lock);
   if (s->idle) {
     c = s->idle;
@@ -608,6 +640,33 @@ session_renewed (struct http *s, long status, bool *renewed, char **sent)
  * byte (a round trip) times its rate once bytes flowed is the
  * bandwidth-delay product of one connection, which sizes the read-ahead
  * (see ra_plan).  Small requests say nothing of the rate. */
+/* A wide link: a window (RA_MAX) cannot hold 4 bandwidth-delay products
+ * of one connection, so a request spends under 80% of its time receiving
+ * and the connections, not the requests, are what is short.  Over 50 ms
+ * at 40 MB/s (2 MB of BDP), 3 MiB windows on 8 connections copied the
+ * benchmark's quick OVA at 0.25 of what 8 capped connections carry; on
+ * 16, at 0.45 (docs/performance.md, ninth round).  Such a link gets
+ * WIDE_CONNS connections and RA_WIDE_BUDGET of windows, for good.  The
+ * link's round trip is the shortest wait for a first byte seen in
+ * WIDE_SAMPLES requests at least, and must be WIDE_LATENCY or more:
+ * loopback and a LAN move megabytes in a millisecond, and on a loaded
+ * machine some of their requests wait 10-30 ms for a server or a core,
+ * not all.  Under s->lock. */
+static void
+link_wide (struct http *s, double latency)
+{
+  if (s->samples == 0 || latency < s->min_latency)
+    s->min_latency = latency;
+  s->samples++;
+  if (!s->wide && s->samples >= WIDE_SAMPLES && 4 * s->bdp > RA_MAX
+      && s->min_latency >= WIDE_LATENCY) {
+    s->wide = true;
+    vmi_log (VMI_LOG_DEBUG, "%s: a wide link (%.0f KiB in flight fill a "
+             "connection): up to %d connections", s->url, s->bdp / 1024,
+             WIDE_CONNS);
+  }
+}
+
 static void
 link_sample (struct http *s, struct conn *c, size_t count, uint64_t offset,
              bool ahead)
@@ -625,6 +684,7 @@ link_sample (struct http *s, struct conn *c, size_t count, uint64_t offset,
   bdp = (double) count / (total - first) * (first - pre);
   pthread_mutex_lock (&s->lock);
   s->bdp = s->bdp == 0 ? bdp : (3 * s->bdp + bdp) / 4;
+  link_wide (s, first - pre);
   pthread_mutex_unlock (&s->lock);
 }
 
@@ -751,9 +811,10 @@ http_get (struct http *s, char *buf, size_t count, uint64_t offset, bool whole,
   return ret;
 }
 
-/* Size of the file: HEAD, else a one-byte ranged GET. */
+/* Size of the file from HEAD, for a server whose ranged GET gave no
+ * total.  Returns 0, or -1 with the error set. */
 static int
-http_size (struct http *s, uint64_t *size)
+http_head_size (struct http *s, uint64_t *size)
 {
   struct vmi_retry r;
   bool renewed = false;
@@ -804,9 +865,13 @@ http_size (struct http *s, uint64_t *size)
       *size = (uint64_t) len;
       return 0;
     }
-    if (rc == CURLE_OK && (status == 200 || status == 405 || status == 501
-                           || status == 403 || status == 400))
-      break;   /* HEAD refused or no length: try a ranged GET */
+    if (rc == CURLE_OK && status == 200) {
+      conn_put (s, c);
+      errno = EIO;
+      vmi_error ("%s: the server gave no size (no total in Content-Range, "
+                 "no Content-Length in HEAD)", s->url);
+      return -1;
+    }
     if (rc != CURLE_OK && !vmi_curl_transient (rc)) {
       curl_error (s, rc, c->errbuf, "HEAD");
       conn_put (s, c);
@@ -832,25 +897,43 @@ http_size (struct http *s, uint64_t *size)
       return -1;
     }
   }
+}
 
-  /* Ranged GET of byte 0: "Content-Range: bytes 0-0/SIZE". */
+/* Size of the file, and its first PROBE bytes (in *FIRST, *GOT of them),
+ * from one ranged GET: "Content-Range: bytes 0-N/SIZE" gives the size, and
+ * the bytes are what opening a source reads first (a tar header, a
+ * VMDK or QCOW2 header): one round trip where HEAD and a read took two.
+ * A server that gives no total is asked with HEAD.  Returns 0, or -1 with
+ * the error set. */
+#define PROBE RA_KEEP
+static int
+http_size (struct http *s, uint64_t *size, char *first, size_t *got)
+{
+  struct vmi_retry r;
+  bool renewed = false;
+  int again;
+
+  *got = 0;
   vmi_retry_start (&r, &s->retry);
   for (;;) {
     struct conn *c = conn_get (s);
-    char byte;
     struct xfer x = {
-      .buf = &byte, .want = 1, .ranged = true, .cr_start = -1, .cr_total = -1,
+      .buf = first, .want = PROBE, .ranged = true, .cr_start = -1,
+      .cr_total = -1, .s = s,
     };
     long status = 0;
     CURLcode rc;
-    char *sent;
+    char range[32], *sent;
 
     if (c == NULL)
       return -1;
     sent = session_apply (s, c);
     x.h = c->h;
     c->errbuf[0] = '\0';
-    curl_easy_setopt (c->h, CURLOPT_RANGE, "0-0");
+    snprintf (range, sizeof range, "0-%u", PROBE - 1);
+    curl_easy_setopt (c->h, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt (c->h, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt (c->h, CURLOPT_RANGE, range);
     curl_easy_setopt (c->h, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt (c->h, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt (c->h, CURLOPT_XFERINFODATA, &x);
@@ -867,21 +950,36 @@ http_size (struct http *s, uint64_t *size)
       conn_put (s, c);
       errno = ENOTSUP;
       vmi_error ("%s: the server does not support range requests (it "
-                 "answered a Range request with the whole file, HTTP 200)",
+                 "answered a Range request with the whole file, HTTP 200); "
+                 "vmimport reads remote files lazily and needs a server "
+                 "that honours \"Range: bytes=\" (e.g. nginx, Apache, S3)",
                  s->url);
       return -1;
     }
-    if (rc == CURLE_OK && (status == 206 || status == 416) && x.cr_total >= 0) {
+    if (x.bad_range) {
       conn_put (s, c);
+      errno = EIO;
+      vmi_error ("%s: a read of its first bytes got bytes from offset %"
+                 PRId64 " instead", s->url, x.cr_start);
+      return -1;
+    }
+    if (rc == CURLE_OK && status == 416 && x.cr_total >= 0) {
+      conn_put (s, c);   /* an empty file: "bytes * /0" */
       *size = (uint64_t) x.cr_total;
+      return 0;
+    }
+    if (rc == CURLE_OK && status == 206 && x.cr_total >= 0) {
+      uint64_t total = (uint64_t) x.cr_total;
+      conn_put (s, c);
+      *size = total;
+      /* All of the asked bytes that exist, or none (a short body). */
+      if (x.got == (total < PROBE ? total : PROBE))
+        *got = x.got;
       return 0;
     }
     if (rc == CURLE_OK && status == 206) {
       conn_put (s, c);
-      errno = EIO;
-      vmi_error ("%s: the server gave no size (no Content-Length in HEAD, no "
-                 "total in Content-Range)", s->url);
-      return -1;
+      return http_head_size (s, size);
     }
     if ((rc != CURLE_OK && !vmi_curl_transient (rc))
         || (rc == CURLE_OK && !status_transient (status))
@@ -911,17 +1009,44 @@ static void
 win_drop (struct http *s, struct window *w)
 {
   munmap (w->buf, w->len);
+  free (w->seen);
   s->win_bytes -= w->len;
   if (w->kept)
     s->kept_bytes -= w->len;
   *w = (struct window) { .state = WIN_FREE };
 }
 
-/* A window whose bytes were all read once is no longer needed. */
+/* Every page of W was read from (a page counts once any byte of it was
+ * copied out: a reader that stops in the middle of one comes back for the
+ * rest at once, and a window dropped early costs a request, never a
+ * wrong byte). */
+static bool
+win_read_all (const struct window *w)
+{
+  return w->pages_seen >= w->pages;
+}
+
+/* Note that [pos, pos+n) of W was copied out.  Under s->lock. */
+static void
+win_mark (struct window *w, uint64_t pos, size_t n)
+{
+  size_t a = (pos - w->off) / SEEN_PAGE, b = (pos - w->off + n - 1) / SEEN_PAGE;
+
+  w->hit += n;
+  for (size_t i = a; i <= b && i < w->pages; i++)
+    if (!(w->seen[i / 64] & (UINT64_C (1) << (i % 64)))) {
+      w->seen[i / 64] |= UINT64_C (1) << (i % 64);
+      w->pages_seen++;
+    }
+}
+
+/* A window whose bytes were all read once is no longer needed (kept
+ * reads stay: metadata is read again in parts; they go first when room is
+ * needed). */
 static void
 win_maybe_drop (struct http *s, struct window *w)
 {
-  if (!win_busy (w) && w->pins == 0 && w->hit >= w->len)
+  if (!win_busy (w) && w->pins == 0 && !w->kept && win_read_all (w))
     win_drop (s, w);
 }
 
@@ -984,14 +1109,14 @@ win_evict (struct http *s)
 
   for (int i = 0; i < RA_WINDOWS; i++) {
     struct window *w = &s->win[i];
-    bool done = w->kept || w->hit >= w->len;
+    bool done = w->kept || win_read_all (w);
     if (w->state == WIN_FREE || win_busy (w) || w->pins > 0)
       continue;
     if (!done && s->tick - w->used < RA_STALE
         && ((w->hit == 0 && stream_alive (s, w->stream)) || win_in_use (s, w)))
       continue;
-    if (v == NULL || done > (v->kept || v->hit >= v->len)
-        || (done == (v->kept || v->hit >= v->len) && w->used < v->used))
+    if (v == NULL || done > (v->kept || win_read_all (v))
+        || (done == (v->kept || win_read_all (v)) && w->used < v->used))
       v = w;
   }
   if (v == NULL)
@@ -1008,11 +1133,13 @@ static struct window *
 win_new (struct http *s, uint64_t off, size_t len)
 {
   struct window *w = NULL;
+  uint64_t *seen;
+  size_t pages;
   char *buf;
 
   if (s->closing)
     return NULL;
-  while (s->win_bytes + len > RA_BUDGET)
+  while (s->win_bytes + len > ra_budget (s))
     if (!win_evict (s))
       return NULL;
   for (int pass = 0; pass < 2 && w == NULL; pass++) {
@@ -1023,36 +1150,45 @@ win_new (struct http *s, uint64_t off, size_t len)
       return NULL;
   }
   /* Pages are touched as bytes arrive, and given back whole on drop. */
+  pages = (len + SEEN_PAGE - 1) / SEEN_PAGE;
+  if ((seen = calloc ((pages + 63) / 64, sizeof *seen)) == NULL)
+    return NULL;
   buf = mmap (NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
               -1, 0);
-  if (buf == MAP_FAILED)
+  if (buf == MAP_FAILED) {
+    free (seen);
     return NULL;
+  }
   *w = (struct window) {
     .state = WIN_DONE, .off = off, .len = len, .buf = buf, .used = s->tick,
+    .seen = seen, .pages = pages,
   };
   s->win_bytes += len;
   return w;
 }
 
-/* Queue a window [off, off+len) for stream ST.  Under s->lock.  Returns
- * false when there is no room or no fetcher thread. */
-static bool
-win_launch (struct http *s, struct ra_stream *st, uint64_t off, size_t len)
+/* Queue a window [off, off+len) for stream STREAM (0: a read's own part).
+ * Under s->lock.  Returns NULL when there is no room or no fetcher
+ * thread. */
+static struct window *
+win_launch (struct http *s, uint64_t stream, uint64_t off, size_t len)
 {
   struct window *w;
 
-  /* One fetcher per window queued or in flight, up to RA_DEPTH. */
-  if (s->nfetchers < RA_DEPTH && s->nfetchers <= s->queued && !s->closing
+  /* One fetcher per window queued or in flight (this one counted), one
+   * per connection at most. */
+  if (s->nfetchers < conn_limit (s)
+      && s->nfetchers - s->fetching <= s->queued && !s->closing
       && pthread_create (&s->fetchers[s->nfetchers], NULL, fetcher, s) == 0)
     s->nfetchers++;
   if (s->nfetchers == 0 || (w = win_new (s, off, len)) == NULL)
-    return false;
+    return NULL;
   w->state = WIN_QUEUED;
-  w->stream = st->id;
+  w->stream = stream;
   w->seq = ++s->seq;
   s->queued++;
   pthread_cond_signal (&s->work_cond);
-  return true;
+  return w;
 }
 
 /* A fetcher thread: takes the oldest queued window and receives it. */
@@ -1077,6 +1213,7 @@ fetcher (void *arg)
         w = &s->win[i];
     w->state = WIN_FETCHING;
     s->queued--;
+    s->fetching++;
     size = s->size;
     pthread_mutex_unlock (&s->lock);
     /* Its errors are the reader's to meet again, with retries. */
@@ -1088,6 +1225,7 @@ fetcher (void *arg)
                " stopped after %zu bytes (%s); the reads fetch the rest",
                s->url, w->len, w->off, w->got, vmi_error_get ());
     w->state = r == 0 ? WIN_DONE : WIN_FAILED;
+    s->fetching--;
     pthread_cond_broadcast (&s->ra_cond);
     if (w->pins == 0 && w->hit == 0 && !stream_alive (s, w->stream))
       win_drop (s, w);   /* its stream is no longer followed */
@@ -1186,7 +1324,7 @@ ra_plan (struct http *s, uint64_t a, uint64_t b)
     return;
   }
   st->used = s->tick;
-  if (st->hits < RA_DEPTH)
+  if (st->hits < (unsigned) conn_limit (s))
     st->hits++;
   st->bytes += b - a;
   if (b > st->front)
@@ -1200,9 +1338,9 @@ ra_plan (struct http *s, uint64_t a, uint64_t b)
    * most what the stream read, what fills every connection, RA_AHEAD. */
   fill = (uint64_t) (4 * (s->bdp > 0 ? s->bdp : RA_BDP_GUESS));
   wlen = fill < RA_WIN_MIN ? RA_WIN_MIN : fill > RA_MAX ? RA_MAX : fill;
-  ahead = st->bytes < RA_AHEAD ? st->bytes : RA_AHEAD;
-  if (ahead > 2 * wlen && ahead > fill * MAX_CONNS)
-    ahead = 2 * wlen > fill * MAX_CONNS ? 2 * wlen : fill * MAX_CONNS;
+  ahead = st->bytes < ra_budget (s) ? st->bytes : ra_budget (s);
+  if (ahead > 2 * wlen && ahead > fill * conn_limit (s))
+    ahead = 2 * wlen > fill * conn_limit (s) ? 2 * wlen : fill * conn_limit (s);
   if (b - a >= wlen)
     return;   /* reads this large fill the link by themselves */
   if (st->hits < 2 || st->bytes < RA_START)
@@ -1220,7 +1358,7 @@ ra_plan (struct http *s, uint64_t a, uint64_t b)
     stop = win_next (s, st->ra_end, s->size, true);
     if (len > stop - st->ra_end)
       len = stop - st->ra_end;
-    if (!win_launch (s, st, st->ra_end, len))
+    if (win_launch (s, st->id, st->ra_end, len) == NULL)
       break;
     st->ra_end += len;
   }
@@ -1243,7 +1381,7 @@ win_copy (struct http *s, struct window *w, char *dst, uint64_t pos,
     pthread_mutex_unlock (&s->lock);
     memcpy (dst, w->buf + (pos - w->off), n);
     pthread_mutex_lock (&s->lock);
-    w->hit += n;
+    win_mark (w, pos, n);
     w->used = s->tick;
   }
   w->pins--;
@@ -1273,10 +1411,31 @@ ra_stop (struct http *s)
     if (win_busy (&s->win[i]))
       s->win[i].state = WIN_FAILED;
   s->queued = 0;
+  s->fetching = 0;
   s->nfetchers = 0;
   __atomic_store_n (&s->closing, false, __ATOMIC_RELAXED);
   pthread_cond_broadcast (&s->ra_cond);
   pthread_mutex_unlock (&s->lock);
+}
+
+/* On a wide link, a read missing [pos, stop) of at least 2 x RA_SPLIT
+ * bytes fetches its first half itself and its second half as a window on
+ * another connection, at the same time: the copy's 8 workers reading
+ * 4 MiB units (a flat VMDK: no read-ahead) keep 16 connections busy.
+ * The window is pinned (*HELD) until the read is done with it.  Returns
+ * where the read's own part stops.  Under s->lock. */
+static uint64_t
+ra_split (struct http *s, uint64_t pos, uint64_t stop, struct window **held)
+{
+  uint64_t half = (stop - pos) / 2;
+  struct window *w;
+
+  if (!s->wide || *held != NULL || stop - pos < 2 * RA_SPLIT
+      || (w = win_launch (s, 0, pos + half, stop - pos - half)) == NULL)
+    return stop;
+  w->pins++;
+  *held = w;
+  return pos + half;
 }
 
 static int
@@ -1284,8 +1443,9 @@ http_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
 {
   struct http *s = l->priv;
   uint64_t pos = offset, end = offset + count;
-  struct window *w0;
+  struct window *w0, *held = NULL;
   char *p = buf;
+  int ret = 0;
 
   pthread_mutex_lock (&s->lock);
   /* The window this read starts in stays while the read-ahead makes room. */
@@ -1311,17 +1471,23 @@ http_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
       /* The window failed short of POS: fetch the rest ourselves. */
     }
     else
-      stop = win_next (s, pos, end, false);
+      stop = ra_split (s, pos, win_next (s, pos, end, false), &held);
     pthread_mutex_unlock (&s->lock);
-    if (http_get (s, p + (pos - offset), stop - pos, pos,
-                  pos == 0 && stop == l->size, NULL) == -1)
-      return -1;
+    ret = http_get (s, p + (pos - offset), stop - pos, pos,
+                    pos == 0 && stop == l->size, NULL);
     pthread_mutex_lock (&s->lock);
+    if (ret == -1)
+      break;
     win_keep (s, p + (pos - offset), pos, stop - pos);
     pos = stop;
   }
+  if (held) {
+    held->pins--;
+    pthread_cond_broadcast (&s->ra_cond);
+    win_maybe_drop (s, held);
+  }
   pthread_mutex_unlock (&s->lock);
-  return 0;
+  return ret;
 }
 
 static void
@@ -1463,6 +1629,8 @@ vmi_http_open_session_header (const char *url, const struct vmi_source_opts *opt
 {
   struct http *s;
   uint64_t size = 0;
+  size_t got = 0;
+  char *first = NULL;
   int err = 0;
 
   pthread_once (&curl_once, curl_init);
@@ -1523,9 +1691,21 @@ vmi_http_open_session_header (const char *url, const struct vmi_source_opts *opt
   curl_share_setopt (s->share, CURLSHOPT_USERDATA, s);
   curl_share_setopt (s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
   curl_share_setopt (s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-  if (http_size (s, &size) == -1)
+  if ((first = malloc (PROBE)) == NULL) {
+    errno = ENOMEM;
+    vmi_error ("out of memory");
+    goto fail;
+  }
+  if (http_size (s, &size, first, &got) == -1)
     goto fail;
   s->size = size;
+  if (got > 0) {   /* kept: opening reads these bytes next */
+    pthread_mutex_lock (&s->lock);
+    win_keep (s, first, 0, got);
+    pthread_mutex_unlock (&s->lock);
+  }
+  free (first);
+  first = NULL;
   reg_add (s);
   {
     struct vmi_layer *l = vmi_layer_new (&http_ops, s, size, s->url, NULL);
@@ -1535,6 +1715,7 @@ vmi_http_open_session_header (const char *url, const struct vmi_source_opts *opt
   }
 
  fail:
+  free (first);
   http_free (s);
   return NULL;
 }
