@@ -69,8 +69,12 @@
                                         ahead: a random reader through FUSE
                                         makes runs of about 2 MiB (its read
                                         of 1 MiB, the grains around it) */
+#define RA_START_FAR (512u << 10)    /* ... on a far link (link_far), where
+                                        4 MiB of 32 KiB QCOW2 clusters read
+                                        through a mount, 4 at a time, took
+                                        32 round trips */
 #define RA_BUDGET (24u << 20)        /* bytes of all windows */
-#define RA_WIDE_BUDGET (48u << 20)   /* ... on a wide link */
+#define RA_WIDE_BUDGET (40u << 20)   /* ... on a wide link */
 #define RA_MAX (3u << 20)            /* largest window: one in flight per
                                         connection fits the budget */
 #define RA_SPLIT (1u << 20)          /* on a wide link, a read missing this
@@ -640,26 +644,30 @@ session_renewed (struct http *s, long status, bool *renewed, char **sent)
  * byte (a round trip) times its rate once bytes flowed is the
  * bandwidth-delay product of one connection, which sizes the read-ahead
  * (see ra_plan).  Small requests say nothing of the rate. */
+/* A far link: every request of WIDE_SAMPLES at least waited WIDE_LATENCY
+ * or more for its first byte (the shortest wait is the round trip; loopback
+ * and a LAN move megabytes in a millisecond, and on a loaded machine some
+ * of their requests wait 10-30 ms for a server or a core, not all).  Small
+ * reads one after another cost a round trip each there: a stream reads
+ * ahead sooner (RA_START_FAR).  Under s->lock. */
+static bool
+link_far (const struct http *s)
+{
+  return s->samples >= WIDE_SAMPLES && s->min_latency >= WIDE_LATENCY;
+}
+
 /* A wide link: a window (RA_MAX) cannot hold 4 bandwidth-delay products
  * of one connection, so a request spends under 80% of its time receiving
  * and the connections, not the requests, are what is short.  Over 50 ms
  * at 40 MB/s (2 MB of BDP), 3 MiB windows on 8 connections copied the
  * benchmark's quick OVA at 0.25 of what 8 capped connections carry; on
  * 16, at 0.45 (docs/performance.md, ninth round).  Such a link gets
- * WIDE_CONNS connections and RA_WIDE_BUDGET of windows, for good.  The
- * link's round trip is the shortest wait for a first byte seen in
- * WIDE_SAMPLES requests at least, and must be WIDE_LATENCY or more:
- * loopback and a LAN move megabytes in a millisecond, and on a loaded
- * machine some of their requests wait 10-30 ms for a server or a core,
- * not all.  Under s->lock. */
+ * WIDE_CONNS connections and RA_WIDE_BUDGET of windows, for good.  A wide
+ * link is a far one (link_far).  Under s->lock. */
 static void
-link_wide (struct http *s, double latency)
+link_wide (struct http *s)
 {
-  if (s->samples == 0 || latency < s->min_latency)
-    s->min_latency = latency;
-  s->samples++;
-  if (!s->wide && s->samples >= WIDE_SAMPLES && 4 * s->bdp > RA_MAX
-      && s->min_latency >= WIDE_LATENCY) {
+  if (!s->wide && link_far (s) && 4 * s->bdp > RA_MAX) {
     s->wide = true;
     vmi_log (VMI_LOG_DEBUG, "%s: a wide link (%.0f KiB in flight fill a "
              "connection): up to %d connections", s->url, s->bdp / 1024,
@@ -679,12 +687,17 @@ link_sample (struct http *s, struct conn *c, size_t count, uint64_t offset,
   vmi_log (VMI_LOG_DEBUG, "%s: GET %" PRIu64 "+%zu (%s): first byte %.3f s, "
            "done %.3f s", s->url, offset, count, ahead ? "read-ahead" : "read",
            first, total);
-  if (count < RA_MIN || total - first < 0.002 || first < pre)
+  if (first < pre)
     return;
-  bdp = (double) count / (total - first) * (first - pre);
   pthread_mutex_lock (&s->lock);
-  s->bdp = s->bdp == 0 ? bdp : (3 * s->bdp + bdp) / 4;
-  link_wide (s, first - pre);
+  if (s->samples == 0 || first - pre < s->min_latency)
+    s->min_latency = first - pre;
+  s->samples++;
+  if (count >= RA_MIN && total - first >= 0.002) {
+    bdp = (double) count / (total - first) * (first - pre);
+    s->bdp = s->bdp == 0 ? bdp : (3 * s->bdp + bdp) / 4;
+  }
+  link_wide (s);
   pthread_mutex_unlock (&s->lock);
 }
 
@@ -1343,7 +1356,7 @@ ra_plan (struct http *s, uint64_t a, uint64_t b)
     ahead = 2 * wlen > fill * conn_limit (s) ? 2 * wlen : fill * conn_limit (s);
   if (b - a >= wlen)
     return;   /* reads this large fill the link by themselves */
-  if (st->hits < 2 || st->bytes < RA_START)
+  if (st->hits < 2 || st->bytes < (link_far (s) ? RA_START_FAR : RA_START))
     return;   /* not yet: random readers (a FUSE read of 1 MiB comes as
                  several of 128 KiB) look sequential for a while */
   if (ahead / 2 < wlen)
