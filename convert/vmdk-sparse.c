@@ -41,11 +41,11 @@ enum { MARKER_EOS = 0, MARKER_GT = 1, MARKER_GD = 2, MARKER_FOOTER = 3 };
                                            allocated as used: a 64 GiB disk
                                            of 64 KiB grains fits */
 #define GT_MIN_SLOTS 32
-#define GT_PREFETCH 256                 /* adjacent GTs read in one go: 512
-                                           KiB of 64 KiB grains map 8 GiB; over
-                                           a link, 16 (32 KiB) at a time cost
-                                           the full benchmark OVA 9 round
-                                           trips */
+#define GT_PREFETCH_BYTES (512u << 10)  /* adjacent GTs read in one go: 256
+                                           of 512 entries map 8 GiB of 64 KiB
+                                           grains; over a link, 16 at a time
+                                           cost the full benchmark OVA 9
+                                           round trips */
 #define GRAIN_CACHE_BYTES (2u << 20)
 #define GRAIN_MARKER_BYTES 12           /* lba (8), size (4), then data */
 #define CHUNK 512                       /* grains handled per step */
@@ -306,7 +306,8 @@ gt_get (struct vmi_layer *l, uint32_t gdi, uint32_t first, uint32_t n,
 
   /* Tables laid out one after another (monolithicSparse, and the empty
    * tables of a streamOptimized disk) are read at once. */
-  while (k < GT_PREFETCH && gdi + k < s->gd_n
+  while ((uint64_t) (k + 1) * s->gt_stride <= GT_PREFETCH_BYTES
+         && gdi + k < s->gd_n
          && (uint64_t) s->gd[gdi + k] * VMDK_SECTOR
             == (uint64_t) s->gd[gdi] * VMDK_SECTOR
                + (uint64_t) k * s->gt_stride)

@@ -160,7 +160,8 @@ vmi_layer_extents_below (struct vmi_layer *l, uint64_t offset, uint64_t length,
  * thread per core for inflating. */
 #define WALKERS 8
 #define WALK_MIN (UINT64_C (512) << 20)           /* a part, at least */
-#define WALK_PIECE (UINT64_C (1) << 36)           /* bounds a list's memory */
+#define WALK_PIECE (UINT64_C (1) << 33)           /* bounds the lists' memory
+                                                     (8 at once: 64 GiB) */
 
 struct walk {
   struct vmi_layer *l;
@@ -168,6 +169,7 @@ struct walk {
   uint64_t start, end;
   int64_t total;
   struct vmi_parallel_error *err;
+  int *failed;                /* a part failed: the others stop */
 };
 
 static void *
@@ -178,8 +180,11 @@ walk_part (void *arg)
 
   for (uint64_t pos = w->start; pos < w->end; pos += WALK_PIECE) {
     uint64_t len = w->end - pos < WALK_PIECE ? w->end - pos : WALK_PIECE;
+    if (__atomic_load_n (w->failed, __ATOMIC_RELAXED))
+      break;
     if (vmi_layer_extents (w->l, pos, len, &e) == -1) {
       vmi_parallel_fail (w->err, w->part);
+      __atomic_store_n (w->failed, 1, __ATOMIC_RELAXED);
       break;
     }
     for (size_t i = 0; i < e.n; i++)
@@ -197,17 +202,16 @@ vmi_layer_allocated (struct vmi_layer *l)
   struct walk w[WALKERS];
   pthread_t t[WALKERS];
   bool started[WALKERS] = { false };
-  uint64_t part;
+  uint64_t part, parts = l->size / WALK_MIN;
   int64_t total = 0;
-  int n = (int) (l->size / WALK_MIN);
+  int n = parts < 1 ? 1 : parts > WALKERS ? WALKERS : (int) parts, failed = 0;
 
-  n = n < 1 ? 1 : n > WALKERS ? WALKERS : n;
-  part = (l->size + (uint64_t) n - 1) / (uint64_t) n;
+  part = l->size / (uint64_t) n + (l->size % (uint64_t) n != 0);
   vmi_parallel_error_init (&err);
   for (int i = 0; i < n; i++) {
     uint64_t a = (uint64_t) i * part < l->size ? (uint64_t) i * part : l->size;
     w[i] = (struct walk) {
-      .l = l, .part = (size_t) i, .start = a, .err = &err,
+      .l = l, .part = (size_t) i, .start = a, .err = &err, .failed = &failed,
       .end = l->size - a < part ? l->size : a + part,
     };
     /* The first part is this thread's; a thread that cannot start leaves

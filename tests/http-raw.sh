@@ -104,4 +104,8 @@ nginx_stop
 nginx_start "$T/www" --no-ranges
 check_fails http_no_range_support_clear_error 'does not support range requests' "$LT" cat "$NGINX_URL/disk.img" "$T/x.out"
 check http_no_range_support_did_not_download bash -c "[ \$(awk '{s+=\$NF} END {print s+0}' '$NGINX_LOG') -lt $((8<<20)) ]"
+# ... but a file no longer than the first read (64 KiB), which such a
+# server sends whole (200), is all there is to read: it opens and reads.
+head -c 40000 /dev/urandom > "$T/www/small.raw"
+check http_no_range_small_file_served_whole_reads bash -c "'$LT' cat '$NGINX_URL/small.raw' '$T/small.out' && cmp '$T/small.out' '$T/www/small.raw'"
 finish

@@ -17,21 +17,28 @@
  * several in flight at once on fetcher threads (up to one per
  * connection).  A window is 4 bandwidth-delay products of one connection,
  * measured on the requests, from 2 MiB to RA_MAX (3 MiB: over 50 ms at
- * 40 MB/s a request of 3 MiB spends 61% of its time receiving; a larger
- * one would not fit one per connection in RA_BUDGET); a stream has at most one
- * window in flight per read that continued it, and reads ahead at most as
- * far as it has read, as far as fills every connection (at least two
- * windows), and RA_AHEAD.
+ * 40 MB/s a request of 3 MiB spends 61% of its time receiving); a stream
+ * has at most one window in flight per read that continued it, and reads
+ * ahead at most as far as it has read, as far as fills every connection
+ * (at least two windows), and the budget.  It starts once it has read
+ * RA_START (a random reader through a mount must not look sequential), or
+ * RA_START_FAR on a far link, where every small read costs a round trip.
  * Reads as large as a window fill the link by themselves: no read-ahead.
  * A read waits only for the bytes it wants of a window being received.
  * Memory is bounded: at most RA_BUDGET bytes of windows, each in its own
- * mapping, given back once read to the end (else the least recently read
- * first).  A window is tried once: when it fails,
+ * mapping, given back once every page of it was read (else the least
+ * recently read first).  A window is tried once: when it fails,
  * the readers that want its bytes fetch them themselves, with the retries
  * below, so a failed read-ahead costs time, never an error or a wrong
  * byte.  Small reads (≤ 64 KiB, 256 KiB in all) are kept a while: metadata
  * is read again in parts.
  * Closing, and fork (pthread_atfork), stop the windows in flight.
+ *
+ * A wide link (far, and a window cannot hold 4 bandwidth-delay products:
+ * a WAN to a vCenter whose every connection is capped) gets WIDE_CONNS
+ * connections and RA_WIDE_BUDGET of windows: more connections are the only
+ * way up there.  On it a read missing 2 MiB or more is fetched in two
+ * halves at once (the copy's 4 MiB reads of a flat disk).
  *
  * Connection errors, 5xx, 408, 429 and short bodies are retried with the
  * shared back-off policy; a broken transfer resumes at the first byte it
@@ -56,7 +63,7 @@
 #define CONNS 8                /* connections on a short or slow link */
 #define WIDE_CONNS 16          /* ... on a wide one (see link_wide) */
 #define WIDE_LATENCY 0.010     /* seconds to the first byte, at least */
-#define WIDE_SAMPLES 4         /* requests measured before a link is wide */
+#define WIDE_SAMPLES 8         /* requests measured before a link is far */
 #define RECV_BUFFER (512L << 10)
 
 /* Read-ahead (see the top of the file). */
@@ -76,7 +83,8 @@
 #define RA_BUDGET (24u << 20)        /* bytes of all windows */
 #define RA_WIDE_BUDGET (40u << 20)   /* ... on a wide link */
 #define RA_MAX (3u << 20)            /* largest window: one in flight per
-                                        connection fits the budget */
+                                        connection (8) fits RA_BUDGET; on a
+                                        wide link 13 fit RA_WIDE_BUDGET */
 #define RA_SPLIT (1u << 20)          /* on a wide link, a read missing this
                                         many bytes twice over is fetched in
                                         parts on several connections */
@@ -181,6 +189,8 @@ struct xfer {
   uint64_t offset;    /* first byte asked for */
   bool ranged;        /* a Range header was sent */
   bool whole;         /* the range asked for is the whole file */
+  bool probe;         /* http_size's first GET: a 200 carrying a whole file
+                         no longer than asked for is an answer too */
   bool no_ranges;     /* server answered 200 to a Range request */
   bool bad_range;     /* Content-Range does not start where we asked */
   bool started;       /* the body of the final response has begun */
@@ -318,9 +328,16 @@ write_cb (char *data, size_t size, size_t n, void *opaque)
     x->started = true;
   }
   if (x->status == 200 && x->ranged && !x->whole) {
-    /* The server ignored the Range header: it is sending the whole file. */
-    x->no_ranges = true;
-    return 0;
+    /* The server ignored the Range header: it is sending the whole file.
+     * For the first GET of a file no longer than the range (servers may
+     * answer so when a range covers all of it), that is the answer. */
+    curl_off_t cl = -1;
+    if (x->probe)
+      curl_easy_getinfo (x->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    if (!x->probe || cl < 0 || (uint64_t) cl > x->want) {
+      x->no_ranges = true;
+      return 0;
+    }
   }
   if (x->status == 206 && x->cr_start >= 0
       && (uint64_t) x->cr_start != x->offset) {
@@ -640,10 +657,6 @@ session_renewed (struct http *s, long status, bool *renewed, char **sent)
   return again;
 }
 
-/* Learn the link from a request that just ended: its wait for the first
- * byte (a round trip) times its rate once bytes flowed is the
- * bandwidth-delay product of one connection, which sizes the read-ahead
- * (see ra_plan).  Small requests say nothing of the rate. */
 /* A far link: every request of WIDE_SAMPLES at least waited WIDE_LATENCY
  * or more for its first byte (the shortest wait is the round trip; loopback
  * and a LAN move megabytes in a millisecond, and on a loaded machine some
@@ -653,7 +666,8 @@ session_renewed (struct http *s, long status, bool *renewed, char **sent)
 static bool
 link_far (const struct http *s)
 {
-  return s->samples >= WIDE_SAMPLES && s->min_latency >= WIDE_LATENCY;
+  return s->wide
+    || (s->samples >= WIDE_SAMPLES && s->min_latency >= WIDE_LATENCY);
 }
 
 /* A wide link: a window (RA_MAX) cannot hold 4 bandwidth-delay products
@@ -669,12 +683,18 @@ link_wide (struct http *s)
 {
   if (!s->wide && link_far (s) && 4 * s->bdp > RA_MAX) {
     s->wide = true;
+    pthread_cond_broadcast (&s->cond);   /* conn_get: more connections */
     vmi_log (VMI_LOG_DEBUG, "%s: a wide link (%.0f KiB in flight fill a "
              "connection): up to %d connections", s->url, s->bdp / 1024,
              WIDE_CONNS);
   }
 }
 
+/* Learn the link from a request that just ended: its wait for the first
+ * byte (a round trip) times its rate once bytes flowed is the
+ * bandwidth-delay product of one connection, which sizes the read-ahead
+ * (see ra_plan).  Small requests say nothing of the rate, but their wait
+ * counts (link_far). */
 static void
 link_sample (struct http *s, struct conn *c, size_t count, uint64_t offset,
              bool ahead)
@@ -931,9 +951,10 @@ http_size (struct http *s, uint64_t *size, char *first, size_t *got)
   for (;;) {
     struct conn *c = conn_get (s);
     struct xfer x = {
-      .buf = first, .want = PROBE, .ranged = true, .cr_start = -1,
-      .cr_total = -1, .s = s,
+      .buf = first, .want = PROBE, .ranged = true, .probe = true,
+      .cr_start = -1, .cr_total = -1, .s = s,
     };
+    curl_off_t cl = -1;
     long status = 0;
     CURLcode rc;
     char range[32], *sent;
@@ -981,6 +1002,14 @@ http_size (struct http *s, uint64_t *size, char *first, size_t *got)
       *size = (uint64_t) x.cr_total;
       return 0;
     }
+    if (rc == CURLE_OK && status == 200)
+      curl_easy_getinfo (c->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+    if (rc == CURLE_OK && status == 200 && cl >= 0 && (uint64_t) cl == x.got) {
+      conn_put (s, c);   /* the whole file, no longer than the range */
+      *size = x.got;
+      *got = x.got;
+      return 0;
+    }
     if (rc == CURLE_OK && status == 206 && x.cr_total >= 0) {
       uint64_t total = (uint64_t) x.cr_total;
       conn_put (s, c);
@@ -990,8 +1019,8 @@ http_size (struct http *s, uint64_t *size, char *first, size_t *got)
         *got = x.got;
       return 0;
     }
-    if (rc == CURLE_OK && status == 206) {
-      conn_put (s, c);
+    if (rc == CURLE_OK && (status == 206 || status == 416 || status == 200)) {
+      conn_put (s, c);   /* no total, or an empty 200: ask HEAD */
       return http_head_size (s, size);
     }
     if ((rc != CURLE_OK && !vmi_curl_transient (rc))
@@ -1242,6 +1271,8 @@ fetcher (void *arg)
     pthread_cond_broadcast (&s->ra_cond);
     if (w->pins == 0 && w->hit == 0 && !stream_alive (s, w->stream))
       win_drop (s, w);   /* its stream is no longer followed */
+    else
+      win_maybe_drop (s, w);   /* read to the end while it finished */
   }
   pthread_mutex_unlock (&s->lock);
   return NULL;
@@ -1432,23 +1463,38 @@ ra_stop (struct http *s)
 }
 
 /* On a wide link, a read missing [pos, stop) of at least 2 x RA_SPLIT
- * bytes fetches its first half itself and its second half as a window on
- * another connection, at the same time: the copy's 8 workers reading
- * 4 MiB units (a flat VMDK: no read-ahead) keep 16 connections busy.
- * The window is pinned (*HELD) until the read is done with it.  Returns
- * where the read's own part stops.  Under s->lock. */
+ * bytes fetches its first part itself and its last half (RA_MAX at most)
+ * as a window on another connection, at the same time: the copy's 8
+ * workers reading 4 MiB units (a flat VMDK: no read-ahead) keep 16
+ * connections busy.  Not over another window (a kept read): its bytes
+ * would cross twice.  The window is pinned (*HELD) until the read is done
+ * with it.  Returns where the read's own part stops.  Under s->lock. */
 static uint64_t
 ra_split (struct http *s, uint64_t pos, uint64_t stop, struct window **held)
 {
-  uint64_t half = (stop - pos) / 2;
+  uint64_t part = (stop - pos) / 2 < RA_MAX ? (stop - pos) / 2 : RA_MAX;
   struct window *w;
 
   if (!s->wide || *held != NULL || stop - pos < 2 * RA_SPLIT
-      || (w = win_launch (s, 0, pos + half, stop - pos - half)) == NULL)
+      || win_next (s, pos, stop, true) < stop
+      || (w = win_launch (s, 0, stop - part, part)) == NULL)
     return stop;
   w->pins++;
   *held = w;
-  return pos + half;
+  return stop - part;
+}
+
+/* The read's own window HELD, still queued behind the read-ahead when
+ * the read comes to it: the read fetches its bytes itself instead of
+ * waiting (and a read that failed does not leave it to be fetched).
+ * Under s->lock. */
+static void
+ra_split_take_back (struct http *s, struct window *held)
+{
+  if (held && held->state == WIN_QUEUED) {
+    held->state = WIN_FAILED;
+    s->queued--;
+  }
 }
 
 static int
@@ -1475,6 +1521,8 @@ http_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
     if (w && w->kept && w->off + w->len < end)
       w = NULL;
     if (w) {
+      if (w == held)
+        ra_split_take_back (s, held);
       stop = w->off + w->len < end ? w->off + w->len : end;
       size_t n = win_copy (s, w, p + (pos - offset), pos, stop);
       if (n > 0) {
@@ -1495,9 +1543,12 @@ http_pread (struct vmi_layer *l, void *buf, size_t count, uint64_t offset)
     pos = stop;
   }
   if (held) {
+    /* Its bytes were this read's: nobody else waits for them. */
+    ra_split_take_back (s, held);
     held->pins--;
     pthread_cond_broadcast (&s->ra_cond);
-    win_maybe_drop (s, held);
+    if (held->pins == 0 && !win_busy (held))
+      win_drop (s, held);
   }
   pthread_mutex_unlock (&s->lock);
   return ret;
