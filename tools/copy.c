@@ -36,10 +36,13 @@
 #define ZERO_BLOCK 65536      /* granularity of skipping zeros on a file */
 #define MAX_JOBS 64
 /* A remote source gets at least this many workers: one range request in
- * flight each, and the HTTP transport keeps up to 8 connections.  Over a
- * link of 40 MB/s per connection and 50 ms of round trip, 4 workers (2
+ * flight each, and the HTTP transport keeps 8 connections (16 on a wide
+ * link, where it fetches a worker's large read in two parts at once).  Over
+ * a link of 40 MB/s per connection and 50 ms of round trip, 4 workers (2
  * cores x 2) copied the benchmark's quick OVA in 1.64 s, 8 in 1.05 s, 16 in
- * 1.04 s (docs/performance.md, round seven). */
+ * 1.04 s (docs/performance.md, round seven).  16 workers cost 8 more
+ * buffers (the quick OVA from loopback: 149 MiB peak, against 114); the
+ * split reads cost nothing (ninth round). */
 #define REMOTE_JOBS 8
 /* Seconds between saves of the resume state.  Each save syncs DST first,
  * which makes the copy wait for the disk: often enough that a crash costs
