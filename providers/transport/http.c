@@ -91,8 +91,6 @@
 #define RA_BACK (16u << 20)          /* a read this far behind a stream's
                                         front still belongs to it (workers
                                         reading neighbouring ranges) */
-#define RA_LAG (2u << 20)            /* a window this close behind a
-                                        stream's front is still being read */
 #define RA_GAP (256u << 10)          /* ... or this far past its end */
 #define RA_BDP_GUESS (256u << 10)    /* until the link is measured */
 #define RA_KEEP (64u << 10)          /* reads kept for re-reading, at most */
@@ -1120,16 +1118,13 @@ win_next (struct http *s, uint64_t pos, uint64_t limit, bool kept)
   return limit;
 }
 
-/* A stream is reading inside W: its front lies in it, or less than
- * RA_LAG past it (the kernel sends a mount's reader's reads several at a
- * time, and a copy's workers read neighbouring ranges: a read still in W
- * may be behind the front).  Under s->lock. */
+/* A stream is reading inside W: its front lies in it.  Under s->lock. */
 static bool
 win_in_use (struct http *s, const struct window *w)
 {
   for (int i = 0; i < RA_STREAMS; i++)
     if (s->streams[i].id && s->streams[i].front >= w->off
-        && s->streams[i].front <= w->off + w->len + RA_LAG)
+        && s->streams[i].front <= w->off + w->len)
       return true;
   return false;
 }
