@@ -670,7 +670,9 @@ read_compressed (struct qcow2 *q, char *buf, uint64_t n, uint64_t guest_off,
  * the file (as qemu-img writes them): one read, inflated on every core,
  * whole clusters straight into the caller's buffer. */
 #define BATCH_MAX 256                   /* clusters */
-#define BATCH_SPAN_MAX (16u << 20)      /* compressed bytes */
+#define BATCH_SPAN_MAX (1u << 20)       /* compressed bytes (a copy of what
+                                           the transport holds: see
+                                           vmdk-sparse.c's RUN_SPAN_MAX) */
 #define BATCH_PARALLEL 4                /* fewer clusters: inflate here */
 
 struct zitem {
