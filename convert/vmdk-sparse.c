@@ -231,13 +231,19 @@ check_header (struct vmi_layer *file, const unsigned char *b,
   return 0;
 }
 
-/* Read the grain directory and check every grain table lies in the file. */
+/* Read the grain directory and check every grain table lies in the file.
+ * The GT_PREFETCH_BYTES after it come in the same read, into *TAIL (its
+ * *TAIL_LEN bytes from the end of the directory; the caller frees it):
+ * qemu-img and monolithicSparse disks put the grain tables there, and
+ * over a link each read is a round trip (gt_seed). */
 static int
-load_gd (struct vmi_layer *file, struct sparse *s, const struct header *h)
+load_gd (struct vmi_layer *file, struct sparse *s, const struct header *h,
+         unsigned char **tail, size_t *tail_len)
 {
   uint64_t span = h->grain * h->gtes;        /* sectors per GT */
   uint64_t n = (h->capacity + span - 1) / span;
-  uint64_t off, bytes;
+  uint64_t off, bytes, extra;
+  unsigned char *raw;
 
   if (h->cowd && n > h->gd_entries) {
     errno = EINVAL;
@@ -264,10 +270,20 @@ load_gd (struct vmi_layer *file, struct sparse *s, const struct header *h)
     return -1;
   }
   off = h->gd_offset * VMDK_SECTOR;
-  if ((s->gd = malloc (bytes)) == NULL)
+  extra = file->size - off - bytes;
+  if (extra > GT_PREFETCH_BYTES)
+    extra = GT_PREFETCH_BYTES;
+  if ((s->gd = malloc (bytes)) == NULL
+      || (raw = malloc (bytes + extra)) == NULL)
     return fail (ENOMEM, file, "out of memory for the grain directory");
-  if (vmi_layer_pread (file, s->gd, bytes, off) == -1)
+  if (vmi_layer_pread (file, raw, bytes + extra, off) == -1) {
+    free (raw);
     return -1;
+  }
+  memcpy (s->gd, raw, bytes);
+  memmove (raw, raw + bytes, extra);
+  *tail = raw;
+  *tail_len = extra;
   for (uint64_t i = 0; i < n; i++) {
     uint64_t gt = le32 ((const unsigned char *) &s->gd[i]);  /* in place */
     s->gd[i] = gt;
@@ -281,6 +297,25 @@ load_gd (struct vmi_layer *file, struct sparse *s, const struct header *h)
     }
   }
   return 0;
+}
+
+/* Keep grain table GDI, RAW in the file's byte order, unless a table is
+ * kept in its slot and PREFETCHED (nobody asked for it yet).  Under
+ * s->gt_lock. */
+static void
+gt_store (struct sparse *s, uint32_t gdi, const unsigned char *raw,
+          bool prefetched)
+{
+  struct gt_slot *v = &s->gt[gdi % s->gt_n];
+
+  if ((v->valid && v->gdi == gdi) || (prefetched && v->valid))
+    return;
+  if (v->e == NULL && (v->e = malloc (s->gt_bytes)) == NULL)
+    return;                     /* no memory: no caching */
+  for (uint32_t j = 0; j < s->gtes; j++)
+    v->e[j] = le32 (raw + 4 * j);
+  v->gdi = gdi;
+  v->valid = 1;
 }
 
 /* Copy entries [FIRST, FIRST+N) of grain table GDI to OUT (host order).
@@ -327,24 +362,26 @@ gt_get (struct vmi_layer *l, uint32_t gdi, uint32_t first, uint32_t n,
   }
   for (uint32_t j = 0; j < n; j++)
     out[j] = le32 (raw + 4 * (first + j));
-
   pthread_mutex_lock (&s->gt_lock);
-  for (uint32_t t = 0; t < k; t++) {
-    struct gt_slot *v = &s->gt[(gdi + t) % s->gt_n];
-    if (v->valid && v->gdi == gdi + t)
-      continue;
-    if (t > 0 && v->valid)      /* a prefetched table pushes out nothing */
-      continue;
-    if (v->e == NULL && (v->e = malloc (s->gt_bytes)) == NULL)
-      break;                    /* no memory: no caching */
-    for (uint32_t j = 0; j < s->gtes; j++)
-      v->e[j] = le32 (raw + (size_t) t * s->gt_stride + 4 * j);
-    v->gdi = gdi + t;
-    v->valid = 1;
-  }
+  for (uint32_t t = 0; t < k; t++)
+    gt_store (s, gdi + t, raw + (size_t) t * s->gt_stride, t > 0);
   pthread_mutex_unlock (&s->gt_lock);
   free (raw);
   return 0;
+}
+
+/* Keep the grain tables that lie in TAIL, the LEN bytes after the grain
+ * directory (load_gd), as gt_get would have read them. */
+static void
+gt_seed (struct sparse *s, const unsigned char *tail, size_t len,
+         uint64_t tail_off)
+{
+  for (uint32_t i = 0; i < s->gd_n; i++) {
+    uint64_t at = (uint64_t) s->gd[i] * VMDK_SECTOR;
+    if (s->gd[i] != 0 && at >= tail_off && at - tail_off <= len
+        && len - (at - tail_off) >= s->gt_bytes)
+      gt_store (s, i, tail + (at - tail_off), true);
+  }
 }
 
 static int
@@ -582,7 +619,12 @@ read_compressed (struct vmi_layer *l, uint64_t grain, uint64_t sector,
 
 /* A run of compressed grains stored one after another, read with one
  * request and inflated on every core. */
-#define RUN_SPAN_MAX (16u << 20)        /* compressed bytes per request */
+#define RUN_SPAN_MAX (1u << 20)         /* compressed bytes per request: a
+                                           span is a second copy of bytes the
+                                           transport holds; 16 MiB (a copy
+                                           worker's whole 4 MiB unit at once)
+                                           peaked the remote OVA copy at
+                                           122 MiB, 1 MiB at 95, as fast */
 #define RUN_SLACK 4096                  /* deflate's growth of a stored grain */
 #define RUN_PARALLEL 4                  /* fewer grains: inflate here */
 
@@ -901,7 +943,8 @@ struct vmi_layer *
 vmdk_sparse_open (struct vmi_layer *file, uint64_t *desc_offset,
                   uint64_t *desc_size)
 {
-  unsigned char b[VMDK_SECTOR];
+  unsigned char b[VMDK_SECTOR], *tail = NULL;
+  size_t tail_len = 0;
   struct header h;
   struct sparse *s = NULL;
   struct vmi_layer *l;
@@ -934,7 +977,7 @@ vmdk_sparse_open (struct vmi_layer *file, uint64_t *desc_offset,
     vmi_error ("%s: out of memory", file->name);
     goto err;
   }
-  if (load_gd (file, s, &h) == -1)
+  if (load_gd (file, s, &h, &tail, &tail_len) == -1)
     goto err;
   s->gt_n = GT_CACHE_BYTES / s->gt_bytes;
   if (s->gt_n < GT_MIN_SLOTS)
@@ -946,6 +989,10 @@ vmdk_sparse_open (struct vmi_layer *file, uint64_t *desc_offset,
     vmi_error ("%s: out of memory", file->name);
     goto err;
   }
+  if (tail)
+    gt_seed (s, tail, tail_len, h.gd_offset * VMDK_SECTOR
+             + (uint64_t) s->gd_n * 4);
+  free (tail);
   if (desc_offset)
     *desc_offset = h.cowd ? 0 : h.desc_offset * VMDK_SECTOR;
   if (desc_size)
@@ -956,6 +1003,7 @@ vmdk_sparse_open (struct vmi_layer *file, uint64_t *desc_offset,
     sparse_free (s);
   return l;
  err:
+  free (tail);
   sparse_free (s);
   vmi_layer_close (file);
   return NULL;
