@@ -7,6 +7,8 @@
  *   layer-tool random SOURCE REF N THREADS SEED [CACHE_BYTES]
  *        N random reads (1 byte .. 4 MiB, a third of them crossing 64 KiB
  *        boundaries) from THREADS threads, each compared with REF.
+ *   layer-tool reads SOURCE REF OFFSET+LEN...
+ *        the reads given, one after another, each compared with REF.
  *
  * SOURCE is anything vmi_provider_open accepts; disk 0 of VM 0 is used
  * (VMI_VM / VMI_DISK pick others).
@@ -230,6 +232,44 @@ cmd_random (struct vmi_layer *l, const char *ref, long n, int threads,
   return failures != 0;
 }
 
+/* Reads "OFFSET+LEN", one after another, each compared with REF. */
+static int
+cmd_reads (struct vmi_layer *l, const char *ref, char **spec, int n)
+{
+  int fd = open (ref, O_RDONLY), failures = 0;
+
+  if (fd == -1) {
+    perror (ref);
+    return 1;
+  }
+  for (int i = 0; i < n; i++) {
+    unsigned long long off, len;
+    char *a, *b;
+    if (sscanf (spec[i], "%llu+%llu", &off, &len) != 2 || len == 0
+        || len > (64u << 20)) {
+      fprintf (stderr, "layer-tool: %s: not OFFSET+LEN\n", spec[i]);
+      failures++;
+      break;
+    }
+    a = malloc (len);
+    b = malloc (len);
+    if (a == NULL || b == NULL)
+      failures++;
+    else if (vmi_layer_pread (l, a, len, off) == -1) {
+      fprintf (stderr, "layer-tool: read %s: %s\n", spec[i], vmi_error_get ());
+      failures++;
+    }
+    else if (pread (fd, b, len, off) != (ssize_t) len || memcmp (a, b, len)) {
+      fprintf (stderr, "layer-tool: MISMATCH at %s\n", spec[i]);
+      failures++;
+    }
+    free (a);
+    free (b);
+  }
+  close (fd);
+  return failures != 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -240,7 +280,7 @@ main (int argc, char **argv)
   if (getenv ("VMI_LOG_LEVEL"))   /* 0 error .. 3 debug */
     vmi_log_set_level ((enum vmi_log_level) atoi (getenv ("VMI_LOG_LEVEL")));
   if (argc < 3) {
-    fprintf (stderr, "usage: layer-tool info|map|cat|random SOURCE ...\n");
+    fprintf (stderr, "usage: layer-tool info|map|cat|random|reads SOURCE ...\n");
     return 2;
   }
   if (!strcmp (argv[1], "vmjson")) {
@@ -281,6 +321,8 @@ main (int argc, char **argv)
     r = l ? cmd_random (l, argv[3], atol (argv[4]), atoi (argv[5]),
                         (unsigned) atoi (argv[6])) : 1;
   }
+  else if (!strcmp (argv[1], "reads") && argc >= 5)
+    r = cmd_reads (l, argv[3], argv + 4, argc - 4);
   else {
     fprintf (stderr, "layer-tool: bad command\n");
     r = 2;

@@ -271,7 +271,8 @@ two_tib_empty_disk_is_cheap (void)
 
 /* 64 GiB with every grain table present (apart, as a streamOptimized disk
  * has them): walking the extents the way vmimport copy does (4 MiB at a
- * time) reads each table once, and a second walk reads nothing. */
+ * time) reads each table once, and a second walk reads nothing.  The
+ * tables in the 512 KiB after the directory came with it, at open. */
 static void
 grain_tables_of_64_gib_are_read_once (void)
 {
@@ -307,7 +308,7 @@ grain_tables_of_64_gib_are_read_once (void)
     if (pass == 0)
       first = counted_bytes;
   }
-  CHECK (first == (uint64_t) ngt * 2048);
+  CHECK (first == (uint64_t) (ngt - 128) * 2048);   /* 128 x 4 KiB apart */
   CHECK (counted_bytes == 0);
   vmi_extents_free (&e);
   vmi_layer_close (l);
