@@ -604,7 +604,7 @@ def run_case(b, name, contenders, reference, runs, sources, hand_runs=1, cache="
         order = list(contenders)
         rnd.shuffle(order)
         log(f"bench: {name}: round {r}: " + ", ".join(c[0] for c in order))
-        for label, fn, _hand, *own in order:
+        for label, fn, hand, *own in order:
             if res[label]["error"]:
                 continue
             b.reset()
@@ -646,8 +646,8 @@ def run_case(b, name, contenders, reference, runs, sources, hand_runs=1, cache="
             # the raw fixture came after reads of the other 4 GiB files and
             # took 1.9-2.9 s against the benchmark's 1.0-1.1 (the first read
             # of it in a while takes 2.1 s, the next ones 1.0).
-            if r <= hand_runs and _hand is not None and not res[label]["hand_error"]:
-                hand_run(b, name, label, _hand, res[label], r)
+            if r <= hand_runs and hand is not None and not res[label]["hand_error"]:
+                hand_run(b, name, label, hand, res[label], r)
     out = {}
     for label, v in res.items():
         out[label] = {
