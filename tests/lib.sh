@@ -140,3 +140,13 @@ make_ext4 () {
   mkfs.ext4 -q -F -d "$d" "$img" >/dev/null
   rm -rf "$d"
 }
+
+# flip_byte FILE OFFSET: invert the byte at OFFSET (always a change; writing
+# a fixed byte leaves the file as it was when that byte was already there).
+flip_byte () {
+  python3 - "$1" "$2" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))
+PY
+}

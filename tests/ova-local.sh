@@ -102,7 +102,7 @@ check ova_verify_good_passes "$OT" verify "$T/two.ova"
 check ovf_verify_good_passes "$OT" verify "$T/a/two.ovf"
 cp "$T/two.ova" "$T/bad.ova"
 off=$(python3 -c 'import sys,tarfile; print(tarfile.open(sys.argv[1]).getmember("sub/d2.img").offset_data + 1000000)' "$T/bad.ova")
-printf 'X' | dd of="$T/bad.ova" bs=1 seek=$off conv=notrunc status=none
+flip_byte "$T/bad.ova" "$off"
 check_fails ova_verify_one_edited_byte_names_file 'sub/d2\.img.*SHA256 mismatch' "$OT" verify "$T/bad.ova"
 check "ova_verify_edited_byte_other_files_ok" bash -c "'$OT' verify '$T/bad.ova' | grep -q 'sub/d1.img: OK'"
 # SHA1 and SHA256 lines, CRLF endings, "SHA256 (file) = hex" spacing.

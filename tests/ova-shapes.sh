@@ -338,7 +338,7 @@ check chunk_ovf_http_middle_pieces_untouched_at_open bash -c "grep -q 'disk1.vmd
 check chunk_verify_checks_every_piece bash -c "'$OT' verify '$NGINX_URL/chunk.ova' | grep -c ': OK (SHA256)' | grep -qx $(( $(echo $pieces | wc -w) + 1 ))"
 cp "$W/chunk.ova" "$W/chunk-bad.ova"
 off=$(python3 -c 'import sys,tarfile; print(tarfile.open(sys.argv[1]).getmember("disk1.vmdk.000000001").offset_data + 100)' "$W/chunk-bad.ova")
-printf 'X' | dd of="$W/chunk-bad.ova" bs=1 seek=$off conv=notrunc status=none
+flip_byte "$W/chunk-bad.ova" "$off"
 check_fails chunk_verify_edited_piece_named 'disk1\.vmdk\.000000001.*SHA256 mismatch' "$OT" verify "$W/chunk-bad.ova"
 mkdir -p "$T/chunk-huge"; cp "$T/chunk/"* "$T/chunk-huge/"
 sed -i "s|ovf:chunkSize=\"1048576\"|ovf:chunkSize=\"1\"|; s|ovf:size=\"$total\"|ovf:size=\"999999999999999\"|" "$T/chunk-huge/chunk.ovf"
